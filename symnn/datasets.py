@@ -1,0 +1,551 @@
+"""Data sets for `symnn train --data`: generated 2-D problems, scikit-learn's bundled sets, CSV files.
+
+Only NumPy is imported here. scikit-learn is imported lazily, and only to read the real data sets it
+ships inside its package (no network); the generated sets are built with NumPy alone, so the default
+`symnn train` works without it.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserInputError
+
+__all__ = [
+    "GENERATED",
+    "MAX_CSV_CLASSES",
+    "REAL",
+    "SPIRAL_CLASSES",
+    "Dataset",
+    "load",
+    "read_csv",
+    "read_features_csv",
+    "standardize",
+    "train_test_split",
+]
+
+GENERATED = ("xor", "blobs", "moons", "circles", "spiral")
+REAL = ("digits", "iris", "breast_cancer", "wine")
+
+SPIRAL_CLASSES = 3
+"""How many arms (classes) the `spiral` set has."""
+
+MAX_CSV_CLASSES = 20
+"""A CSV target with integer values only and at most this many distinct values is a class label."""
+
+DEFAULT_SAMPLES = {"xor": 400, "blobs": 400, "moons": 1000, "circles": 1000, "spiral": 300 * SPIRAL_CLASSES}
+"""Total number of points of each generated set when `n_samples` is not given."""
+
+DEFAULT_NOISE = {"xor": 0.05, "blobs": 0.5, "moons": 0.1, "circles": 0.05, "spiral": 0.2}
+"""Standard deviation of the Gaussian noise of each generated set (radians of angle for `spiral`)."""
+
+BLOBS_CENTERS = ((-2.0, -1.5), (2.0, 1.5))
+"""The two cluster centres of `blobs`: 5 standard deviations from the midline at the default noise."""
+
+CIRCLES_FACTOR = 0.5
+"""Radius of the inner circle of `circles`, relative to the outer one (sklearn's `factor`)."""
+
+_REAL_LOADERS = {
+    "digits": "load_digits",
+    "iris": "load_iris",
+    "breast_cancer": "load_breast_cancer",
+    "wine": "load_wine",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A table of examples: features `X`, targets `y`, and what the columns mean.
+
+    `y` holds int64 class labels 0..n_classes-1 for classification, float64 targets for regression.
+    `class_names` (optional) names each label: the original CSV values, or scikit-learn's names.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    task: str
+    n_classes: int
+    name: str
+    feature_names: tuple[str, ...]
+    target_name: str
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.task not in ("classification", "regression"):
+            raise ValueError(f"task must be 'classification' or 'regression', not {self.task!r}")
+        if self.X.ndim != 2 or len(self.y) != len(self.X):
+            raise ValueError(
+                f"X must be (n, n_features) and y have n rows; got {self.X.shape}, {self.y.shape}"
+            )
+
+    @property
+    def n_features(self) -> int:
+        """Number of feature columns."""
+        return self.X.shape[1]
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+def load(
+    spec: str,
+    *,
+    n_samples: int | None = None,
+    seed: int = 0,
+    noise: float | None = None,
+    target: str | None = None,
+) -> Dataset:
+    """Load a data set by its `--data` name: a generated set, a real set, or `csv:PATH`.
+
+    `n_samples`, `seed` and `noise` shape the generated sets; `target` names a CSV's target column.
+    Bad input raises `UserInputError` with a one-line message saying how to fix it.
+    """
+    text = str(spec).strip()
+    if text[:4].lower() == "csv:":
+        path = text[4:]
+        if not path:
+            raise UserInputError("csv: needs a file path after the colon, e.g. --data csv:data.csv")
+        _only_for("generated data sets", n_samples=n_samples, noise=noise)
+        return read_csv(path, target=target)
+    name = text.lower().replace("-", "_")
+    if name in GENERATED:
+        _only_for("csv:PATH data", **{"--target": target})
+        return _generate(name, n_samples=n_samples, seed=seed, noise=noise)
+    if name in REAL:
+        _only_for("generated data sets", n_samples=n_samples, noise=noise)
+        _only_for("csv:PATH data", **{"--target": target})
+        return _load_real(name)
+    message = f"unknown data set {text!r}; choose one of {', '.join(GENERATED + REAL)}, or csv:PATH"
+    if text.lower().endswith(".csv") or Path(text).is_file():
+        message += f" (for this file: csv:{text})"
+    raise UserInputError(message)
+
+
+def _only_for(what: str, **options: object) -> None:
+    """Refuse options that do not apply to the chosen kind of data set, rather than ignore them."""
+    for option, value in options.items():
+        if value is not None:
+            raise UserInputError(f"{option} applies only to {what}; leave it out for this data set")
+
+
+# --------------------------------------------------------------------------------------------------
+# Generated 2-D sets
+# --------------------------------------------------------------------------------------------------
+
+
+def _generate(name: str, *, n_samples: int | None, seed: int, noise: float | None) -> Dataset:
+    """Build a generated set with `np.random.default_rng(seed)`; rows come shuffled."""
+    n_classes = SPIRAL_CLASSES if name == "spiral" else 2
+    n = DEFAULT_SAMPLES[name] if n_samples is None else n_samples
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < n_classes:
+        raise UserInputError(
+            f"data set {name!r} needs an integer number of samples >= {n_classes}, not {n!r}"
+        )
+    sigma = DEFAULT_NOISE[name] if noise is None else float(noise)
+    if not (sigma >= 0 and math.isfinite(sigma)):
+        raise UserInputError(f"noise must be a finite number >= 0, not {noise!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise UserInputError(f"seed must be an integer >= 0, not {seed!r}")
+    rng = np.random.default_rng(seed)
+    X, y = _GENERATORS[name](int(n), sigma, rng)
+    order = rng.permutation(len(y))
+    return Dataset(
+        X=np.ascontiguousarray(X[order], dtype=np.float64),
+        y=np.ascontiguousarray(y[order], dtype=np.int64),
+        task="classification",
+        n_classes=n_classes,
+        name=name,
+        feature_names=("x1", "x2"),
+        target_name="label",
+        class_names=tuple(str(k) for k in range(n_classes)),
+    )
+
+
+def _halves(n: int) -> tuple[int, int]:
+    return n // 2, n - n // 2
+
+
+def _xor(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform points in [-1, 1]^2, label 1 where the coordinates' signs differ, then jittered.
+
+    Half the points are drawn in each pair of quadrants, so the two classes are equally large.
+    """
+    y = np.repeat(np.arange(2, dtype=np.int64), _halves(n))
+    sign = rng.choice([-1.0, 1.0], size=n)
+    X = rng.uniform(0.0, 1.0, size=(n, 2)) * np.column_stack([sign, np.where(y == 1, -sign, sign)])
+    return X + rng.normal(0.0, noise, size=X.shape), y
+
+
+def _blobs(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two isotropic Gaussian clusters far apart: linearly separable at the default noise."""
+    y = np.repeat(np.arange(2, dtype=np.int64), _halves(n))
+    return np.asarray(BLOBS_CENTERS)[y] + rng.normal(0.0, noise, size=(n, 2)), y
+
+
+def _moons(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Two interleaving half circles, built as sklearn's `make_moons`."""
+    n_out, n_in = _halves(n)
+    t_out = np.linspace(0.0, np.pi, n_out)
+    t_in = np.linspace(0.0, np.pi, n_in)
+    X = np.vstack(
+        [
+            np.column_stack([np.cos(t_out), np.sin(t_out)]),
+            np.column_stack([1.0 - np.cos(t_in), 1.0 - np.sin(t_in) - 0.5]),
+        ]
+    )
+    y = np.repeat(np.arange(2, dtype=np.int64), (n_out, n_in))
+    return X + rng.normal(0.0, noise, size=X.shape), y
+
+
+def _circles(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A small circle (label 1) inside a large one (label 0), built as sklearn's `make_circles`."""
+    n_out, n_in = _halves(n)
+    t_out = np.linspace(0.0, 2.0 * np.pi, n_out, endpoint=False)
+    t_in = np.linspace(0.0, 2.0 * np.pi, n_in, endpoint=False)
+    X = np.vstack(
+        [
+            np.column_stack([np.cos(t_out), np.sin(t_out)]),
+            CIRCLES_FACTOR * np.column_stack([np.cos(t_in), np.sin(t_in)]),
+        ]
+    )
+    y = np.repeat(np.arange(2, dtype=np.int64), (n_out, n_in))
+    return X + rng.normal(0.0, noise, size=X.shape), y
+
+
+def _spiral(n: int, noise: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """SPIRAL_CLASSES interleaved arms (CS231n's spiral): each turns 4 radians as the radius grows.
+
+    The noise jitters the angle, so it is in radians; the arms start at radius 0.1, not 0, so that
+    the innermost points of different classes do not coincide.
+    """
+    k = SPIRAL_CLASSES
+    sizes = [n // k + (1 if j < n % k else 0) for j in range(k)]
+    parts = []
+    for j, m in enumerate(sizes):
+        r = np.linspace(0.1, 1.0, m)
+        t = 2.0 * np.pi * j / k + 4.0 * r + rng.normal(0.0, noise, size=m)
+        parts.append(r[:, None] * np.column_stack([np.sin(t), np.cos(t)]))
+    return np.vstack(parts), np.repeat(np.arange(k, dtype=np.int64), sizes)
+
+
+_GENERATORS = {"xor": _xor, "blobs": _blobs, "moons": _moons, "circles": _circles, "spiral": _spiral}
+
+
+# --------------------------------------------------------------------------------------------------
+# Real sets, from the files scikit-learn ships
+# --------------------------------------------------------------------------------------------------
+
+
+def _load_real(name: str) -> Dataset:
+    """Read one of scikit-learn's bundled classification sets (imported here, lazily)."""
+    try:
+        from sklearn import datasets as sk_datasets
+    except ImportError:
+        raise UserInputError(f"data set {name!r} needs scikit-learn: pip install 'symnn[data]'") from None
+    bunch = getattr(sk_datasets, _REAL_LOADERS[name])()
+    X = np.ascontiguousarray(bunch.data, dtype=np.float64)
+    y = np.ascontiguousarray(bunch.target, dtype=np.int64)
+    features = tuple(str(f) for f in getattr(bunch, "feature_names", ()))
+    if len(features) != X.shape[1]:
+        features = tuple(f"x{j + 1}" for j in range(X.shape[1]))
+    classes = tuple(str(c) for c in bunch.target_names)
+    return Dataset(
+        X=X,
+        y=y,
+        task="classification",
+        n_classes=len(classes),
+        name=name,
+        feature_names=features,
+        target_name="target",
+        class_names=classes,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# CSV files
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    """A CSV file read as stripped strings: an optional header row, then rows of equal width."""
+
+    path: str
+    header: tuple[str, ...] | None
+    rows: list[list[str]]
+    lines: list[int]  # the file line of each row, for error messages
+
+    @property
+    def width(self) -> int:
+        return len(self.header) if self.header is not None else len(self.rows[0])
+
+    def name(self, j: int) -> str | None:
+        return None if self.header is None else self.header[j]
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_table(path: str | Path) -> _Table:
+    """Read a CSV's cells, skipping blank lines; detect the header; refuse ragged rows."""
+    shown = str(path)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        with open(Path(path).expanduser(), newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            try:
+                for row in reader:
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue
+                    rows.append([cell.strip() for cell in row])
+                    lines.append(reader.line_num)
+            except csv.Error as e:
+                raise UserInputError(
+                    f"{shown}, line {reader.line_num}: malformed CSV ({e}); fix the quoting"
+                ) from None
+    except FileNotFoundError:
+        raise UserInputError(f"{shown}: no such file; check the path given after csv:") from None
+    except IsADirectoryError:
+        raise UserInputError(f"{shown} is a directory; give the path of a CSV file after csv:") from None
+    except PermissionError:
+        raise UserInputError(f"{shown}: permission denied; make the file readable") from None
+    except UnicodeDecodeError:
+        raise UserInputError(f"{shown} is not a UTF-8 text file; give a comma-separated text file") from None
+    except OSError as e:
+        raise UserInputError(f"{shown}: cannot read the file ({e.strerror or e})") from None
+    if not rows:
+        raise UserInputError(f"{shown} is empty; it needs rows of comma-separated numbers")
+    header = None
+    first_line, width = lines[0], len(rows[0])
+    if any(cell and not _is_number(cell) for cell in rows[0]):
+        header = tuple(cell or f"column{j + 1}" for j, cell in enumerate(rows[0]))
+        rows, lines = rows[1:], lines[1:]
+    for row, line in zip(rows, lines, strict=True):
+        if len(row) != width:
+            fields = f"{len(row)} field" + ("s" if len(row) != 1 else "")
+            raise UserInputError(
+                f"{shown}, line {line}: {fields} where line {first_line} has {width}; "
+                "give every row the same number of comma-separated values"
+            )
+    return _Table(shown, header, rows, lines)
+
+
+def _columns(table: _Table, cols: list[int]) -> np.ndarray:
+    """The given columns as a float64 array; a bad cell is reported by line, column and name."""
+    try:
+        values = np.array([[float(row[j]) for j in cols] for row in table.rows], dtype=np.float64)
+    except ValueError:
+        values = None
+    if values is not None and np.isfinite(values).all():
+        return values.reshape(len(table.rows), len(cols))
+    for row, line in zip(table.rows, table.lines, strict=True):
+        for j in cols:
+            cell = row[j]
+            name = table.name(j)
+            where = f"{table.path}, line {line}, column {j + 1}" + (f" ({name!r})" if name else "")
+            if not cell:
+                raise UserInputError(f"{where}: empty cell; fill in the missing value or drop the row")
+            if not _is_number(cell):
+                shown = cell if len(cell) <= 40 else cell[:37] + "..."
+                raise UserInputError(
+                    f"{where}: {shown!r} is not a number; the CSV must be numeric apart from a header row"
+                )
+            if not math.isfinite(float(cell)):
+                raise UserInputError(f"{where}: {cell!r} is not a finite number; replace it")
+    raise AssertionError("unreachable: a cell failed to parse but none was found")  # pragma: no cover
+
+
+def _column_list(table: _Table) -> str:
+    assert table.header is not None
+    return ", ".join(table.header)
+
+
+def read_csv(path: str | Path, target: str | None = None) -> Dataset:
+    """Read a numeric CSV as a Dataset: the last column (or the one named `target`) is the target.
+
+    A header row is optional and detected (its first row has a non-numeric field). A target holding
+    only integer values, at most MAX_CSV_CLASSES distinct ones, is a class label and is remapped to
+    0..K-1 in sorted order (`class_names` keeps the original values); any other target is regression.
+    """
+    table = _read_table(path)
+    shown = table.path
+    width = table.width
+    if width < 2:
+        hint = ""
+        sample = table.header[0] if table.header is not None else table.rows[0][0]
+        if ";" in sample or "\t" in sample:
+            hint = " (the values must be separated by commas)"
+        raise UserInputError(
+            f"{shown} has {width} column{hint}; it needs at least one feature column and a target column"
+        )
+    if target is None:
+        t = width - 1
+    elif table.header is None:
+        raise UserInputError(
+            f"{shown} has no header row, so --target {target!r} cannot name a column; "
+            "add a header row or leave out --target to use the last column"
+        )
+    else:
+        matches = [j for j, name in enumerate(table.header) if name == target]
+        if not matches:
+            raise UserInputError(
+                f"{shown} has no column named {target!r}; choose --target from: {_column_list(table)}"
+            )
+        if len(matches) > 1:
+            raise UserInputError(f"{shown} has {len(matches)} columns named {target!r}; rename all but one")
+        t = matches[0]
+    if not table.rows:
+        raise UserInputError(f"{shown} has a header row but no data rows; add rows of numbers below it")
+    feature_cols = [j for j in range(width) if j != t]
+    X = _columns(table, feature_cols)
+    values = _columns(table, [t])[:, 0]
+    if table.header is not None:
+        feature_names = tuple(table.header[j] for j in feature_cols)
+        target_name = table.header[t]
+    else:
+        feature_names = tuple(f"x{j + 1}" for j in range(len(feature_cols)))
+        target_name = "y"
+    name = f"csv:{path}"
+    classes = np.unique(values)
+    if np.all(values == np.round(values)) and len(classes) <= MAX_CSV_CLASSES:
+        y = np.searchsorted(classes, values).astype(np.int64)
+        return Dataset(
+            X,
+            y,
+            "classification",
+            len(classes),
+            name,
+            feature_names,
+            target_name,
+            class_names=tuple(str(int(c)) for c in classes),
+        )
+    return Dataset(X, values, "regression", 0, name, feature_names, target_name)
+
+
+def read_features_csv(
+    path: str | Path,
+    target: str | None = None,
+    feature_names: tuple[str, ...] | None = None,
+) -> np.ndarray:
+    """Read the feature columns of a CSV, for prediction, as a float64 array (n, n_features).
+
+    A header column named `target` is dropped if present. Given the model's `feature_names`, a
+    header that holds all of them selects those columns in that order; otherwise the columns are
+    taken in file order and their count must match.
+    """
+    table = _read_table(path)
+    shown = table.path
+    cols = list(range(table.width))
+    if target is not None and table.header is not None:
+        cols = [j for j in cols if table.header[j] != target]
+    expected = None if feature_names is None else tuple(str(f) for f in feature_names)
+    if target is not None and table.header is None and (expected is None or len(cols) != len(expected)):
+        raise UserInputError(
+            f"{shown} has no header row, so --target {target!r} cannot name a column; "
+            "add a header row naming the columns"
+        )
+    if expected is not None:
+        kept = {table.header[j]: j for j in reversed(cols)} if table.header is not None else {}
+        if len(set(expected)) == len(expected) and all(f in kept for f in expected):
+            cols = [kept[f] for f in expected]
+        elif len(cols) != len(expected):
+            if len(cols) == len(expected) + 1 and table.header is not None and target is None:
+                fix = "name the target column with --target so that it is dropped"
+            else:
+                fix = "give exactly the feature columns the model was trained on, in the same order"
+            raise UserInputError(
+                f"{shown} has {len(cols)} feature columns but the model expects {len(expected)} "
+                f"({', '.join(expected)}); {fix}"
+            )
+    if not cols:
+        raise UserInputError(f"{shown} has no feature columns once the target column is dropped")
+    if not table.rows:
+        raise UserInputError(f"{shown} has a header row but no data rows; add rows of numbers below it")
+    return _columns(table, cols)
+
+
+# --------------------------------------------------------------------------------------------------
+# Splitting and scaling
+# --------------------------------------------------------------------------------------------------
+
+
+def train_test_split(
+    X: np.ndarray, y: np.ndarray, test_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Split rows at random (seeded) into train and test sets: `X_train, X_test, y_train, y_test`.
+
+    `round(n * test_fraction)` rows go to the test set; 0 gives an empty test set. Integer labels
+    (classification) are split per class, so both sets keep the class proportions.
+    """
+    X = np.asarray(X)
+    y = np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X and y need the same number of rows, got {len(X)} and {len(y)}")
+    f = float(test_fraction)
+    if not 0.0 <= f < 1.0:
+        raise UserInputError(f"test fraction must be at least 0 and below 1, not {test_fraction!r}")
+    n = len(y)
+    n_test = math.floor(n * f + 0.5)
+    if n_test >= n:
+        raise UserInputError(
+            f"a test fraction of {test_fraction!r} leaves no training rows out of {n}; use a smaller one"
+        )
+    rng = np.random.default_rng(seed)
+    if n_test == 0:
+        test = np.empty(0, dtype=np.intp)
+    elif y.ndim == 1 and (np.issubdtype(y.dtype, np.integer) or y.dtype == np.bool_):
+        test = _stratified_test_rows(y, n_test, rng)
+    else:
+        test = rng.permutation(n)[:n_test]
+    in_test = np.zeros(n, dtype=bool)
+    in_test[test] = True
+    train = rng.permutation(np.flatnonzero(~in_test))
+    test = rng.permutation(test)
+    return X[train], X[test], y[train], y[test]
+
+
+def _stratified_test_rows(y: np.ndarray, n_test: int, rng: np.random.Generator) -> np.ndarray:
+    """Pick n_test rows, sharing them among the classes in proportion (largest remainders)."""
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    ideal = counts * (n_test / len(y))
+    take = np.floor(ideal).astype(np.intp)
+    extra = n_test - int(take.sum())
+    if extra:
+        by_remainder = np.argsort(-(ideal - take), kind="stable")
+        take[by_remainder[:extra]] += 1
+    rows = [rng.permutation(np.flatnonzero(inverse == c))[: take[c]] for c in range(len(classes))]
+    return np.concatenate(rows)
+
+
+def standardize(
+    X_train: np.ndarray, X_test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scale every column to mean 0, std 1 with the training set's statistics, applied to both sets.
+
+    Only the training rows are used, so nothing about the test set leaks into training. A constant
+    column (std 0, up to rounding) keeps std 1: it is centred but not divided by zero.
+    Returns `X_train_std, X_test_std, mean, std` (float64).
+    """
+    train = np.asarray(X_train, dtype=np.float64)
+    test = np.asarray(X_test, dtype=np.float64)
+    if train.ndim != 2 or len(train) == 0:
+        raise ValueError(f"X_train must be a non-empty (n, n_features) array, got shape {train.shape}")
+    if test.size == 0:
+        test = test.reshape(0, train.shape[1])
+    if test.ndim != 2 or test.shape[1] != train.shape[1]:
+        raise ValueError(f"X_test must have {train.shape[1]} columns like X_train, got shape {test.shape}")
+    mean = train.mean(axis=0)
+    std = train.std(axis=0)
+    std = np.where(std <= 1e-12 * np.abs(mean), 1.0, std)
+    return (train - mean) / std, (test - mean) / std, mean, std
