@@ -1,0 +1,50 @@
+"""symnn: neural-network gradients derived by SymPy, trained with the Numba kernels generated from them.
+
+The training API (Sequential, Dense, Activation, the optimizers) imports NumPy and the generated
+kernels only; `symnn.derive` loads SymPy on first use.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Sequential": "symnn.runtime.model",
+    "Dense": "symnn.runtime.layers",
+    "Activation": "symnn.runtime.layers",
+    "SGD": "symnn.runtime.optimizers",
+    "Adagrad": "symnn.runtime.optimizers",
+    "RMSprop": "symnn.runtime.optimizers",
+    "Adam": "symnn.runtime.optimizers",
+    "AdamW": "symnn.runtime.optimizers",
+    "StepLR": "symnn.runtime.schedules",
+    "ExponentialLR": "symnn.runtime.schedules",
+    "CosineAnnealingLR": "symnn.runtime.schedules",
+    "Perceptron": "symnn.runtime.perceptron",
+    "UserInputError": "symnn.errors",
+}
+
+__all__ = sorted([*_EXPORTS, "derive", "load"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'symnn' has no attribute {name!r}")
+
+
+def derive(name_or_expr: str):
+    """The Derivation of a registered name, or of a formula in x ('x*tanh(softplus(x))')."""
+    from symnn.symbolic.api import derive as _derive
+
+    return _derive(name_or_expr)
+
+
+def load(path: str):
+    """A model saved with `model.save` or `symnn train --save`."""
+    from symnn.runtime.files import load_model
+
+    return load_model(path)

@@ -1,0 +1,1 @@
+"""Code generation: SymPy derivations -> the Numba modules under `generated/`."""

@@ -1,0 +1,152 @@
+"""SymPy -> Numba-compatible Python: expressions and statements for loop kernels.
+
+Every number is printed as `T(value)`, where the kernel binds `T = <array>.dtype.type`, so float32
+kernels compute in float32 (a bare `0.5` would be float64 in Numba). Piecewise expressions become
+`if` statements with common subexpressions eliminated per branch, so no branch's temporaries run
+where its guard is false (log of a negative number, say).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
+
+from symnn.symbolic.rules import log1p, softplus_stable
+
+
+class KernelPrinter(PythonCodePrinter):
+    """Prints scalar expressions with dtype-typed constants and math.* functions."""
+
+    def __init__(self) -> None:
+        super().__init__({"fully_qualified_modules": True, "standard": "python3"})
+
+    def _typed(self, value: str) -> str:
+        return f"T({value})"
+
+    def _print_Integer(self, expr: sp.Integer) -> str:
+        return self._typed(str(int(expr)))
+
+    _print_One = _print_Integer
+    _print_Zero = _print_Integer
+    _print_NegativeOne = _print_Integer
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        return self._typed(repr(float(expr)))
+
+    _print_Half = _print_Rational
+
+    def _print_Float(self, expr: sp.Float) -> str:
+        return self._typed(repr(float(expr)))
+
+    def _print_Pi(self, expr: sp.Expr) -> str:
+        return self._typed("math.pi")
+
+    def _print_Exp1(self, expr: sp.Expr) -> str:
+        return self._typed("math.e")
+
+    def _print_Pow(self, expr: sp.Pow, rational: bool = False) -> str:
+        base, e = expr.args
+        b = self.parenthesize(base, sp.printing.precedence.PRECEDENCE["Mul"])
+        if e.is_Integer and 1 <= abs(int(e)) <= 4:
+            product = "*".join([b] * abs(int(e)))
+            return product if e > 0 else f"T(1)/({product})"
+        if e == sp.S.Half:
+            return f"math.sqrt({self._print(base)})"
+        if e == -sp.S.Half:
+            return f"T(1)/math.sqrt({self._print(base)})"
+        return f"{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}**{self._print(e)}"
+
+    def _print_Abs(self, expr: sp.Abs) -> str:
+        return f"abs({self._print(expr.args[0])})"
+
+    def _print_Max(self, expr: sp.Max) -> str:
+        return self._nested("max", expr.args)
+
+    def _print_Min(self, expr: sp.Min) -> str:
+        return self._nested("min", expr.args)
+
+    def _nested(self, name: str, args: tuple) -> str:
+        out = self._print(args[-1])
+        for a in reversed(args[:-1]):
+            out = f"{name}({self._print(a)}, {out})"
+        return out
+
+    def _print_softplus_stable(self, expr: sp.Expr) -> str:
+        a = self._print(expr.args[0])
+        return f"(max({a}, T(0)) + math.log1p(math.exp(-abs({a}))))"
+
+    def _print_log1p(self, expr: sp.Expr) -> str:
+        return f"math.log1p({self._print(expr.args[0])})"
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        if expr.args[-1].cond != sp.true:
+            raise ValueError(f"Piecewise without a default branch cannot be printed: {expr}")
+        out = self._print(expr.args[-1].expr)
+        for e, c in reversed(expr.args[:-1]):
+            out = f"({self._print(e)} if {self._print(c)} else {out})"
+        return out
+
+
+_PRINTER = KernelPrinter()
+
+
+def to_branches(expr: sp.Expr) -> sp.Expr:
+    """Heaviside and sign as Piecewise, folded outwards so branches become `if` statements."""
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.Heaviside),
+        lambda e: sp.Piecewise((1, e.args[0] > 0), (e.args[1] if len(e.args) > 1 else sp.S.Half,
+                                                     sp.Eq(e.args[0], 0)), (0, True)),
+    )
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.sign),
+        lambda e: sp.Piecewise((1, e.args[0] > 0), (-1, e.args[0] < 0), (0, True)),
+    )
+    expr = _drop_redundant_branches(sp.piecewise_fold(expr))
+    return _numbers_evaluated(expr)
+
+
+def _drop_redundant_branches(expr: sp.Expr) -> sp.Expr:
+    if not isinstance(expr, sp.Piecewise):
+        return expr
+    kept: list[tuple] = []
+    for e, c in expr.args:
+        if kept and kept[-1][0] == e and c == sp.true:
+            kept[-1] = (e, sp.true)
+        elif kept and kept[-1][0] == e:
+            kept[-1] = (e, sp.Or(kept[-1][1], c))
+        else:
+            kept.append((e, c))
+    if len(kept) == 1:
+        return kept[0][0]
+    return sp.Piecewise(*kept)
+
+
+def _numbers_evaluated(expr: sp.Expr) -> sp.Expr:
+    """sqrt(2)/sqrt(pi) -> 0.797...: constants computed once here, not per element."""
+    return expr.replace(
+        lambda e: isinstance(e, sp.Expr) and e.is_number and not e.is_Atom and not e.is_Rational,
+        lambda e: sp.Float(sp.N(e, 17), 17),
+    )
+
+
+def print_expr(expr: sp.Expr) -> str:
+    """One expression as Numba-compatible Python."""
+    return _PRINTER.doprint(expr)
+
+
+def statements(target: str, expr: sp.Expr, indent: str = "", op: str = "=") -> list[str]:
+    """Lines computing `target op expr`, branch by branch, with CSE inside each branch."""
+    expr = to_branches(expr)
+    if isinstance(expr, sp.Piecewise):
+        lines = []
+        for i, (e, c) in enumerate(expr.args):
+            if c == sp.true:
+                lines.append(f"{indent}else:")
+            else:
+                lines.append(f"{indent}{'if' if i == 0 else 'elif'} {print_expr(c)}:")
+            lines += statements(target, e, indent + "    ", op)
+        return lines
+    temps, (reduced,) = sp.cse([expr], symbols=sp.numbered_symbols("t"), order="canonical")
+    lines = [f"{indent}{s} = {print_expr(v)}" for s, v in temps]
+    lines.append(f"{indent}{target} {op} {print_expr(reduced)}")
+    return lines

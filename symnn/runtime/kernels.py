@@ -1,0 +1,46 @@
+"""Finds the compiled kernels the runtime calls: generated modules only, no SymPy."""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+from types import ModuleType
+
+from symnn.errors import UserInputError
+
+
+@lru_cache(maxsize=None)
+def _module(path: str) -> ModuleType:
+    return importlib.import_module(f"symnn.generated.{path}")
+
+
+def builtin_names(kind: str) -> tuple[str, ...]:
+    """Names of the built-in kernels of one kind (activations, losses), from the generated index."""
+    return tuple(_module(kind).NAMES)
+
+
+def activation(name: str):
+    """(forward, backward) kernels of a built-in activation, or of a formula in x."""
+    if name in builtin_names("activations"):
+        mod = _module(f"activations.{name}")
+        return getattr(mod, f"{name}_forward"), getattr(mod, f"{name}_backward")
+    from symnn.runtime import custom  # a user's formula: derived and compiled on first use
+
+    return custom.activation_kernels(name)
+
+
+def loss(name: str, n_outputs: int):
+    """(forward, backward, rows) kernels of a loss; rows: whether they take (N, C) arrays."""
+    if name not in builtin_names("losses"):
+        raise UserInputError(
+            f"unknown loss {name!r}; choose one of {', '.join(builtin_names('losses'))}")
+    mod = _module(f"losses.{name}")
+    if name == "hinge" and n_outputs > 1:
+        return mod.multi_margin_forward, mod.multi_margin_backward, True
+    rows = name == "cross_entropy"
+    return getattr(mod, f"{name}_forward"), getattr(mod, f"{name}_backward"), rows
+
+
+def dense() -> ModuleType:
+    """The dense layer's kernels: dense_forward, dense_grad_input, dense_grad_params."""
+    return _module("layers.dense")

@@ -1,0 +1,64 @@
+"""A loss as the runtime uses it: targets prepared once, the generated kernels, predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from symnn.errors import UserInputError
+from symnn.runtime import kernels
+
+CLASSIFICATION = ("cross_entropy", "binary_cross_entropy", "hinge")
+
+
+class Loss:
+    """Mean loss over a batch with PyTorch's semantics, for a model with `n_outputs` outputs."""
+
+    def __init__(self, name: str, n_outputs: int) -> None:
+        self.name, self.n_outputs = name, n_outputs
+        self._forward, self._backward, self._rows = kernels.loss(name, n_outputs)
+        if name == "binary_cross_entropy" and n_outputs != 1:
+            raise UserInputError(f"binary_cross_entropy needs 1 output, the model has {n_outputs}; "
+                                 "use cross_entropy for several classes")
+        if name == "cross_entropy" and n_outputs < 2:
+            raise UserInputError("cross_entropy needs at least 2 outputs (one per class); "
+                                 "use binary_cross_entropy for one output")
+
+    @property
+    def classification(self) -> bool:
+        return self.name in CLASSIFICATION
+
+    def targets(self, y: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """Targets as a C-contiguous (N, n_outputs) array: class indices become one-hot rows."""
+        y = np.asarray(y)
+        k = self.n_outputs
+        if y.ndim == 1 and k > 1:
+            labels = y.astype(np.int64)
+            if not np.array_equal(labels, y) or labels.min(initial=0) < 0 or labels.max(initial=0) >= k:
+                raise UserInputError(f"targets must be class indices 0..{k - 1} for {k} outputs")
+            out = np.zeros((y.shape[0], k), dtype=dtype)
+            out[np.arange(y.shape[0]), labels] = 1
+            return out
+        out = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=dtype)
+        if out.shape[1] != k:
+            raise UserInputError(f"targets have {out.shape[1]} columns, the model {k} outputs")
+        if self.name in ("binary_cross_entropy", "hinge") and k == 1 and not np.isin(out, (0, 1)).all():
+            if self.name == "hinge" or not ((out >= 0) & (out <= 1)).all():
+                raise UserInputError(f"{self.name} needs 0/1 targets")
+        return out
+
+    def value(self, z: np.ndarray, t: np.ndarray) -> float:
+        return float(self._forward(z, t) if self._rows else self._forward(z.reshape(-1), t.reshape(-1)))
+
+    def gradient(self, z: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
+        if self._rows:
+            self._backward(z, t, out)
+        else:
+            self._backward(z.reshape(-1), t.reshape(-1), out.reshape(-1))
+
+    def predict(self, z: np.ndarray) -> np.ndarray:
+        """Class labels for classification losses, the outputs otherwise."""
+        if not self.classification:
+            return z
+        if z.shape[1] == 1:
+            return (z[:, 0] > 0).astype(np.int64)
+        return np.argmax(z, axis=1)

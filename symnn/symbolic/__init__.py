@@ -1,0 +1,1 @@
+"""Symbolic definitions (SymPy only): forward forms, derived gradients, rewrite rules."""

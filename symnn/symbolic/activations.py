@@ -1,0 +1,27 @@
+"""Activation functions, each written once as its forward form in the real symbol `x`.
+
+Their gradients are not written here: `derivation.derive_elementwise` obtains them with `sympy.diff`.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+x = sp.Symbol("x", real=True)
+
+#: name -> (forward expression in x, one-line description). PyTorch's definitions and defaults.
+ACTIVATIONS: dict[str, tuple[sp.Expr, str]] = {
+    "identity": (x, "the identity, for a linear output layer"),
+    "step": (sp.Heaviside(x, 0), "Heaviside step: the perceptron's activation, 1 where x > 0"),
+    "sigmoid": (1 / (1 + sp.exp(-x)), "logistic sigmoid"),
+    "tanh": (sp.tanh(x), "hyperbolic tangent"),
+    "relu": (sp.Max(0, x), "rectified linear unit; gradient 0 at x = 0, as in PyTorch"),
+    "leaky_relu": (
+        sp.Piecewise((x, x > 0), (sp.Rational(1, 100) * x, True)),
+        "leaky ReLU, negative slope 0.01",
+    ),
+    "elu": (sp.Piecewise((x, x > 0), (sp.exp(x) - 1, True)), "exponential linear unit, alpha 1"),
+    "softplus": (sp.log(1 + sp.exp(x)), "softplus, beta 1: a smooth ReLU"),
+    "silu": (x / (1 + sp.exp(-x)), "SiLU (swish): x * sigmoid(x)"),
+    "gelu": (x * (1 + sp.erf(x / sp.sqrt(2))) / 2, "GELU, exact erf form"),
+}

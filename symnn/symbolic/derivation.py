@@ -1,0 +1,142 @@
+"""Derivations: a definition's forward form and its gradients, obtained with `sympy.diff`.
+
+A `Derivation` is what `symnn derive` prints and what the code generator reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from symnn.symbolic.rules import apply_conventions
+
+#: The output symbol that activation gradients may be written in.
+y = sp.Symbol("y", real=True)
+
+
+@dataclass
+class Derivation:
+    """A forward definition and its derived gradients.
+
+    `forward` is the SymPy expression of the inputs; `gradients` maps each input's name to the
+    derivative of the output (or of the loss) with respect to it, possibly in terms of `output`.
+    `steps` are the labelled lines shown to a person: (label, expression or text).
+    """
+
+    name: str
+    kind: str
+    description: str
+    forward: sp.Expr
+    gradients: dict[str, sp.Expr]
+    output: sp.Symbol | None = None
+    steps: list[tuple[str, object]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def render(self, fmt: str = "pretty") -> str:
+        """The derivation as text: `pretty` (Unicode), `latex` or `text` (plain SymPy syntax)."""
+        lines = [f"{self.name} ({self.kind}): {self.description}"]
+        for label, value in self.steps:
+            lines.append(f"  {label}:")
+            lines.extend("    " + line for line in _show(value, fmt).splitlines())
+        lines.extend(f"  note: {note}" for note in self.notes)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.render("pretty")
+
+    def __repr__(self) -> str:
+        return f"Derivation({self.name!r}, forward={sp.sstr(self.forward)}, gradients={_sstr(self.gradients)})"
+
+    def _repr_latex_(self) -> str:
+        rows = [r"\text{%s}" % label.replace("_", r"\_") + " &: " + (
+            sp.latex(value) if isinstance(value, sp.Basic) else r"\text{%s}" % value)
+            for label, value in self.steps]
+        return "$\\begin{aligned}" + r"\\ ".join(rows) + "\\end{aligned}$"
+
+
+def _sstr(gradients: dict[str, sp.Expr]) -> str:
+    return "{" + ", ".join(f"{k!r}: {sp.sstr(v)}" for k, v in gradients.items()) + "}"
+
+
+def _show(value: object, fmt: str) -> str:
+    if not isinstance(value, sp.Basic):
+        return str(value)
+    if fmt == "latex":
+        return sp.latex(value)
+    if fmt == "text":
+        return sp.sstr(value)
+    return sp.pretty(value, use_unicode=True, wrap_line=False)
+
+
+def simplest(candidates: list[sp.Expr]) -> sp.Expr:
+    """The candidate with the fewest operations (ties: the shortest text), deterministically."""
+    return min(candidates, key=lambda e: (sp.count_ops(e), len(sp.sstr(e)), sp.sstr(e)))
+
+
+def in_terms_of_output(f: sp.Expr, d: sp.Expr, x: sp.Symbol) -> list[sp.Expr]:
+    """Forms of the derivative `d` of `f(x)` written in the output y = f(x) alone.
+
+    For each sub-expression g of f (exp(-x), tanh(x), ...) such that f is a function of g alone,
+    solve y = f(g) for g and substitute into d: sigmoid gives y*(1 - y), tanh 1 - y**2.
+    """
+    u = sp.Dummy("u")
+    found: list[sp.Expr] = []
+    generators = sorted(
+        (a for a in f.atoms(sp.Function, sp.Pow) if x in a.free_symbols and a != x),
+        key=sp.default_sort_key,
+    )
+    for g in generators:
+        fu = f.subs(g, u)
+        if x in fu.free_symbols or u not in fu.free_symbols:
+            continue
+        try:
+            solutions = sp.solve(sp.Eq(y, fu), u)
+        except (NotImplementedError, ValueError):
+            continue
+        for s in solutions:
+            form = sp.simplify(d.subs(g, s))
+            if form.free_symbols <= {y} and not form.has(sp.nan, sp.zoo, sp.oo):
+                found.append(form)
+    return found
+
+
+def _function_kinds(e: sp.Expr) -> set[type]:
+    """The kinds of function in e: simplify may trade exp for cosh, which overflows differently."""
+    return {type(a) for a in e.atoms(sp.Function)}
+
+
+def _best_derivative(f: sp.Expr, d: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """The simplest of d, simplify(d) and its forms in the output y, branch by branch."""
+    if isinstance(f, sp.Piecewise) and isinstance(d, sp.Piecewise) and len(f.args) == len(d.args):
+        branches = []
+        for (fb, fc), (db, dc) in zip(f.args, d.args):
+            if fc != dc:
+                break
+            branches.append((_best_derivative(fb, db, x), dc))
+        else:
+            return sp.Piecewise(*branches)
+    known = _function_kinds(f) | _function_kinds(d)
+    candidates = [d] + [c for c in (sp.simplify(d), sp.factor(d)) if _function_kinds(c) <= known]
+    candidates += [c for form in in_terms_of_output(f, d, x) for c in (form, sp.factor(form),
+                   -sp.factor(-form))]
+    return simplest(candidates)
+
+
+def derive_elementwise(name: str, f: sp.Expr, x: sp.Symbol, description: str,
+                       kind: str = "activation") -> Derivation:
+    """y = f(x) elementwise: dy/dx by `sympy.diff`, simplified, in y where that is shorter."""
+    raw = apply_conventions(sp.diff(f, x))
+    best = _best_derivative(f, raw, x)
+    steps: list[tuple[str, object]] = [("forward", sp.Eq(y, f)), ("dy/dx = diff(f, x)", raw)]
+    if best != raw:
+        label = "simplified, in terms of the output y" if y in best.free_symbols else "simplified"
+        steps.append((label, best))
+    steps.append(("backward", sp.Eq(sp.Symbol("dL/dx"), sp.Symbol("dL/dy") * best)))
+    notes = []
+    if raw.has(sp.DiracDelta):
+        notes.append(
+            "the derivative is zero everywhere except at x = 0, where it is undefined (a Dirac "
+            "delta): gradient descent gets no signal through it, so a step unit is trained by the "
+            "perceptron learning rule (symnn.Perceptron), and networks use smooth activations")
+    return Derivation(name, kind, description, f, {x.name: best}, y, steps, notes)

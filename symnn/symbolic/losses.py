@@ -1,0 +1,159 @@
+"""Loss functions, each written once as its forward form, with PyTorch's reduction='mean'.
+
+Elementwise losses l(z, t) are averaged over all n elements, so dL/dz_i = diff(l, z)/n.
+Softmax and sigmoid cross-entropy are also given in the stable, fused forms the kernels use;
+`fused_gradient_holds` checks by SymPy that the fused form equals the raw derivative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from symnn.symbolic.derivation import Derivation, simplest
+from symnn.symbolic.rules import apply_conventions, log1p
+
+z = sp.Symbol("z", real=True)  # the model's output (a logit for the cross-entropy losses)
+t = sp.Symbol("t", real=True)  # the target
+n = sp.Symbol("n", positive=True, integer=True)  # elements (or rows) averaged over
+
+
+def _sigmoid(a: sp.Expr) -> sp.Expr:
+    return 1 / (1 + sp.exp(-a))
+
+
+@dataclass(frozen=True)
+class ElementwiseLoss:
+    """l(z, t) per element; `stable` and `fused_gradient` replace the textbook form in kernels."""
+
+    name: str
+    description: str
+    forward: sp.Expr
+    stable: sp.Expr | None = None
+    fused_gradient: sp.Expr | None = None
+    targets: str = "values"
+
+    def gradient(self) -> sp.Expr:
+        """dl/dz: the fused form where one is given (checked equal by tests), else derived."""
+        return self.fused_gradient if self.fused_gradient is not None else self.derived_gradient()
+
+    def derived_gradient(self) -> sp.Expr:
+        raw = apply_conventions(sp.diff(self.forward, z))
+        return simplest([raw, sp.simplify(raw)])
+
+
+ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
+    "mse": ElementwiseLoss("mse", "mean squared error (torch mse_loss)", (z - t) ** 2),
+    "mae": ElementwiseLoss("mae", "mean absolute error (torch l1_loss)", sp.Abs(z - t)),
+    "huber": ElementwiseLoss(
+        "huber", "Huber loss, delta 1 (torch huber_loss)",
+        sp.Piecewise((sp.Rational(1, 2) * (z - t) ** 2, sp.Abs(z - t) < 1),
+                     (sp.Abs(z - t) - sp.Rational(1, 2), True))),
+    "binary_cross_entropy": ElementwiseLoss(
+        "binary_cross_entropy",
+        "sigmoid + binary cross-entropy on logits (torch binary_cross_entropy_with_logits)",
+        -(t * sp.log(_sigmoid(z)) + (1 - t) * sp.log(1 - _sigmoid(z))),
+        stable=sp.Max(z, 0) - z * t + log1p(sp.exp(-sp.Abs(z))),
+        fused_gradient=_sigmoid(z) - t,
+        targets="0/1 labels"),
+    "hinge": ElementwiseLoss(
+        "hinge", "hinge loss max(0, 1 - s z) with s = 2t - 1 = +-1 from 0/1 labels (one output)",
+        sp.Max(0, 1 - (2 * t - 1) * z), targets="0/1 labels"),
+}
+
+
+# Softmax cross-entropy over C classes, shown and checked with C = 3 symbols.
+C_SHOWN = 3
+zs = sp.symbols(f"z1:{C_SHOWN + 1}", real=True)
+ts = sp.symbols(f"t1:{C_SHOWN + 1}", real=True)
+lse = sp.Symbol("lse", real=True)  # log-sum-exp of the row, computed after subtracting its max
+
+
+def softmax(j: int) -> sp.Expr:
+    return sp.exp(zs[j]) / sum(sp.exp(a) for a in zs)
+
+
+CROSS_ENTROPY_FORWARD = -sum(ts[j] * sp.log(softmax(j)) for j in range(C_SHOWN))
+#: Per element of a row, with lse = log(sum(exp(z))): t_j * (lse - z_j) and (exp(z_j - lse) - t_j)/n.
+CROSS_ENTROPY_STABLE_TERM = t * (lse - z)
+CROSS_ENTROPY_FUSED_GRADIENT = (sp.exp(z - lse) - t) / n
+
+
+def cross_entropy_raw_gradient(j: int) -> sp.Expr:
+    """d/dz_j of the textbook softmax cross-entropy, by `sympy.diff`."""
+    return sp.diff(CROSS_ENTROPY_FORWARD, zs[j])
+
+
+def fused_gradient_holds() -> bool:
+    """sympy.diff of -sum t log softmax equals softmax - t wherever the targets sum to 1."""
+    sum_to_one = {ts[-1]: 1 - sum(ts[:-1])}
+    return all(
+        sp.simplify((cross_entropy_raw_gradient(j) - (softmax(j) - ts[j])).subs(sum_to_one)) == 0
+        for j in range(C_SHOWN))
+
+
+# Multi-class hinge (torch multi_margin_loss, margin 1): sum over i != y of max(0, 1 - z_y + z_i) / C.
+z_y, z_i = sp.symbols("z_y z_i", real=True)
+MARGIN_TERM = sp.Max(0, 1 - z_y + z_i)
+
+
+def margin_gradients() -> tuple[sp.Expr, sp.Expr]:
+    """d(term)/dz_y and d(term)/dz_i, by `sympy.diff`."""
+    return (apply_conventions(sp.diff(MARGIN_TERM, z_y)),
+            apply_conventions(sp.diff(MARGIN_TERM, z_i)))
+
+
+def derive_elementwise_loss(loss: ElementwiseLoss) -> Derivation:
+    """L = (1/n) sum l(z_i, t_i), and dL/dz_i."""
+    raw = apply_conventions(sp.diff(loss.forward, z))
+    steps: list[tuple[str, object]] = [
+        ("forward, per element (L is its mean over all n elements)", sp.Eq(sp.Symbol("l"), loss.forward)),
+        ("dl/dz = diff(l, z)", raw),
+    ]
+    derived = loss.derived_gradient()
+    if derived != raw:
+        steps.append(("simplified", derived))
+    if loss.fused_gradient is not None:
+        steps.append(("fused form (equal, and it does not overflow)", loss.fused_gradient))
+    if loss.stable is not None:
+        steps.append(("stable forward form computed by the kernel", loss.stable))
+    steps.append(("dL/dz_i", loss.gradient() / n))
+    return Derivation(loss.name, "loss", f"{loss.description}; targets: {loss.targets}",
+                      loss.forward, {"z": loss.gradient() / n}, None, steps)
+
+
+def derive_cross_entropy() -> Derivation:
+    """Softmax cross-entropy: the textbook form, its raw derivative, and softmax(z) - t."""
+    raw = cross_entropy_raw_gradient(0)
+    steps: list[tuple[str, object]] = [
+        ("forward, per row (shown for C = 3 classes; L is the mean over the n rows)",
+         sp.Eq(sp.Symbol("l"), CROSS_ENTROPY_FORWARD)),
+        ("dl/dz1 = diff(l, z1)", raw),
+        ("fused, since t1 + t2 + t3 = 1: dl/dz_j = softmax(z)_j - t_j", sp.simplify(
+            (raw).subs(ts[-1], 1 - sum(ts[:-1])))),
+        ("stable forward per element, lse = max(z) + log(sum(exp(z - max(z))))", CROSS_ENTROPY_STABLE_TERM),
+        ("dL/dz_j (softmax(z) - t, over n)", CROSS_ENTROPY_FUSED_GRADIENT),
+    ]
+    return Derivation(
+        "cross_entropy", "loss",
+        "softmax + negative log-likelihood on logits (torch cross_entropy); targets: class "
+        "indices or probabilities", CROSS_ENTROPY_FORWARD,
+        {"z": CROSS_ENTROPY_FUSED_GRADIENT}, None, steps)
+
+
+def derive_multi_margin() -> Derivation:
+    """The multi-class hinge's per-pair term and its two derivatives."""
+    dzy, dzi = margin_gradients()
+    steps: list[tuple[str, object]] = [
+        ("forward per row with label y: l = (1/C) sum over i != y of", MARGIN_TERM),
+        ("d term / dz_y", dzy),
+        ("d term / dz_i", dzi),
+    ]
+    return Derivation("multi_margin", "loss",
+                      "multi-class hinge for C outputs (torch multi_margin_loss, margin 1); "
+                      "used by 'hinge' when the model has more than one output",
+                      MARGIN_TERM, {"z_y": dzy, "z_i": dzi}, None, steps)
+
+
+LOSS_NAMES = ("mse", "mae", "huber", "cross_entropy", "binary_cross_entropy", "hinge")

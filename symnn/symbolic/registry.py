@@ -1,0 +1,51 @@
+"""Every registered definition by name: what `symnn derive`, `symnn generate` and `--list` read."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable
+
+from symnn.errors import UserInputError
+from symnn.symbolic import losses
+from symnn.symbolic.activations import ACTIVATIONS, x
+from symnn.symbolic.dense import derive_dense
+from symnn.symbolic.derivation import Derivation, derive_elementwise
+
+
+def _activation(name: str) -> Callable[[], Derivation]:
+    return lambda: derive_elementwise(name, ACTIVATIONS[name][0], x, ACTIVATIONS[name][1])
+
+
+def _loss(name: str) -> Callable[[], Derivation]:
+    if name == "cross_entropy":
+        return losses.derive_cross_entropy
+    return lambda: losses.derive_elementwise_loss(losses.ELEMENTWISE_LOSSES[name])
+
+
+#: kind -> name -> a function building its Derivation.
+DEFINITIONS: dict[str, dict[str, Callable[[], Derivation]]] = {
+    "activation": {name: _activation(name) for name in ACTIVATIONS},
+    "loss": {**{name: _loss(name) for name in losses.LOSS_NAMES},
+             "multi_margin": losses.derive_multi_margin},
+    "layer": {"dense": derive_dense},
+}
+
+
+def names(kind: str | None = None) -> list[str]:
+    """Registered names, in registry order, of one kind or of all."""
+    kinds = [kind] if kind else list(DEFINITIONS)
+    return [n for k in kinds for n in DEFINITIONS[k]]
+
+
+def kind_of(name: str) -> str:
+    for kind, table in DEFINITIONS.items():
+        if name in table:
+            return kind
+    raise UserInputError(
+        f"unknown name {name!r}; run 'symnn derive --list' to see the names ({', '.join(names())})")
+
+
+@lru_cache(maxsize=None)
+def derivation(name: str) -> Derivation:
+    """The Derivation of a registered name."""
+    return DEFINITIONS[kind_of(name)][name]()

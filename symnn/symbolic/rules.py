@@ -1,0 +1,149 @@
+"""Rewrite rules, kept as data: each names what it does, so `derive` can show which were applied.
+
+Two kinds:
+- conventions: where calculus leaves a choice (the derivative at a kink), PyTorch's choice;
+- stable forms: algebraically equal expressions that do not overflow, applied before printing code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sympy as sp
+
+
+class softplus_stable(sp.Function):  # noqa: N801 - printed name
+    """log(1 + exp(a)) computed as max(a, 0) + log1p(exp(-|a|)): finite for every float a."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_log(self, a, **kwargs):  # noqa: D102
+        return sp.log(1 + sp.exp(a))
+
+    def fdiff(self, argindex=1):  # noqa: D102 - the chain rule through the rewrite, derived
+        a = sp.Dummy("a", real=True)
+        return sp.diff(sp.log(1 + sp.exp(a)), a).subs(a, self.args[0])
+
+
+class log1p(sp.Function):  # noqa: N801 - printed name
+    """log(1 + a), accurate for small a."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_log(self, a, **kwargs):  # noqa: D102
+        return sp.log(1 + a)
+
+
+#: The symbol `exp(-|x|)` is bound to in kernels that `exp_sign_split` rewrote.
+U = sp.Symbol("u", positive=True)
+
+
+def _linear_exps(expr: sp.Expr, x: sp.Symbol) -> dict[sp.Expr, sp.Expr] | None:
+    """exp(k*x) -> k for every exponential in expr, or None if one is not of that form."""
+    found = {}
+    for e in expr.atoms(sp.exp):
+        k = sp.simplify(e.args[0] / x)
+        if not k.is_Rational or k == 0:
+            return None
+        found[e] = k
+    return found
+
+
+def exp_sign_split(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """Rewrite exp(k*x) through u = exp(-|x|) <= 1 on each side of 0, so nothing overflows.
+
+    x*exp(-x)/(1 + exp(-x))**2 is NaN at x = -1000 (inf/inf); with u it is x*u/(u + 1)**2 there.
+    Returns a Piecewise in x and the symbol U, or expr unchanged where the rule does not apply.
+    """
+    if isinstance(expr, sp.Piecewise) or expr.free_symbols != {x}:
+        return expr
+    exps = _linear_exps(expr, x)
+    if not exps:
+        return expr
+    positive = sp.cancel(expr.xreplace({e: U ** (-k) for e, k in exps.items()}))
+    negative = sp.cancel(expr.xreplace({e: U ** k for e, k in exps.items()}))
+    return sp.Piecewise((positive, x >= 0), (negative, True))
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named rewrite: `apply(expr)` returns an equal expression."""
+
+    name: str
+    description: str
+    apply: Callable[[sp.Expr], sp.Expr]
+
+
+def _heaviside_zero_at_zero(expr: sp.Expr) -> sp.Expr:
+    return expr.replace(
+        lambda e: isinstance(e, sp.Heaviside) and (len(e.args) == 1 or e.args[1] != 0),
+        lambda e: sp.Heaviside(e.args[0], 0),
+    )
+
+
+def _dirac_to_zero(expr: sp.Expr) -> sp.Expr:
+    return expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+
+
+def _softplus(expr: sp.Expr) -> sp.Expr:
+    w = sp.Wild("w")
+
+    def is_log1pexp(e: sp.Basic) -> bool:
+        if not isinstance(e, sp.log):
+            return False
+        m = e.args[0].match(1 + sp.exp(w))
+        return m is not None and m[w] != 0
+
+    return expr.replace(is_log1pexp, lambda e: softplus_stable(e.args[0].match(1 + sp.exp(w))[w]))
+
+
+#: Conventions applied to every derived gradient (display and code alike).
+CONVENTIONS: tuple[Rule, ...] = (
+    Rule(
+        "heaviside_at_zero",
+        "the derivative at a kink is taken as 0, as PyTorch does (ReLU'(0) = 0)",
+        _heaviside_zero_at_zero,
+    ),
+)
+
+#: Rules applied only to the expressions that are printed as code.
+KERNEL_RULES: tuple[Rule, ...] = (
+    Rule(
+        "dirac_is_zero",
+        "DiracDelta has no value to compute: it is 0 everywhere except a single point",
+        _dirac_to_zero,
+    ),
+    Rule(
+        "stable_softplus",
+        "log(1 + exp(a)) -> max(a, 0) + log1p(exp(-|a|)), finite for large a",
+        _softplus,
+    ),
+)
+
+
+def apply_conventions(expr: sp.Expr) -> sp.Expr:
+    """PyTorch's choices where the derivative is not unique."""
+    for rule in CONVENTIONS:
+        expr = rule.apply(expr)
+    return expr
+
+
+def kernel_form(expr: sp.Expr) -> tuple[sp.Expr, tuple[str, ...]]:
+    """The form printed as code, and the names of the rules that changed it."""
+    applied = []
+    for rule in KERNEL_RULES:
+        new = rule.apply(expr)
+        if new != expr:
+            applied.append(rule.name)
+        expr = new
+    return expr, tuple(applied)
+
+
+def stable_elementwise(expr: sp.Expr, x: sp.Symbol) -> tuple[sp.Expr, tuple[str, ...]]:
+    """`kernel_form`, then `exp_sign_split` in the variable x: the form an elementwise kernel computes."""
+    expr, applied = kernel_form(expr)
+    split = exp_sign_split(expr, x)
+    if split != expr:
+        applied += ("exp_sign_split",)
+    return split, applied
