@@ -76,11 +76,13 @@ def multi_margin_backward(z_in, t_in, grad_z):
         for i in range(z_in.shape[1]):
             if i == label:
                 continue
+            z_y = z_in[r, label]
+            z_i = z_in[r, i]
             if (z_i - z_y > T(-1)):
                 grad_z[r, i] += T(1)/(c*n)
             else:
-                grad_z[r, i] += T(0)
+                pass
             if (z_i - z_y > T(-1)):
                 grad_z[r, label] += -T(1)/(c*n)
             else:
-                grad_z[r, label] += T(0)
+                pass

@@ -170,7 +170,7 @@ def hinge_module(source: str) -> str:
             "    n = T(z_in.shape[0])\n"
             "    c = T(z_in.shape[1])\n"
             "    grad_z[:] = T(0)\n" + row)
-    out += "\n".join(_loads(dzi + dzy, names, ind) + statements("grad_z[r, i]", dzi, ind, "+=")
+    out += "\n".join(_loads(sp.Tuple(dzi, dzy), names, ind) + statements("grad_z[r, i]", dzi, ind, "+=")
                      + statements("grad_z[r, label]", dzy, ind, "+=")) + "\n"
     return out
 

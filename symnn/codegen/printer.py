@@ -146,6 +146,8 @@ def statements(target: str, expr: sp.Expr, indent: str = "", op: str = "=") -> l
                 lines.append(f"{indent}{'if' if i == 0 else 'elif'} {print_expr(c)}:")
             lines += statements(target, e, indent + "    ", op)
         return lines
+    if op == "+=" and expr == 0:
+        return [f"{indent}pass"]
     temps, (reduced,) = sp.cse([expr], symbols=sp.numbered_symbols("t"), order="canonical")
     lines = [f"{indent}{s} = {print_expr(v)}" for s, v in temps]
     lines.append(f"{indent}{target} {op} {print_expr(reduced)}")

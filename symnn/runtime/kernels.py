@@ -26,6 +26,9 @@ def activation(name: str):
         return getattr(mod, f"{name}_forward"), getattr(mod, f"{name}_backward")
     from symnn.runtime import custom  # a user's formula: derived and compiled on first use
 
+    if not custom.is_formula(name):
+        raise UserInputError(f"unknown activation {name!r}; choose one of "
+                             f"{', '.join(builtin_names('activations'))}, or write a formula in x")
     return custom.activation_kernels(name)
 
 

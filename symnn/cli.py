@@ -1,0 +1,226 @@
+"""The `symnn` command: derive, generate, train, gradcheck, predict.
+
+Bad input is reported as one line, `symnn: error: ...`, with exit code 2 and no traceback.
+SymPy is imported only by the subcommands that derive (derive, generate).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from symnn.errors import UserInputError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the contract's one-line error and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserInputError(f"{message}; see '{self.prog} --help'")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return value
+
+
+def _layers(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of sizes, e.g. 2,16,16,1") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give at least two positive sizes, e.g. 2,16,1")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="symnn", description="Neural-network gradients derived by SymPy, trained with "
+                "the Numba kernels generated from them.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    d = sub.add_parser("derive", help="print forward definitions and their derived gradients",
+                       description="Print each definition's forward form and its gradients, derived "
+                       "by SymPy (no NAME: all of them).")
+    d.add_argument("names", nargs="*", metavar="NAME", help="registered names (see --list)")
+    d.add_argument("--expr", help="your own activation as a formula in x, e.g. 'x*tanh(softplus(x))'")
+    d.add_argument("--model", help="a network, e.g. 'dense(2,3) tanh dense(3,1) mse': its chain rule")
+    d.add_argument("--format", choices=("pretty", "latex", "text"), default="pretty")
+    d.add_argument("--list", action="store_true", help="list the registered names and exit")
+    d.set_defaults(run=cmd_derive)
+
+    g = sub.add_parser("generate", help="re-derive every kernel and write generated/",
+                       description="Re-derive every kernel from its symbolic definition and write the "
+                       "Numba modules (deterministic; only changed files are written).")
+    g.add_argument("--out", type=Path, help="folder to write (default: the generated/ symnn loads)")
+    g.add_argument("--check", action="store_true", help="write nothing; exit 1 naming stale files")
+    g.set_defaults(run=cmd_generate)
+
+    t = sub.add_parser("train", help="train a network with the compiled kernels",
+                       description="Train a multi-layer network with the generated kernels. With no "
+                       "option: a small 2-D classification problem (moons).")
+    t.add_argument("--data", default="moons", help="xor, blobs, moons, circles, spiral, digits, iris, "
+                   "breast_cancer, wine, or csv:PATH (default: moons)")
+    t.add_argument("--target", help="with csv:PATH, the target column's name (default: the last)")
+    t.add_argument("--layers", type=_layers, help="sizes, e.g. 2,16,16,1 (default: inputs,16,16,outputs)")
+    t.add_argument("--activation", default="relu", help="a registered activation or a formula in x")
+    t.add_argument("--loss", help="mse, mae, huber, cross_entropy, binary_cross_entropy, hinge "
+                   "(default: from the data)")
+    t.add_argument("--optimizer", default="adam", help="sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw")
+    t.add_argument("--lr", type=_nonneg_float, help="learning rate (default: the optimizer's, 0.01 for adam)")
+    t.add_argument("--schedule", default="constant", help="constant, step, exponential, cosine")
+    t.add_argument("--epochs", type=_positive_int, default=100)
+    t.add_argument("--batch-size", type=_positive_int, default=32)
+    t.add_argument("--init", default="auto", help="auto, normal, xavier, xavier_normal, he, he_uniform")
+    t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--test-fraction", type=_nonneg_float, default=0.2)
+    t.add_argument("--save", help="write the trained model to PATH.npz")
+    t.add_argument("--plot", help="draw the loss curve (and the decision boundary of 2-D data) to PATH.png")
+    t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    t.set_defaults(run=cmd_train)
+
+    c = sub.add_parser("gradcheck", help="compiled gradients against finite differences",
+                       description="Check every compiled gradient (or the named ones) against central "
+                       "finite differences in float64; exit 1 on any mismatch.")
+    c.add_argument("names", nargs="*", metavar="NAME")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(run=cmd_gradcheck)
+
+    r = sub.add_parser("predict", help="one prediction per line from a saved model",
+                       description="Predict with a model saved by 'symnn train --save'.")
+    r.add_argument("--model", required=True, help="PATH.npz")
+    r.add_argument("--data", required=True, help="csv:PATH with the feature columns")
+    r.add_argument("--target", help="the name of a target column in the CSV, ignored")
+    r.set_defaults(run=cmd_predict)
+    return p
+
+
+def _version() -> str:
+    from symnn import __version__
+
+    return f"symnn {__version__}"
+
+
+# --- derive --------------------------------------------------------------------------------------
+def cmd_derive(args: argparse.Namespace) -> int:
+    from symnn.symbolic import registry
+    from symnn.symbolic.api import derive, derive_formula
+
+    if args.list:
+        for kind, table in registry.DEFINITIONS.items():
+            print(f"{kind + 's':12} {' '.join(table)}")
+        return 0
+    derivations = []
+    if args.model:
+        from symnn.symbolic.chain import derive_model
+
+        derivations.append(derive_model(args.model))
+    if args.expr is not None:
+        derivations.append(derive_formula(args.expr))
+    for name in args.names:
+        registry.kind_of(name)  # unknown names are bad input
+        derivations.append(derive(name))
+    if not derivations:
+        derivations = [registry.derivation(name) for name in registry.names()]
+    print("\n\n".join(d.render(args.format) for d in derivations))
+    return 0
+
+
+# --- generate ------------------------------------------------------------------------------------
+def cmd_generate(args: argparse.Namespace) -> int:
+    from symnn.codegen.writer import default_dir, generate
+
+    out = args.out or default_dir()
+    if out.exists() and not out.is_dir():
+        raise UserInputError(f"--out {out} is a file; give a folder")
+    differing = generate(out, check=args.check)
+    if args.check:
+        if differing:
+            print(f"stale kernels in {out} (run 'symnn generate'): {', '.join(differing)}", file=sys.stderr)
+            return 1
+        print(f"{out}: every kernel matches its derivation")
+        return 0
+    print(f"{out}: {len(differing)} file(s) written" + (f": {', '.join(differing)}" if differing else
+                                                        " (all up to date)"))
+    return 0
+
+
+# --- train ---------------------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace) -> int:
+    from symnn.runtime.training import TrainConfig, train
+
+    config = TrainConfig(**{k: v for k, v in vars(args).items() if k not in ("command", "run", "json",
+                                                                              "plot", "save")})
+    result = train(config, progress=not args.json)
+    if args.save:
+        result.model.save(args.save, extra=result.file_info())
+    if args.plot:
+        from symnn.plotting import plot_training
+
+        plot_training(args.plot, result)
+    if args.json:
+        print(json.dumps(result.summary()))
+    else:
+        print(result.report())
+        if args.save:
+            print(f"saved the model to {args.save}")
+        if args.plot:
+            print(f"drew {args.plot}")
+    return 0
+
+
+# --- gradcheck -----------------------------------------------------------------------------------
+def cmd_gradcheck(args: argparse.Namespace) -> int:
+    from symnn.runtime.gradcheck import check, table
+
+    rows = check(args.names or None)
+    if args.json:
+        print(json.dumps([r._asdict() for r in rows]))
+    else:
+        print(table(rows))
+    return 0 if all(r.ok for r in rows) else 1
+
+
+# --- predict -------------------------------------------------------------------------------------
+def cmd_predict(args: argparse.Namespace) -> int:
+    from symnn.runtime.training import predict_file
+
+    for value in predict_file(args.model, args.data, args.target):
+        print(value)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.run(args)
+    except UserInputError as e:
+        print(f"symnn: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("symnn: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

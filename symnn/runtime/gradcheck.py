@@ -1,0 +1,142 @@
+"""`symnn gradcheck`: every compiled gradient against central finite differences, in float64."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from symnn.errors import UserInputError
+from symnn.runtime import kernels
+
+H = 1e-6
+RTOL, ATOL = 1e-5, 1e-7
+
+
+class Row(NamedTuple):
+    name: str
+    kind: str
+    max_abs_error: float
+    max_rel_error: float
+    ok: bool
+
+
+def _row(name: str, kind: str, analytic: np.ndarray, numeric: np.ndarray) -> Row:
+    err = np.abs(analytic - numeric)
+    rel = err / np.maximum(np.abs(numeric), 1e-12)
+    ok = bool(np.all(err <= ATOL + RTOL * np.abs(numeric)))
+    return Row(name, kind, float(err.max(initial=0.0)), float(np.where(err > ATOL, rel, 0).max(initial=0.0)), ok)
+
+
+def _away_from_kinks(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Points in [-3, 3] at least 0.01 from 0, where piecewise definitions switch branch."""
+    x = rng.uniform(-3, 3, n)
+    return np.where(np.abs(x) < 0.01, 0.5, x)
+
+
+def check_activation(name: str, rng: np.random.Generator) -> Row:
+    forward, backward = kernels.activation(name)
+    x = _away_from_kinks(rng, 64)
+    y = np.empty_like(x)
+    forward(x, y)
+    g = rng.normal(size=x.shape)
+    analytic = np.empty_like(x)
+    backward(x, y, g, analytic)
+    yp, ym = np.empty_like(x), np.empty_like(x)
+    forward(x + H, yp)
+    forward(x - H, ym)
+    return _row(name, "activation", analytic, g * (yp - ym) / (2 * H))
+
+
+def _numeric_gradient(f, z: np.ndarray) -> np.ndarray:
+    out = np.empty_like(z)
+    flat, grad = z.reshape(-1), out.reshape(-1)
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + H
+        up = f(z)
+        flat[i] = keep - H
+        down = f(z)
+        flat[i] = keep
+        grad[i] = (up - down) / (2 * H)
+    return out
+
+
+def check_loss(name: str, rng: np.random.Generator, n_outputs: int) -> Row:
+    from symnn.runtime.losses import Loss
+
+    loss = Loss(name, n_outputs)
+    n = 8
+    if name in ("cross_entropy",) or (name == "hinge" and n_outputs > 1):
+        labels = rng.integers(0, n_outputs, n)
+    elif name in ("binary_cross_entropy", "hinge"):
+        labels = rng.integers(0, 2, n)
+    else:
+        labels = rng.normal(size=(n, n_outputs))
+    t = loss.targets(labels, np.float64)
+    z = rng.normal(size=(n, n_outputs))
+    if name == "huber":  # keep |z - t| away from the switch at 1
+        d = z - t
+        z = np.where(np.abs(np.abs(d) - 1) < 0.01, t + 0.5, z)
+    analytic = np.empty_like(z)
+    loss.gradient(z, t, analytic)
+    numeric = _numeric_gradient(lambda zz: loss.value(zz, t), z)
+    label = name if name != "hinge" or n_outputs == 1 else "hinge (multi-class)"
+    return _row(label, "loss", analytic, numeric)
+
+
+def check_dense(rng: np.random.Generator) -> list[Row]:
+    k = kernels.dense()
+    x, w, b = rng.normal(size=(5, 3)), rng.normal(size=(4, 3)), rng.normal(size=4)
+    g = rng.normal(size=(5, 4))
+
+    def objective(x_, w_, b_) -> float:
+        y = np.empty((x_.shape[0], w_.shape[0]))
+        k.dense_forward(np.ascontiguousarray(x_), np.ascontiguousarray(w_), b_, y)
+        return float(np.sum(g * y))
+
+    gx, gw, gb = np.empty_like(x), np.empty_like(w), np.empty_like(b)
+    k.dense_grad_input(w, g, gx)
+    k.dense_grad_params(x, g, gw, gb)
+    return [
+        _row("dense dL/dX", "layer", gx, _numeric_gradient(lambda xx: objective(xx, w, b), x)),
+        _row("dense dL/dW", "layer", gw, _numeric_gradient(lambda ww: objective(x, ww, b), w)),
+        _row("dense dL/db", "layer", gb, _numeric_gradient(lambda bb: objective(x, w, bb), b)),
+    ]
+
+
+def check(names: list[str] | None = None, seed: int = 0) -> list[Row]:
+    """Rows for the named definitions (None: every built-in one)."""
+    rng = np.random.default_rng(seed)
+    activations = kernels.builtin_names("activations")
+    losses = kernels.builtin_names("losses")
+    rows: list[Row] = []
+    for name in names or [*activations, *losses, "dense"]:
+        if name == "dense":
+            rows += check_dense(rng)
+        elif name in losses:
+            if name == "cross_entropy":
+                rows.append(check_loss(name, rng, 3))
+            elif name == "hinge":
+                rows += [check_loss(name, rng, 1), check_loss(name, rng, 3)]
+            else:
+                rows += [check_loss(name, rng, 1)] + ([check_loss(name, rng, 2)] if name in ("mse", "mae", "huber") else [])
+        elif name in activations or any(ch in name for ch in "x("):
+            rows.append(check_activation(name, rng))
+        else:
+            raise UserInputError(f"unknown name {name!r} for gradcheck; use an activation, a loss, dense, "
+                                 f"or a formula in x")
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    """A plain-text table, one row per checked gradient."""
+    width = max(len(r.name) for r in rows)
+    lines = [f"{'name':{width}}  {'kind':10}  {'max abs err':>11}  {'max rel err':>11}  result"]
+    for r in rows:
+        lines.append(f"{r.name:{width}}  {r.kind:10}  {r.max_abs_error:11.2e}  {r.max_rel_error:11.2e}  "
+                     f"{'ok' if r.ok else 'MISMATCH'}")
+    bad = sum(not r.ok for r in rows)
+    lines.append(f"{len(rows) - bad} passed, {bad} failed" if bad else f"all {len(rows)} gradients match "
+                 f"finite differences (rtol {RTOL:g}, atol {ATOL:g})")
+    return "\n".join(lines)

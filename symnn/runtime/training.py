@@ -1,0 +1,167 @@
+"""`symnn train` and `symnn predict` as functions: data -> model -> fit -> summary."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from symnn import datasets
+from symnn.errors import UserInputError
+from symnn.runtime.layers import Activation, Dense
+from symnn.runtime.model import Sequential
+
+REGRESSION_LOSSES = ("mse", "mae", "huber")
+
+
+@dataclass
+class TrainConfig:
+    """The options of `symnn train` (see `symnn train --help`)."""
+
+    data: str = "moons"
+    target: str | None = None
+    layers: list[int] | None = None
+    activation: str = "relu"
+    loss: str | None = None
+    optimizer: str = "adam"
+    lr: float | None = None
+    schedule: str = "constant"
+    epochs: int = 100
+    batch_size: int = 32
+    init: str = "auto"
+    dtype: str = "float32"
+    seed: int = 0
+    test_fraction: float = 0.2
+
+
+@dataclass
+class TrainResult:
+    config: TrainConfig
+    model: Sequential
+    dataset: datasets.Dataset
+    history: dict
+    mean: np.ndarray
+    std: np.ndarray
+    train_accuracy: float | None
+    test_accuracy: float | None
+    test_loss: float | None
+    seconds: float
+    split: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """The --json object."""
+        out = {"loss": self.history["loss"][-1] if self.history["loss"] else None,
+               "epochs": len(self.history["loss"]), "seconds": round(self.seconds, 4),
+               "history": self.history["loss"]}
+        if self.train_accuracy is not None:
+            out["train_accuracy"] = self.train_accuracy
+            out["test_accuracy"] = self.test_accuracy
+        out["test_loss"] = self.test_loss
+        return out
+
+    def report(self) -> str:
+        c, m = self.config, self.model
+        sizes = "-".join(str(w) for w in m.widths[::1] if True)
+        lines = [f"data     {self.dataset.name}: {self.split['train']} training rows, "
+                 f"{self.split['test']} test rows, {self.dataset.X.shape[1]} features",
+                 f"model    {sizes} {c.activation}, {m.loss_fn.name}, {m.dtype.name}",
+                 f"training {c.optimizer} lr {self.lr_used:g} ({c.schedule}), {c.epochs} epochs of batch "
+                 f"{c.batch_size}: {self.seconds:.2f} s",
+                 f"loss     {self.history['loss'][-1]:.5g} (training)" +
+                 (f", {self.test_loss:.5g} (test)" if self.test_loss is not None else "")]
+        if self.train_accuracy is not None:
+            test = f", test {100 * self.test_accuracy:.1f}%" if self.test_accuracy is not None else ""
+            lines.append(f"accuracy training {100 * self.train_accuracy:.1f}%{test}")
+        return "\n".join(lines)
+
+    @property
+    def lr_used(self) -> float:
+        return self.history.get("lr", float("nan"))
+
+    def file_info(self) -> dict:
+        """What `symnn predict` needs beside the weights: the feature scaling and class names."""
+        return {"standardize": {"mean": self.mean.tolist(), "std": self.std.tolist()},
+                "feature_names": list(self.dataset.feature_names),
+                "class_names": list(getattr(self.dataset, "class_names", ()) or ())}
+
+
+def build_model(config: TrainConfig, ds: datasets.Dataset) -> Sequential:
+    """The Sequential that --layers, --activation, --loss, --init and --dtype describe."""
+    n_features = ds.X.shape[1]
+    classification = ds.task == "classification"
+    loss = config.loss or ("regression" if not classification else
+                           "binary_cross_entropy" if ds.n_classes == 2 else "cross_entropy")
+    if loss == "regression":
+        loss = "mse"
+    if classification:
+        n_out = 1 if loss in ("binary_cross_entropy",) or (loss == "hinge" and ds.n_classes == 2) \
+            else ds.n_classes
+    else:
+        n_out = 1 if ds.y.ndim == 1 else ds.y.shape[1]
+    sizes = config.layers or [n_features, 16, 16, n_out]
+    if sizes[0] != n_features:
+        raise UserInputError(f"--layers starts with {sizes[0]} inputs but {ds.name} has {n_features} "
+                             f"features; start it with {n_features}")
+    if sizes[-1] != n_out:
+        raise UserInputError(f"--layers ends with {sizes[-1]} outputs but {loss} on {ds.name} needs "
+                             f"{n_out}; end it with {n_out}")
+    layers: list = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(Dense(a, b, init=config.init))
+        if i < len(sizes) - 2:
+            layers.append(Activation(config.activation))
+    return Sequential(layers, loss=loss, dtype=config.dtype, seed=config.seed)
+
+
+def train(config: TrainConfig, progress: bool = True) -> TrainResult:
+    """Load the data, split and standardise it, build the model and fit it."""
+    from symnn.runtime.optimizers import make_optimizer
+    from symnn.runtime.schedules import make_schedule
+
+    ds = datasets.load(config.data, seed=config.seed,
+                       **({"target": config.target} if config.target else {}))
+    if not 0 <= config.test_fraction < 1:
+        raise UserInputError("--test-fraction must be in [0, 1)")
+    Xtr, Xte, ytr, yte = datasets.train_test_split(ds.X, ds.y, config.test_fraction, config.seed)
+    Xtr, Xte, mean, std = datasets.standardize(Xtr, Xte)
+    model = build_model(config, ds)
+    lr = config.lr if config.lr is not None else (0.01 if config.optimizer in ("adam", "adamw") else None)
+    optimizer = make_optimizer(config.optimizer, lr)
+    schedule = make_schedule(config.schedule, optimizer.lr, config.epochs)
+    start = time.perf_counter()
+    history = model.fit(Xtr, ytr, optimizer=optimizer, epochs=config.epochs, batch_size=config.batch_size,
+                        shuffle=True, seed=config.seed, schedule=schedule, verbose=progress)
+    seconds = time.perf_counter() - start
+    history["lr"] = lr if lr is not None else optimizer.lr
+    classification = model.loss_fn.classification
+    has_test = Xte.shape[0] > 0
+    result = TrainResult(
+        config, model, ds, history, mean, std,
+        train_accuracy=model.accuracy(Xtr, ytr) if classification else None,
+        test_accuracy=(model.accuracy(Xte, yte) if has_test else None) if classification else None,
+        test_loss=model.loss(Xte, yte) if has_test else None,
+        seconds=seconds, split={"train": Xtr.shape[0], "test": Xte.shape[0]})
+    return result
+
+
+def predict_file(model_path: str, data: str, target: str | None = None) -> list[str]:
+    """Predictions for the rows of a CSV, formatted one per line."""
+    from symnn.runtime.files import load_model
+
+    if not data.startswith("csv:"):
+        raise UserInputError(f"--data {data!r}: predict reads csv:PATH")
+    model = load_model(model_path)
+    info = getattr(model, "info", {})
+    names = tuple(info.get("feature_names") or ()) or None
+    X = datasets.read_features_csv(data[4:], target=target, feature_names=names)
+    if X.shape[1] != model.n_in:
+        raise UserInputError(f"{data[4:]} has {X.shape[1]} feature columns; the model expects {model.n_in}")
+    scale = info.get("standardize")
+    if scale:
+        X = (X - np.asarray(scale["mean"])) / np.asarray(scale["std"])
+    out = model.predict(X)
+    classes = info.get("class_names") or []
+    if model.loss_fn.classification:
+        return [str(classes[int(v)]) if classes else str(int(v)) for v in out]
+    return [" ".join(f"{v:.6g}" for v in np.atleast_1d(row)) for row in out]
