@@ -4,6 +4,7 @@ Do not edit by hand: change the definition and run `symnn generate`.
 
 forward:  y = Piecewise((x, x > 0), (exp(x) - 1, True))
 dy/dx:    Piecewise((1, x > 0), (y + 1, True))
+kernel rewrite rules: expm1
 """
 
 import math
@@ -20,7 +21,7 @@ def elu_forward(x_in, y_out):
         if (x > T(0)):
             y_out[i] = x
         else:
-            y_out[i] = math.exp(x) + T(-1)
+            y_out[i] = math.expm1(x)
 
 
 @njit(cache=True, error_model="numpy")

@@ -4,7 +4,7 @@ Do not edit by hand: change the definition and run `symnn generate`.
 
 forward:  y = log(exp(x) + 1)
 dy/dx:    1 - exp(-y)
-kernel rewrite rules: stable_softplus
+kernel rewrite rules: expm1, stable_softplus
 """
 
 import math
@@ -28,4 +28,4 @@ def softplus_backward(x_in, y_in, grad_y, grad_x):
     for i in range(x_in.shape[0]):
         y = y_in[i]
         g = grad_y[i]
-        grad_x[i] = g*(T(1) - math.exp(-y))
+        grad_x[i] = -g*math.expm1(-y)

@@ -75,6 +75,9 @@ class KernelPrinter(PythonCodePrinter):
         a = self._print(expr.args[0])
         return f"(max({a}, T(0)) + math.log1p(math.exp(-abs({a}))))"
 
+    def _print_expm1(self, expr: sp.Expr) -> str:
+        return f"math.expm1({self._print(expr.args[0])})"
+
     def _print_log1p(self, expr: sp.Expr) -> str:
         return f"math.log1p({self._print(expr.args[0])})"
 

@@ -66,6 +66,31 @@ def exp_sign_split(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
     return sp.Piecewise((positive, x >= 0), (negative, True))
 
 
+class expm1(sp.Function):  # noqa: N801 - printed name
+    """exp(a) - 1, accurate for small a (1 - exp(-y) at y = 1e-13 keeps its digits)."""
+
+    nargs = 1
+
+    def _eval_rewrite_as_exp(self, a, **kwargs):  # noqa: D102
+        return sp.exp(a) - 1
+
+
+def _expm1(expr: sp.Expr) -> sp.Expr:
+    """exp(a) - 1 -> expm1(a) and 1 - exp(a) -> -expm1(a), wherever a sum holds them."""
+
+    def rewrite(e: sp.Add) -> sp.Expr:
+        terms = list(e.args)
+        for sign in (1, -1):
+            exps = [a for a in terms if isinstance(sign * a, sp.exp)]
+            if exps and -sign in terms:
+                terms.remove(exps[0])
+                terms.remove(sp.Integer(-sign))
+                return sp.Add(sign * expm1((sign * exps[0]).args[0]), *terms)
+        return e
+
+    return expr.replace(lambda e: isinstance(e, sp.Add), rewrite)
+
+
 @dataclass(frozen=True)
 class Rule:
     """A named rewrite: `apply(expr)` returns an equal expression."""
@@ -113,6 +138,11 @@ KERNEL_RULES: tuple[Rule, ...] = (
         "dirac_is_zero",
         "DiracDelta has no value to compute: it is 0 everywhere except a single point",
         _dirac_to_zero,
+    ),
+    Rule(
+        "expm1",
+        "exp(a) - 1 -> expm1(a): no cancellation when exp(a) is close to 1",
+        _expm1,
     ),
     Rule(
         "stable_softplus",

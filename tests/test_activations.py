@@ -1,0 +1,115 @@
+"""Activations: derived gradients against sympy.diff, compiled kernels against finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from symnn.runtime import kernels
+from symnn.symbolic.activations import ACTIVATIONS, x
+from symnn.symbolic.derivation import y
+from symnn.symbolic.registry import derivation
+
+NAMES = list(ACTIVATIONS)
+SMOOTH_POINTS = [-2.5, -0.7, -0.01, 0.3, 1.9]
+
+
+def _compiled(name, xs, dtype=np.float64):
+    forward, backward = kernels.activation(name)
+    xs = np.asarray(xs, dtype)
+    ys = np.empty_like(xs)
+    forward(xs, ys)
+    gx = np.empty_like(xs)
+    backward(xs, ys, np.ones_like(xs), gx)
+    return ys, gx
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_derived_gradient_equals_sympy_diff_of_the_forward_form(name):
+    f = ACTIVATIONS[name][0]
+    derived = derivation(name).gradients["x"].subs(y, f)
+    reference = sp.diff(f, x)
+    for point in SMOOTH_POINTS:
+        if reference.has(sp.DiracDelta):
+            assert derived.subs(x, point).has(sp.DiracDelta) or derived.subs(x, point) == 0
+            continue
+        assert float(derived.subs(x, point)) == pytest.approx(float(reference.subs(x, point)), rel=1e-12)
+
+
+def test_sigmoid_gradient_is_written_in_its_output():
+    assert derivation("sigmoid").gradients["x"] == y * (1 - y)
+
+
+def test_tanh_gradient_is_written_in_its_output():
+    assert derivation("tanh").gradients["x"] == 1 - y**2
+
+
+def test_elu_negative_branch_is_written_in_its_output():
+    assert derivation("elu").gradients["x"].args[1][0] == y + 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_compiled_gradient_matches_central_finite_differences(name):
+    rng = np.random.default_rng(1)
+    xs = rng.uniform(-4, 4, 200)
+    xs = xs[np.abs(xs) > 1e-3]
+    h = 1e-6
+    _, gx = _compiled(name, xs)
+    up, _ = _compiled(name, xs + h)
+    down, _ = _compiled(name, xs - h)
+    np.testing.assert_allclose(gx, (up - down) / (2 * h), rtol=1e-6, atol=1e-8)
+
+
+def test_relu_gradient_at_exactly_zero_is_zero_as_in_pytorch():
+    _, gx = _compiled("relu", [0.0])
+    assert gx[0] == 0.0
+
+
+def test_step_has_a_dirac_derivative_and_a_zero_kernel_gradient():
+    d = derivation("step")
+    assert d.gradients["x"].has(sp.DiracDelta)
+    assert any("perceptron" in note for note in d.notes)
+    _, gx = _compiled("step", [-1.0, 0.5, 2.0])
+    assert np.all(gx == 0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernels_stay_finite_at_extreme_inputs(name, dtype):
+    ys, gx = _compiled(name, [-1000.0, -100.0, -89.0, 89.0, 100.0, 1000.0], dtype)
+    assert np.all(np.isfinite(gx)), gx
+    if name not in ("identity",):
+        assert np.all(np.isfinite(ys) | (np.asarray([-1000, -100, -89, 89, 100, 1000]) > 0)), ys
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float32_kernels_compute_in_float32(name):
+    ys, gx = _compiled(name, np.linspace(-3, 3, 7), np.float32)
+    assert ys.dtype == np.float32 and gx.dtype == np.float32
+    from numba import njit
+
+    for kernel in kernels.activation(name):  # recompiled uncached: cached code cannot be inspected
+        fresh = njit(error_model="numpy")(kernel.py_func)
+        args = [np.zeros(4, np.float32)] * (2 if kernel.__name__.endswith("forward") else 4)
+        fresh(*args)
+        (llvm,) = fresh.inspect_llvm().values()
+        assert "fpext" not in llvm and "double" not in llvm, f"{name}: float32 promoted to float64"
+
+
+TORCH = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky_relu": "leaky_relu", "elu": "elu",
+         "softplus": "softplus", "silu": "silu", "gelu": "gelu"}
+
+
+@pytest.mark.parametrize("name", list(TORCH))
+def test_forward_and_gradient_match_pytorch(name):
+    torch = pytest.importorskip("torch")
+    xs = np.concatenate([np.linspace(-30, 30, 301), [0.0]])
+    ys, gx = _compiled(name, xs)
+    t = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    out = getattr(torch.nn.functional, TORCH[name])(t)
+    out.sum().backward()
+    # torch's softplus returns x itself above its threshold 20, off the exact value by < exp(-20)
+    atol = 2.1e-9 if name == "softplus" else 1e-12
+    np.testing.assert_allclose(ys, out.detach().numpy(), rtol=1e-12, atol=atol)
+    np.testing.assert_allclose(gx, t.grad.numpy(), rtol=1e-10, atol=atol)
