@@ -134,3 +134,13 @@ def test_the_training_path_imports_no_sympy():
             "train(TrainConfig(epochs=2), progress=False); print('sympy' in sys.modules)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_derive_model_prints_the_chain_rule(capsys):
+    code, out, _ = run(capsys, "derive", "--model", "dense(2,3) tanh dense(3,1) mse", "--format", "text")
+    assert code == 0 and "dL/dW_1" in out and "1 - x_2**2" in out
+
+
+def test_derive_model_with_a_bad_spec_is_bad_input(capsys):
+    code, _, err = run(capsys, "derive", "--model", "dense(2,3) dense(4,1) mse")
+    assert code == 2 and "dense(3,1)" in err
