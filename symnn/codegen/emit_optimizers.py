@@ -1,0 +1,121 @@
+"""Optimizer definitions -> self-contained Numba modules under `optimizers/`.
+
+Each kernel is one fused, in-place pass over flat arrays: per element it loads the parameter, the
+gradient and the state into locals, runs the rule's lines in order (printed by
+`printer.statements`, so every constant is typed `T(...)`), and stores the parameter and the state
+back. Hyper-parameters arrive as Python floats and are cast to the arrays' dtype at the top, so
+float32 arrays are updated in float32. Step-dependent scalars are computed by a plain Python
+function in the same module, in float64, as torch computes them.
+
+Each module also holds `KERNELS` (kernel -> its state arrays and scalar arguments, in call order),
+`STEP_INPUTS` and `STEP_SCALARS`, which is all the runtime needs to call the kernels without SymPy.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from symnn.codegen import emit
+from symnn.codegen.printer import statements
+from symnn.symbolic.optimizers import OPTIMIZERS, OPTION_TEXT, Kernel, OptimizerDefinition
+
+_WIDTH = 100
+
+
+def _def_line(name: str, args: list[str]) -> str:
+    """`def name(args):`, wrapped under the opening parenthesis when longer than _WIDTH."""
+    head = f"def {name}("
+    rows, row = [], head
+    for i, arg in enumerate(args):
+        piece = arg + (", " if i < len(args) - 1 else "):")
+        if len(row) + len(piece.rstrip()) > _WIDTH and row.strip() != head.strip():
+            rows.append(row.rstrip())
+            row = " " * len(head)
+        row += piece
+    rows.append(row)
+    return "\n".join(rows) + "\n"
+
+
+def _conditions(options: tuple[str, ...]) -> str:
+    return ", ".join(OPTION_TEXT[o] for o in options)
+
+
+def _summary(d: OptimizerDefinition) -> list[str]:
+    defaults = ", ".join(f"{key}={value!r}" for key, value in d.defaults)
+    lines = [f"{d.torch_class} ({defaults}): {d.description}."]
+    if d.per_step:
+        lines.append(f"Once per step, in Python floats ({d.step_function}):")
+        lines += [f"    {sp.sstr(line.update())}" for line in d.per_step]
+    lines.append("Per element, in order:")
+    for line in d.lines:
+        cond = f"    [{', '.join(OPTION_TEXT[w] for w in line.when)}]" if line.when else ""
+        lines.append(f"    {sp.sstr(line.update())}{cond}")
+    lines.append("Kernels:")
+    lines += [f"    {k.signature()}" for k in d.kernels()]
+    return lines
+
+
+def _metadata(d: OptimizerDefinition) -> str:
+    out = "#: kernel -> (state arrays after param and grad, scalar arguments), in call order.\nKERNELS = {\n"
+    for k in d.kernels():
+        state = tuple(a.arg for a in k.arrays[2:])
+        out += f"    {k.name!r}: ({state!r}, {tuple(s.name for s in k.scalars)!r}),\n"
+    out += "}\n"
+    inputs = tuple(s.name for s in d.step_inputs()) if d.per_step else ()
+    outputs = tuple(line.target.name for line in d.per_step)
+    out += (f"#: {d.step_function}(*STEP_INPUTS) returns STEP_SCALARS, once per step "
+            "(empty: no such function).\n"
+            f"STEP_INPUTS = {inputs!r}\nSTEP_SCALARS = {outputs!r}\n\n\n")
+    return out
+
+
+def _step_function(d: OptimizerDefinition) -> str:
+    args = [s.name for s in d.step_inputs()]
+    out = _def_line(d.step_function, args)
+    out += ('    """The step-dependent scalars, in Python floats (float64), once per step; t is the '
+            'parameter\'s step count, 1 on its first."""\n'
+            "    T = float\n")
+    for line in d.per_step:
+        out += "\n".join(statements(line.target.name, line.value, "    ")) + "\n"
+    names = [line.target.name for line in d.per_step]
+    result = f"({names[0]},)" if len(names) == 1 else ", ".join(names)
+    return out + f"    return {result}\n\n\n"
+
+
+def _kernel(d: OptimizerDefinition, k: Kernel) -> str:
+    ind = "        "
+    options = f" ({_conditions(k.options)})" if k.options else ""
+    out = emit.NJIT + "\n" + _def_line(k.name, [a.arg for a in k.arrays] + [s.name for s in k.scalars])
+    out += (f'    """One {d.torch_class} step{options}, in place, over flat C-contiguous arrays '
+            'of one dtype."""\n'
+            "    T = param.dtype.type\n")
+    out += "".join(f"    {s.name} = T({s.name})\n" for s in k.scalars if not s.is_integer)
+    out += "    for i in range(param.shape[0]):\n"
+    read = set().union(*(line.value.free_symbols for line in k.lines))
+    body = [f"{ind}{a.symbol.name} = {a.arg}[i]" for a in k.arrays if a.symbol in read]
+    for line in k.lines:
+        body.append(f"{ind}# {line.label}")
+        body += statements(line.target.name, line.value, ind)
+    body += [f"{ind}{a.arg}[i] = {a.symbol.name}" for a in k.written()]
+    return out + "\n".join(body) + "\n"
+
+
+def optimizer_module(d: OptimizerDefinition) -> str:
+    """The module `optimizers/<name>.py`: metadata, the per-step function, one kernel per variant."""
+    code = _metadata(d)
+    if d.per_step:
+        code += _step_function(d)
+    code += "\n\n".join(_kernel(d, k) for k in d.kernels())
+    imports = ("import math\n\n" if "math." in code else "") + "from numba import njit\n\n\n"
+    source = f"symnn.symbolic.optimizers.OPTIMIZERS[{d.name!r}]"
+    return emit.header(d.name, source, _summary(d)) + imports + code
+
+
+def optimizer_files() -> dict[str, str]:
+    """Relative path -> source text of every optimizer module and the package's __init__."""
+    files = {f"optimizers/{name}.py": optimizer_module(d) for name, d in OPTIMIZERS.items()}
+    files["optimizers/__init__.py"] = emit.package_init("optimizers", {"NAMES": tuple(OPTIMIZERS)})
+    return dict(sorted(files.items()))
+
+
+__all__ = ["optimizer_files", "optimizer_module"]

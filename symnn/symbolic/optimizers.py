@@ -1,0 +1,321 @@
+"""Optimizer update rules as SymPy expressions: torch.optim's algorithms, one element at a time.
+
+Each rule is a list of assignments over scalars: the parameter p, its gradient g, the optimizer's
+state (momentum buffer, moment estimates) and the hyper-parameters, all symbols. The lines run in
+order, each reading what the previous ones left (`g <- g + weight_decay*p` rebinds g), and become
+one fused, in-place kernel pass over flat arrays (`symnn.codegen.emit_optimizers`). Scalars that
+depend on the step count t (Adam's bias corrections, Adagrad's decayed learning rate) are computed
+once per step, in Python floats, and passed to the kernel as arguments.
+
+Options that change the algorithm (momentum, nesterov, centered, amsgrad) select lines; each
+combination a runtime may ask for is one kernel (a "variant"), so no kernel tests an option per
+element. The one flag tested in a kernel is SGD's `first` (torch starts the momentum buffer at g).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.printing.pretty.stringpict import prettyForm
+from sympy.printing.printer import Printer
+
+from symnn.errors import UserInputError
+from symnn.symbolic.derivation import Derivation
+
+
+class Update(sp.Basic):
+    """`target <- value`: one assignment, printed as such by str, pretty and LaTeX."""
+
+    def __new__(cls, target: sp.Symbol, value: sp.Expr) -> Update:
+        return super().__new__(cls, target, sp.sympify(value))
+
+    @property
+    def target(self) -> sp.Symbol:
+        return self.args[0]
+
+    @property
+    def value(self) -> sp.Expr:
+        return self.args[1]
+
+    def _sympystr(self, printer: Printer) -> str:
+        return f"{printer._print(self.target)} <- {printer._print(self.value)}"
+
+    def _latex(self, printer: Printer) -> str:
+        return rf"{printer._print(self.target)} \leftarrow {printer._print(self.value)}"
+
+    def _pretty(self, printer: Printer) -> prettyForm:
+        target = printer._print(self.target)
+        return prettyForm(*target.right(" ← ", printer._print(self.value)))
+
+
+def _real(names: str) -> tuple[sp.Symbol, ...]:
+    return sp.symbols(names, real=True)
+
+
+# Per element: the parameter, its gradient, and locals of the rules.
+p, g = _real("p g")
+buf, s, v, g_avg, avg, m, v_max, mhat, vhat = _real("buf s v g_avg avg m v_max mhat vhat")
+# Hyper-parameters (torch's keywords; betas=(beta1, beta2)) and the step-dependent scalars.
+lr, weight_decay, momentum, dampening, lr_decay, eps, alpha, beta1, beta2 = _real(
+    "lr weight_decay momentum dampening lr_decay eps alpha beta1 beta2")
+clr, bias_correction1, bias_correction2 = _real("clr bias_correction1 bias_correction2")
+#: The parameter's step count, 1 on its first step.
+t = sp.Symbol("t", integer=True, positive=True)
+#: 1 on a parameter's first step, else 0 (an integer kernel argument, not cast to the dtype).
+first = sp.Symbol("first", integer=True)
+
+#: How the condition of a line reads in `derive`: option -> text ("!option": option off).
+OPTION_TEXT = {
+    "momentum": "momentum > 0", "nesterov": "nesterov=True", "!nesterov": "nesterov=False",
+    "centered": "centered=True", "!centered": "centered=False", "!momentum": "momentum = 0",
+    "amsgrad": "amsgrad=True", "!amsgrad": "amsgrad=False",
+}
+
+
+@dataclass(frozen=True)
+class Line:
+    """`target <- value`, in effect when every option in `when` holds ("!x": x is off)."""
+
+    label: str
+    target: sp.Symbol
+    value: sp.Expr
+    when: tuple[str, ...] = ()
+
+    def active(self, options: tuple[str, ...]) -> bool:
+        return all((w[1:] not in options) if w.startswith("!") else (w in options) for w in self.when)
+
+    def update(self) -> Update:
+        return Update(self.target, self.value)
+
+    def title(self) -> str:
+        """The label, with the condition it holds under."""
+        if not self.when:
+            return self.label
+        return f"{self.label}, if {' and '.join(OPTION_TEXT[w] for w in self.when)}"
+
+
+@dataclass(frozen=True)
+class Array:
+    """A flat array a kernel reads per element as `symbol`: named as torch names it (state keys)."""
+
+    arg: str
+    symbol: sp.Symbol
+    init: str = ""
+    when: tuple[str, ...] = ()
+
+
+PARAM = Array("param", p)
+GRAD = Array("grad", g)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One variant of a rule: the fused kernel's name, arguments in call order, and lines."""
+
+    name: str
+    options: tuple[str, ...]
+    arrays: tuple[Array, ...]
+    scalars: tuple[sp.Symbol, ...]
+    lines: tuple[Line, ...]
+
+    def written(self) -> tuple[Array, ...]:
+        """Arrays stored back: the parameter and the state (the gradient is only read)."""
+        targets = {line.target for line in self.lines}
+        return tuple(a for a in self.arrays if a.symbol in targets and a is not GRAD)
+
+    def signature(self) -> str:
+        args = [a.arg for a in self.arrays] + [sym.name for sym in self.scalars]
+        return f"{self.name}({', '.join(args)})"
+
+
+@dataclass(frozen=True)
+class OptimizerDefinition:
+    """A torch.optim algorithm: per-step scalars, per-element lines, and its kernel variants.
+
+    `scalars` orders every scalar a kernel or the per-step function may take; each takes, in that
+    order, the ones its lines read. `variants` maps a kernel-name suffix to the options it has on.
+    """
+
+    name: str
+    torch_class: str
+    description: str
+    defaults: tuple[tuple[str, object], ...]
+    state: tuple[Array, ...]
+    scalars: tuple[sp.Symbol, ...]
+    per_step: tuple[Line, ...]
+    lines: tuple[Line, ...]
+    variants: tuple[tuple[str, tuple[str, ...]], ...] = (("", ()),)
+    notes: tuple[str, ...] = ()
+
+    def kernel_name(self, suffix: str) -> str:
+        return f"{self.name}_{suffix}_step" if suffix else f"{self.name}_step"
+
+    def kernels(self) -> list[Kernel]:
+        out = []
+        for suffix, options in self.variants:
+            lines = tuple(line for line in self.lines if line.active(options))
+            read = set().union(*(line.value.free_symbols for line in lines))
+            used = read | {line.target for line in lines}
+            state = tuple(a for a in self.state if a.symbol in used)
+            scalars = tuple(sym for sym in self.scalars if sym in read)
+            out.append(Kernel(self.kernel_name(suffix), options, (PARAM, GRAD, *state), scalars, lines))
+        return out
+
+    @property
+    def step_function(self) -> str:
+        """The name of the Python function computing the per-step scalars (if there are any)."""
+        return f"{self.name}_scalars"
+
+    def step_inputs(self) -> tuple[sp.Symbol, ...]:
+        """Arguments of the per-step function: the hyper-parameters it reads, then t."""
+        read = set().union(*(line.value.free_symbols for line in self.per_step))
+        return tuple(sym for sym in self.scalars if sym in read) + ((t,) if t in read else ())
+
+    def final_parameter(self, options: tuple[str, ...] = ()) -> sp.Expr:
+        """The new p as one expression of the old values: the variant's lines substituted in."""
+        env: dict[sp.Symbol, sp.Expr] = {}
+        for line in self.lines:
+            if line.active(options):
+                env[line.target] = line.value.xreplace(env)
+        return env[p]
+
+
+def _weight_decay_l2() -> Line:
+    return Line("weight decay (L2, added to the gradient)", g, g + weight_decay * p)
+
+
+SGD = OptimizerDefinition(
+    "sgd", "torch.optim.SGD", "stochastic gradient descent, with momentum and Nesterov momentum",
+    (("lr", 1e-3), ("momentum", 0), ("dampening", 0), ("weight_decay", 0), ("nesterov", False)),
+    state=(Array("momentum_buffer", buf, "g, on the first step", ("momentum",)),),
+    scalars=(lr, momentum, dampening, weight_decay, first),
+    per_step=(),
+    lines=(
+        _weight_decay_l2(),
+        Line("momentum buffer (first = 1 on the parameter's first step)", buf,
+             sp.Piecewise((g, sp.Eq(first, 1)), (momentum * buf + (1 - dampening) * g, True)),
+             ("momentum",)),
+        Line("Nesterov momentum", g, g + momentum * buf, ("nesterov",)),
+        Line("heavy-ball momentum", g, buf, ("momentum", "!nesterov")),
+        Line("update", p, p - lr * g),
+    ),
+    variants=(("", ()), ("momentum", ("momentum",)), ("nesterov", ("momentum", "nesterov"))),
+    notes=("torch starts the buffer at g itself on the first step, undamped; the runtime passes "
+           "first = 1 then and 0 after", "nesterov needs momentum > 0 and dampening = 0"),
+)
+
+ADAGRAD = OptimizerDefinition(
+    "adagrad", "torch.optim.Adagrad", "adaptive learning rates from the sum of squared gradients",
+    (("lr", 1e-2), ("lr_decay", 0), ("weight_decay", 0), ("initial_accumulator_value", 0),
+     ("eps", 1e-10)),
+    state=(Array("state_sum", s, "initial_accumulator_value"),),
+    scalars=(lr, lr_decay, clr, eps, weight_decay),
+    per_step=(Line("decayed learning rate", clr, lr / (1 + (t - 1) * lr_decay)),),
+    lines=(
+        _weight_decay_l2(),
+        Line("sum of squared gradients", s, s + g**2),
+        Line("update", p, p - clr * g / (sp.sqrt(s) + eps)),
+    ),
+)
+
+RMSPROP = OptimizerDefinition(
+    "rmsprop", "torch.optim.RMSprop", "gradients scaled by a running root mean square",
+    (("lr", 1e-2), ("alpha", 0.99), ("eps", 1e-8), ("weight_decay", 0), ("momentum", 0),
+     ("centered", False)),
+    state=(Array("square_avg", v, "0"), Array("grad_avg", g_avg, "0", ("centered",)),
+           Array("momentum_buffer", buf, "0", ("momentum",))),
+    scalars=(lr, alpha, eps, weight_decay, momentum),
+    per_step=(),
+    lines=(
+        _weight_decay_l2(),
+        Line("running mean of g^2", v, alpha * v + (1 - alpha) * g**2),
+        Line("running mean of g", g_avg, alpha * g_avg + (1 - alpha) * g, ("centered",)),
+        Line("denominator", avg, sp.sqrt(v - g_avg**2) + eps, ("centered",)),
+        Line("denominator", avg, sp.sqrt(v) + eps, ("!centered",)),
+        Line("momentum buffer", buf, momentum * buf + g / avg, ("momentum",)),
+        Line("update", p, p - lr * buf, ("momentum",)),
+        Line("update", p, p - lr * g / avg, ("!momentum",)),
+    ),
+    variants=(("", ()), ("momentum", ("momentum",)), ("centered", ("centered",)),
+              ("centered_momentum", ("centered", "momentum"))),
+)
+
+_ADAM_STATE = (Array("exp_avg", m, "0"), Array("exp_avg_sq", v, "0"),
+               Array("max_exp_avg_sq", v_max, "0", ("amsgrad",)))
+_ADAM_SCALARS = (lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2)
+_ADAM_PER_STEP = (Line("bias correction of m", bias_correction1, 1 - beta1**t),
+                  Line("bias correction of v", bias_correction2, 1 - beta2**t))
+
+
+def _adam_lines(decay: Line) -> tuple[Line, ...]:
+    """Adam's moments and update, after `decay` (L2 into g for Adam, decoupled for AdamW)."""
+    return (
+        decay,
+        Line("first moment", m, beta1 * m + (1 - beta1) * g),
+        Line("second moment", v, beta2 * v + (1 - beta2) * g**2),
+        Line("running maximum of v", v_max, sp.Max(v_max, v), ("amsgrad",)),
+        Line("bias-corrected first moment", mhat, m / bias_correction1),
+        Line("bias-corrected second moment", vhat, v / bias_correction2, ("!amsgrad",)),
+        Line("bias-corrected second moment", vhat, v_max / bias_correction2, ("amsgrad",)),
+        Line("update", p, p - lr * mhat / (sp.sqrt(vhat) + eps)),
+    )
+
+
+ADAM = OptimizerDefinition(
+    "adam", "torch.optim.Adam", "adaptive moment estimation",
+    (("lr", 1e-3), ("betas", (0.9, 0.999)), ("eps", 1e-8), ("weight_decay", 0), ("amsgrad", False)),
+    state=_ADAM_STATE, scalars=_ADAM_SCALARS, per_step=_ADAM_PER_STEP,
+    lines=_adam_lines(_weight_decay_l2()),
+    variants=(("", ()), ("amsgrad", ("amsgrad",))),
+    notes=("betas = (beta1, beta2)",),
+)
+
+ADAMW = OptimizerDefinition(
+    "adamw", "torch.optim.AdamW", "Adam with decoupled weight decay",
+    (("lr", 1e-3), ("betas", (0.9, 0.999)), ("eps", 1e-8), ("weight_decay", 1e-2),
+     ("amsgrad", False)),
+    state=_ADAM_STATE, scalars=_ADAM_SCALARS, per_step=_ADAM_PER_STEP,
+    lines=_adam_lines(Line("decoupled weight decay", p, p * (1 - lr * weight_decay))),
+    variants=(("", ()), ("amsgrad", ("amsgrad",))),
+    notes=("betas = (beta1, beta2)", "the decay scales p itself; it never enters m or v"),
+)
+
+#: name -> definition, for `symnn derive` and `symnn generate`.
+OPTIMIZERS: dict[str, OptimizerDefinition] = {d.name: d for d in (SGD, ADAGRAD, RMSPROP, ADAM, ADAMW)}
+
+
+def _defaults_text(d: OptimizerDefinition) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in d.defaults)
+
+
+def _state_text(d: OptimizerDefinition) -> str:
+    parts = []
+    for a in d.state:
+        cond = f", if {' and '.join(OPTION_TEXT[w] for w in a.when)}" if a.when else ""
+        parts.append(f"{a.symbol.name} ({a.arg}): {a.init}{cond}")
+    return "; ".join(parts)
+
+
+def derive_optimizer(name: str) -> Derivation:
+    """The update rule of a registered optimizer, line by line, as `symnn derive` shows it."""
+    if name not in OPTIMIZERS:
+        raise UserInputError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    d = OPTIMIZERS[name]
+    steps: list[tuple[str, object]] = [
+        (f"{d.torch_class} defaults", _defaults_text(d)),
+        ("state per parameter, created on its first step", _state_text(d)),
+    ]
+    steps += [(f"once per step, from the step count t: {line.title()}", line.update())
+              for line in d.per_step]
+    steps += [(f"per element: {line.title()}", line.update()) for line in d.lines]
+    steps.append(("the new p with the default options, in one expression",
+                  Update(p, d.final_parameter())))
+    steps.append(("kernels (one fused pass over flat arrays each)",
+                  "\n".join(k.signature() for k in d.kernels())))
+    description = f"{d.description} ({d.torch_class}); every line runs per element, in order"
+    return Derivation(name, "optimizer", description, d.final_parameter(), {}, None, steps,
+                      list(d.notes))
+
+
+__all__ = ["OPTIMIZERS", "Array", "Kernel", "Line", "OptimizerDefinition", "Update", "derive_optimizer"]
