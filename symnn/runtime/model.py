@@ -118,10 +118,11 @@ class Sequential:
 
     def fit(self, X: np.ndarray, y: np.ndarray, optimizer=None, epochs: int = 10, batch_size: int = 32,
             shuffle: bool = True, seed: int = 0, schedule=None, validation=None, verbose: bool = True,
-            callback: Callable[[int, dict], None] | None = None) -> dict:
+            callback: Callable[[int, dict], None] | None = None, fused: bool | None = None) -> dict:
         """Mini-batch training; returns the history: loss per epoch (and validation loss/accuracy).
 
         Batches follow row order when shuffle is False; the last, partial batch is used.
+        `fused`: use the whole-epoch compiled loop (None: wherever it covers the model).
         """
 
         from symnn.runtime.progress import Progress
