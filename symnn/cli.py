@@ -128,7 +128,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
     if args.list:
         for kind, table in registry.DEFINITIONS.items():
-            print(f"{kind + 's':12} {' '.join(table)}")
+            print(f"{kind + 'es' if kind.endswith('s') else kind + 's':12} {' '.join(table)}")
         return 0
     derivations = []
     if args.model:

@@ -144,3 +144,8 @@ def test_derive_model_prints_the_chain_rule(capsys):
 def test_derive_model_with_a_bad_spec_is_bad_input(capsys):
     code, _, err = run(capsys, "derive", "--model", "dense(2,3) dense(4,1) mse")
     assert code == 2 and "dense(3,1)" in err
+
+
+def test_derive_adam_prints_the_update_rule(capsys):
+    code, out, _ = run(capsys, "derive", "adam", "--format", "text")
+    assert code == 0 and "beta1" in out and "eps" in out

@@ -106,7 +106,7 @@ def elementwise_loss_module(loss: loss_defs.ElementwiseLoss, source: str) -> str
 
 def cross_entropy_module(source: str) -> str:
     """Softmax cross-entropy on rows of logits against probability (or one-hot) rows."""
-    z, t, n = loss_defs.z, loss_defs.t, loss_defs.n
+    z, t = loss_defs.z, loss_defs.t
     term, grad = loss_defs.CROSS_ENTROPY_STABLE_TERM, loss_defs.CROSS_ENTROPY_FUSED_GRADIENT
     summary = [f"l = {sp.sstr(loss_defs.CROSS_ENTROPY_FORWARD)} (C = 3 shown), mean over rows",
                f"computed per element as {sp.sstr(term)}, lse = max(z) + log(sum(exp(z - max(z))))",

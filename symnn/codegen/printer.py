@@ -11,8 +11,6 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from symnn.symbolic.rules import log1p, softplus_stable
-
 
 class KernelPrinter(PythonCodePrinter):
     """Prints scalar expressions with dtype-typed constants and math.* functions."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 from types import ModuleType
 
 from symnn.errors import UserInputError
 
 
-@lru_cache(maxsize=None)
+@cache
 def _module(path: str) -> ModuleType:
     return importlib.import_module(f"symnn.generated.{path}")
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Callable
+from collections.abc import Callable
+from functools import cache
 
 from symnn.errors import UserInputError
 from symnn.symbolic import losses
 from symnn.symbolic.activations import ACTIVATIONS, x
 from symnn.symbolic.dense import derive_dense
 from symnn.symbolic.derivation import Derivation, derive_elementwise
+from symnn.symbolic.optimizers import OPTIMIZERS, derive_optimizer
 
 
 def _activation(name: str) -> Callable[[], Derivation]:
@@ -28,6 +29,7 @@ DEFINITIONS: dict[str, dict[str, Callable[[], Derivation]]] = {
     "loss": {**{name: _loss(name) for name in losses.LOSS_NAMES},
              "multi_margin": losses.derive_multi_margin},
     "layer": {"dense": derive_dense},
+    "optimizer": {name: (lambda name=name: derive_optimizer(name)) for name in OPTIMIZERS},
 }
 
 
@@ -45,7 +47,7 @@ def kind_of(name: str) -> str:
         f"unknown name {name!r}; run 'symnn derive --list' to see the names ({', '.join(names())})")
 
 
-@lru_cache(maxsize=None)
+@cache
 def derivation(name: str) -> Derivation:
     """The Derivation of a registered name."""
     return DEFINITIONS[kind_of(name)][name]()
