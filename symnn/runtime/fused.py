@@ -1,0 +1,273 @@
+"""`Sequential.fit` as one compiled loop: whole epochs in one call, no Python per batch.
+
+The loop's module is generated (by `symnn.codegen.emit_fused`, the only place SymPy is imported, and
+only on a cache miss) into `<cache>/fused/fused_<key>.py` and compiled once by Numba, whose own
+cache sits beside it. The key hashes what the text depends on (the activations used, the loss, the
+optimizer kernel), symnn's version and the generator's source, so it is shared by every depth,
+width and dtype. The network is passed as data (see emit_fused): the parameters are copied into
+one flat array for the run and back at the end, the optimizer's state likewise, so a later
+per-layer `optimizer.step` continues exactly where the fused run stopped.
+
+Numbers: the same as the per-layer loop, which this reproduces exactly: the same permutations
+(drawn here per epoch from `default_rng(seed)`), batches, kernels and per-step scalars; the epoch
+loss is the batch means weighted by batch size. The batch mean loss is summed in the model's dtype
+(the per-layer path sums it in float64), which differs only in float32, by rounding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import import_module
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from symnn import __version__
+from symnn.errors import UserInputError
+from symnn.runtime import kernels
+from symnn.runtime.cache import cache_dir, import_file
+from symnn.runtime.layers import Activation, Dense
+
+#: Losses the fused loop covers (every built-in loss).
+_LOSSES = ("mse", "mae", "huber", "binary_cross_entropy", "hinge", "cross_entropy")
+#: At most this many permutation entries per call (8 MB of int64): epochs are run in chunks.
+_CHUNK_ENTRIES = 1 << 20
+
+_generator_hash: str | None = None
+_modules: dict[str, ModuleType] = {}
+
+
+def generator_hash() -> str:
+    """A hash of the source the fused module's text is made from (codegen and symbolic packages)."""
+    global _generator_hash
+    if _generator_hash is None:
+        root = Path(__file__).resolve().parent.parent
+        h = hashlib.sha256(__version__.encode())
+        for folder in ("codegen", "symbolic"):
+            for path in sorted((root / folder).glob("*.py")):
+                h.update(path.name.encode() + b"\0" + path.read_bytes())
+        _generator_hash = h.hexdigest()
+    return _generator_hash
+
+
+def _optimizer_kernel(optimizer: object) -> str | None:
+    """The optimizer's kernel name ("adam_step"), if it is one of the built-in classes."""
+    from symnn.runtime import optimizers as opt
+
+    if type(optimizer) not in (opt.SGD, opt.Adagrad, opt.RMSprop, opt.Adam, opt.AdamW):
+        return None
+    variant = optimizer._variant()
+    return f"{optimizer.module}_{variant}_step" if variant else f"{optimizer.module}_step"
+
+
+def spec_of(model, optimizer) -> dict | None:
+    """The fused spec of a model and optimizer: {"layers", "loss", "optimizer", "dtype"}, or None."""
+    layers: list[tuple] = []
+    builtin = kernels.builtin_names("activations")
+    for layer in model.layers:
+        if type(layer) is Dense:
+            layers.append(("dense", layer.n_in, layer.n_out))
+        elif type(layer) is Activation and layer.name in builtin:
+            layers.append(("activation", layer.name))
+        else:
+            return None
+    kernel = _optimizer_kernel(optimizer)
+    if kernel is None or model.loss_fn.name not in _LOSSES or not layers or layers[0][0] != "dense":
+        return None
+    return {"layers": layers, "loss": model.loss_fn.name, "optimizer": kernel, "dtype": model.dtype.name}
+
+
+def canonical(spec: dict) -> dict:
+    """What the module's text depends on; equal to `emit_fused.canonical(spec)` (tested), no SymPy."""
+    acts = sorted({layer[1] for layer in spec["layers"] if layer[0] == "activation"})
+    n_out = [layer[2] for layer in spec["layers"] if layer[0] == "dense"][-1]
+    loss = "multi_margin" if spec["loss"] == "hinge" and n_out > 1 else spec["loss"]
+    return {"activations": tuple(acts), "loss": loss, "optimizer": spec["optimizer"]}
+
+
+def module_path(spec: dict) -> Path:
+    """Where the fused module of a spec lives in the cache folder."""
+    text = json.dumps(canonical(spec), sort_keys=True) + generator_hash()
+    key = hashlib.sha256(text.encode()).hexdigest()[:20]
+    return cache_dir() / "fused" / f"fused_{key}.py"
+
+
+def load_module(spec: dict) -> ModuleType:
+    """The fused module of a spec: imported from the cache, generated there first if missing."""
+    path = module_path(spec)
+    if path.stem not in _modules:
+        if not path.is_file():
+            from symnn.codegen.emit_fused import fused_module  # SymPy: only on a cache miss
+            from symnn.codegen.writer import write_atomic
+
+            write_atomic(path, fused_module(spec))
+        _modules[path.stem] = import_file(path, f"symnn_{path.stem}")
+    return _modules[path.stem]
+
+
+class _Layout:
+    """The network as data: the layer program, and offsets into the flat arrays."""
+
+    def __init__(self, model, mod: ModuleType, batch_size: int, n_targets: int) -> None:
+        ops = {name: i + 1 for i, name in enumerate(mod.ACTIVATIONS)}
+        rows, self.params = [], []
+        p_off = 0
+        a_off = [0]
+        for w in model.widths[:-1]:
+            a_off.append(a_off[-1] + batch_size * w)
+        for i, layer in enumerate(model.layers):
+            n_in, n_out = model.widths[i], model.widths[i + 1]
+            w_off = b_off = 0
+            if isinstance(layer, Dense):
+                w_off, b_off = p_off, p_off + n_in * n_out
+                self.params += [(w_off, layer.W), (b_off, layer.b)]
+                p_off = b_off + n_out
+            rows.append((0 if isinstance(layer, Dense) else ops[layer.name], n_in, n_out, a_off[i],
+                         a_off[i + 1], w_off, b_off))
+        self.prog = np.array(rows, dtype=np.int64).reshape(-1, len(mod.PROG_COLUMNS))
+        self.n_params = p_off
+        self.workspace = a_off[-1] + batch_size * model.widths[-1] + batch_size * n_targets
+
+
+def _state_in(optimizer, layout: _Layout, names: tuple[str, ...], dtype: np.dtype):
+    """(S, step count, created) from the optimizer's state, or None if it is not uniform."""
+    S = np.empty((len(names), layout.n_params), dtype)
+    state = optimizer.state
+    if not state:
+        for k, name in enumerate(names):
+            S[k] = optimizer._initial(name)
+        return S, 0, True
+    if len(state) != len(layout.params):
+        return None
+    steps = {s["step"] for s in state}
+    have = {all(name in s for name in names) for s in state}
+    if len(steps) != 1 or len(have) != 1:
+        return None
+    created = not have.pop()
+    for (off, p), s in zip(layout.params, state):
+        if s["size"] is not None and (s["size"], s["dtype"]) != (p.size, p.dtype):
+            return None
+        for k, name in enumerate(names):
+            S[k, off:off + p.size] = s[name] if name in s else optimizer._initial(name)
+    return S, steps.pop(), created
+
+
+def _state_out(optimizer, layout: _Layout, names: tuple[str, ...], S: np.ndarray, step: int) -> None:
+    """Write the run's state back into the optimizer, as its own `step` would have left it."""
+    while len(optimizer.state) < len(layout.params):
+        optimizer.state.append({"step": 0, "size": None, "dtype": None})
+    for (off, p), s in zip(layout.params, optimizer.state):
+        s.update(step=step, size=p.size, dtype=p.dtype)
+        for k, name in enumerate(names):
+            s[name] = S[k, off:off + p.size].copy()
+
+
+def _per_step(optimizer, names: tuple[str, ...], lrs: np.ndarray, n_batches: int, t0: int,
+              created: bool, dtype: np.dtype) -> np.ndarray:
+    """One row per step of the kernel's step-dependent scalars, computed as `optimizer.step` does."""
+    steps = lrs.shape[0] * n_batches
+    out = np.empty((steps, len(names)), dtype)
+    if not names:
+        return out
+    module = import_module(f"symnn.generated.optimizers.{optimizer.module}")
+    values = dict(optimizer._scalars())
+    values["lr"] = np.repeat(lrs.astype(np.float64), n_batches)
+    values["t"] = np.arange(t0 + 1, t0 + steps + 1, dtype=np.float64)
+    results: dict[str, np.ndarray] = {}
+    if module.STEP_SCALARS:
+        fn = getattr(module, f"{optimizer.module}_scalars")
+        per_step = fn(*(values[k] for k in module.STEP_INPUTS))
+        results = {k: np.broadcast_to(np.asarray(v, np.float64), (steps,))
+                   for k, v in zip(module.STEP_SCALARS, per_step)}
+    results["first"] = np.zeros(steps)
+    results["first"][0] = 1.0 if created else 0.0
+    for k, name in enumerate(names):
+        out[:, k] = results[name]
+    return out
+
+
+def unsupported(model, optimizer, validation: object = None, callback: object = None) -> str | None:
+    """Why the fused loop cannot run this fit, or None if it can."""
+    if validation is not None or callback is not None:
+        return "validation data and callbacks need Python between epochs"
+    if spec_of(model, optimizer) is None:
+        return ("the fused loop covers Dense layers, built-in activations and losses, and the "
+                "built-in optimizers")
+    return None
+
+
+def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch_size: int,
+              shuffle: bool, seed: int | None, schedule=None, verbose: bool = False,
+              required: bool = False) -> list[float] | None:
+    """Train `model` in place on prepared X, T (model dtype, C order); the loss per epoch.
+
+    None when the fused loop does not cover the case (then nothing was changed); with
+    `required`, a UserInputError saying why instead.
+    """
+    spec = spec_of(model, optimizer)
+    n = X.shape[0]
+    why = unsupported(model, optimizer) or (None if n and epochs > 0 else "no rows or no epochs")
+    if why is None:
+        mod = load_module(spec)
+        roles = mod.ROLES
+        dtype = model.dtype
+        layout = _Layout(model, mod, batch_size, T.shape[1])
+        state = _state_in(optimizer, layout, roles["state"], dtype)
+        why = None if state is not None else "the optimizer's state is not uniform over the parameters"
+    if why is not None:
+        if required:
+            raise UserInputError(f"fused=True, but {why}; pass fused=None to fall back")
+        return None
+    from symnn.runtime.progress import Progress
+
+    S, t0, created = state
+    P = np.empty(layout.n_params, dtype)
+    for off, p in layout.params:
+        P[off:off + p.size] = p.reshape(-1)
+    D = np.zeros_like(P)
+    AV = np.zeros(layout.workspace, dtype)
+    GV = np.zeros_like(AV)
+    hyper_values = optimizer._scalars()
+    hyper = np.array([hyper_values[k] for k in roles["hyper"]], dtype)
+    n_batches = -(-n // batch_size)
+    sizes = np.full(n_batches, batch_size, np.float64)
+    sizes[-1] = n - batch_size * (n_batches - 1)
+    chunk = max(1, min(epochs, _CHUNK_ENTRIES // max(n, n_batches * max(1, len(roles["per_step"])))))
+    perms = np.empty((chunk if shuffle else 1, n), np.int64)
+    if not shuffle:
+        perms[0] = np.arange(n)
+    rng = np.random.default_rng(seed)
+    losses = np.empty((chunk, n_batches), dtype)
+    history: list[float] = []
+    progress = Progress(epochs, enabled=verbose)
+    step = t0
+    try:
+        for first_epoch in range(0, epochs, chunk):
+            k = min(chunk, epochs - first_epoch)
+            lrs = np.empty(k, np.float64)
+            for i in range(k):
+                if schedule is not None:
+                    optimizer.lr = schedule.lr(first_epoch + i)
+                lrs[i] = optimizer.lr
+                if shuffle:
+                    perms[i] = rng.permutation(n)
+            scalars = _per_step(optimizer, roles["per_step"], lrs, n_batches, step, created and step == t0,
+                                dtype)
+            mod.train_epochs(X, T, perms[:k] if shuffle else perms, lrs.astype(dtype), scalars, hyper,
+                             batch_size, losses[:k], layout.prog, P, D, S, AV, GV)
+            step += k * n_batches
+            history += ((losses[:k].astype(np.float64) * sizes).sum(axis=1) / n).tolist()
+            progress.update(first_epoch + k, history[-1])
+    finally:
+        progress.close()
+        for off, p in layout.params:
+            p.reshape(-1)[:] = P[off:off + p.size]
+        if step > t0:
+            _state_out(optimizer, layout, roles["state"], S, step)
+    return history
+
+
+__all__ = ["canonical", "fused_fit", "generator_hash", "load_module", "module_path", "spec_of",
+           "unsupported"]
