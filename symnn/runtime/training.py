@@ -62,7 +62,7 @@ class TrainResult:
 
     def report(self) -> str:
         c, m = self.config, self.model
-        sizes = "-".join(str(w) for w in m.widths[::1] if True)
+        sizes = "-".join(str(w) for w in [m.n_in] + [layer.n_out for layer in m.layers if isinstance(layer, Dense)])
         lines = [f"data     {self.dataset.name}: {self.split['train']} training rows, "
                  f"{self.split['test']} test rows, {self.dataset.X.shape[1]} features",
                  f"model    {sizes} {c.activation}, {m.loss_fn.name}, {m.dtype.name}",
