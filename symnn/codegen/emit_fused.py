@@ -7,177 +7,171 @@
 runs `lrs.shape[0]` epochs in place. Epoch e takes the rows in the order `perms[e % perms.shape[0]]`,
 in batches of `batch_size` (the last one partial); each batch runs forward, the loss and its
 gradient, backward through every layer and the optimizer's update, and its mean loss goes to
-`losses[e, b]`. The network is data, not code: `prog` holds one row per layer (`PROG_COLUMNS`),
-the parameters are one flat array `P` (each W then b, in `Sequential.parameters()` order), their
-gradients `D`, the optimizer's state arrays the rows of `S`, and the activations and their
-gradients are blocks of the flat workspaces `AV`, `GV` (a block of batch_size rows per layer
-input, the batch's targets in a last block of `AV`). Matrix products go through `np.dot(..., out)`
-(BLAS) on views of these arrays, so a batch allocates nothing.
+`losses[e, b]`. The network is data, not code: `prog` has one row per layer (`PROG_COLUMNS`), the
+parameters are one flat array `P` (each W then b, in `Sequential.parameters()` order), their
+gradients `D`, the optimizer's state the rows of `S`; the activations and their gradients are
+blocks of the flat workspaces `AV` and `GV` (batch_size rows per layer input; the batch's targets
+in a last block of `AV`). Matrix products are `np.dot(..., out)` (BLAS) on views of these arrays,
+so a batch allocates nothing. The text depends only on the activations used, the loss and the
+optimizer kernel (`canonical`): one compiled loop per dtype serves every depth and width.
 
-So the text depends only on the set of activations used, the loss and the optimizer kernel
-(`canonical`): one compiled loop, per dtype (`T = X.dtype.type` types every constant), serves every
-depth and width. The kernels it calls are those of `generated/`, printed into this module by the
-same emitters (activations, dense, the loss gradient, the optimizer step), so the fused and
-per-layer paths compute the same numbers; only the loss value is summed in the arrays' dtype here,
-not in float64, so a float32 loop has no float64 arithmetic. The module imports no other generated
-module, so Numba's cache of it never goes stale.
+The per-element work is the per-layer kernels themselves: their functions are copied from the
+modules of `generated/` (printed there from the symbolic definitions by `symnn generate`, which
+checks they are current), marked for inlining into the loop. So both training paths run the same
+code and give the same numbers, and making a fused module needs no SymPy. Two changes: the loss
+value is summed in the arrays' dtype, not in float64 (a float32 loop has no float64 arithmetic),
+and the module imports nothing from symnn, so Numba's cache of it cannot go stale.
 """
 
 from __future__ import annotations
 
-from symnn.codegen import emit, emit_optimizers
-from symnn.codegen.printer import statements
-from symnn.symbolic import losses as loss_defs
-from symnn.symbolic import optimizers as opt_defs
-from symnn.symbolic import registry
-from symnn.symbolic.rules import kernel_form
+import re
+from importlib import import_module
+from pathlib import Path
+from types import ModuleType
 
-#: Loss name -> (the generated loss module it comes from, its gradient kernel, on rows or flat).
-LOSSES: dict[str, tuple[str, str, bool]] = {
-    **{name: (name, f"{name}_backward", False) for name in ("mse", "mae", "huber", "binary_cross_entropy")},
-    "hinge": ("hinge", "hinge_backward", False),
-    "multi_margin": ("hinge", "multi_margin_backward", True),
-    "cross_entropy": ("cross_entropy", "cross_entropy_backward", True),
+#: Loss name -> (its generated module, forward kernel, gradient kernel, whether they take rows).
+LOSSES: dict[str, tuple[str, str, str, bool]] = {
+    **{name: (name, f"{name}_forward", f"{name}_backward", False)
+       for name in ("mse", "mae", "huber", "binary_cross_entropy", "hinge")},
+    "multi_margin": ("hinge", "multi_margin_forward", "multi_margin_backward", True),
+    "cross_entropy": ("cross_entropy", "cross_entropy_forward", "cross_entropy_backward", True),
 }
 
-#: The columns of `prog`, one row per layer. op: 0 dense, k > 0 the k-th of ACTIVATIONS.
+#: The columns of `prog`, one row per layer; op 0 is dense, op k > 0 the k-th of ACTIVATIONS.
 PROG_COLUMNS = ("op", "n_in", "n_out", "in_offset", "out_offset", "w_offset", "b_offset")
 
 
-def optimizer_kernel(name: str) -> tuple[opt_defs.OptimizerDefinition, opt_defs.Kernel]:
-    """The definition and variant of an optimizer kernel name ("adam_step", "sgd_momentum_step")."""
-    for d in opt_defs.OPTIMIZERS.values():
-        for k in d.kernels():
-            if k.name == name:
-                return d, k
-    raise ValueError(f"the fused loop has no optimizer kernel {name!r}")
+
+def generated(module: str) -> ModuleType:
+    """A generated module, e.g. "activations.relu" (importing it compiles nothing)."""
+    return import_module(f"symnn.generated.{module}")
+
+
+def generated_text(module: str) -> str:
+    """The source text of a generated module."""
+    return Path(generated(module).__file__).read_text(encoding="utf-8")
+
+
+def functions(text: str) -> dict[str, str]:
+    """The @njit functions of a module's text, by name: decorator, signature and body."""
+    lines = text.splitlines()
+    out: dict[str, str] = {}
+    for i, line in enumerate(lines):
+        if not line.startswith("@njit("):
+            continue
+        name = re.match(r"def (\w+)\(", lines[i + 1])
+        if name is None:
+            raise ValueError(f"unexpected generated code after {line!r}: {lines[i + 1]!r}")
+        end = i + 2
+        while end < len(lines) and (not lines[end] or lines[end][0].isspace()):
+            end += 1
+        out[name.group(1)] = "\n".join(lines[i:end]).rstrip() + "\n"
+    return out
+
+
+def _inlined(function: str) -> str:
+    """The function marked for inlining into its caller: one compiled loop, not one per kernel.
+
+    (Inlined code compiles with the caller's flags: the loop takes the kernels' decorator.)
+    """
+    decorator, rest = function.split("\n", 1)
+    return f'{decorator[:-1]}, inline="always")\n{rest}'
+
+
+def _summed_in_dtype(function: str, name: str) -> str:
+    """A generated loss forward, renamed `name`, with its float64 sum made a sum in T."""
+    out, n = re.subn(r"^    total = 0\.0$", "    total = T(0)", function, flags=re.M)
+    out, m = re.subn(r"^    return total / (.+)$", r"    return total / T(\1)", out, flags=re.M)
+    if (n, m) != (1, 1):
+        raise ValueError(f"unexpected loss forward, cannot sum it in the arrays' dtype:\n{function}")
+    out = out.replace("accumulated in float64", "accumulated in the arrays' dtype")
+    return re.sub(r"^def \w+\(", f"def {name}(", _inlined(out), count=1, flags=re.M)
+
+
+def optimizer_module(kernel: str) -> str:
+    """The generated optimizer module holding a kernel ("adam_step" -> "adam")."""
+    for module in generated("optimizers").NAMES:
+        if kernel.startswith(f"{module}_") and kernel in generated(f"optimizers.{module}").KERNELS:
+            return module
+    raise ValueError(f"the fused loop has no optimizer kernel {kernel!r}")
+
+
+def _optimizer_scalars(kernel: str) -> tuple[str, ...]:
+    return generated(f"optimizers.{optimizer_module(kernel)}").KERNELS[kernel][1]
+
+
+def roles(kernel: str) -> dict[str, tuple[str, ...]]:
+    """The optimizer kernel's arguments after param and grad, by where the loop takes them from.
+
+    state: the rows of S; hyper: the entries of `hyper` (fixed for a fit); per_step: the columns of
+    `scalars`, one row per step (the module's STEP_SCALARS, and SGD's `first`); lr: from `lrs`.
+    """
+    module = generated(f"optimizers.{optimizer_module(kernel)}")
+    state, scalars = module.KERNELS[kernel]
+    per_step = (*module.STEP_SCALARS, "first")
+    return {"state": tuple(state),
+            "hyper": tuple(s for s in scalars if s != "lr" and s not in per_step),
+            "per_step": tuple(s for s in scalars if s in per_step)}
 
 
 def canonical(spec: dict) -> dict:
     """What the generated text depends on: the activations used (sorted), loss, optimizer kernel.
 
     `spec`: {"layers": [("dense", n_in, n_out) | ("activation", name), ...], "loss": name,
-    "optimizer": kernel name}; other keys (dtype) are ignored. Hinge with several outputs is
-    `multi_margin`. The runtime hashes this, with the generator's source, into the cache key.
+    "optimizer": kernel name ("adam_step")}; other keys (dtype) are ignored. Hinge with several
+    outputs is `multi_margin`.
     """
-    acts: set[str] = set()
-    n_out = 0
-    for layer in spec["layers"]:
-        if layer[0] == "dense":
-            n_out = int(layer[2])
-        elif layer[0] == "activation" and layer[1] in registry.names("activation"):
-            acts.add(str(layer[1]))
-        else:
-            raise ValueError(f"the fused loop has no layer {layer!r}")
-    if not spec["layers"] or spec["layers"][0][0] != "dense":
+    layers = list(spec["layers"])
+    if not layers or layers[0][0] != "dense":
         raise ValueError("a fused network starts with a dense layer")
+    known = generated("activations").NAMES
+    for layer in layers:
+        if not (layer[0] == "dense" or layer[0] == "activation" and layer[1] in known):
+            raise ValueError(f"the fused loop has no layer {layer!r}")
+    n_out = [int(layer[2]) for layer in layers if layer[0] == "dense"][-1]
     loss = "multi_margin" if spec["loss"] == "hinge" and n_out > 1 else spec["loss"]
     if loss not in LOSSES:
         raise ValueError(f"the fused loop has no loss {loss!r}")
-    optimizer_kernel(spec["optimizer"])
-    return {"activations": tuple(sorted(acts)), "loss": loss, "optimizer": spec["optimizer"]}
-
-
-def roles(optimizer: str) -> dict[str, tuple[str, ...]]:
-    """The optimizer kernel's arguments after lr, by where the loop takes them from.
-
-    state: the rows of S; hyper: the entries of `hyper` (fixed for a fit); per_step: the columns
-    of `scalars` (one row per step: the per-step function's outputs, and SGD's `first`).
-    """
-    d, k = optimizer_kernel(optimizer)
-    step_targets = {line.target for line in d.per_step} | {opt_defs.first}
-    rest = [s for s in k.scalars if s != opt_defs.lr]
-    return {"state": tuple(a.arg for a in k.arrays[2:]),
-            "hyper": tuple(s.name for s in rest if s not in step_targets),
-            "per_step": tuple(s.name for s in rest if s in step_targets)}
-
-
-def _functions(module_text: str) -> str:
-    """A generated module's functions, without its docstring, imports and metadata."""
-    return module_text[module_text.index(emit.NJIT):].rstrip() + "\n"
-
-
-def _loss_mean(loss: str) -> str:
-    """`<loss>_mean(z_in, t_in)`: the batch's mean loss (as the generated forward), summed in T."""
-    z, t = loss_defs.z, loss_defs.t
-    if loss == "cross_entropy":
-        term = loss_defs.CROSS_ENTROPY_STABLE_TERM
-        ind = "            "
-        body = ("    for r in range(z_in.shape[0]):\n"
-                "        m = z_in[r, 0]\n"
-                "        for j in range(1, z_in.shape[1]):\n"
-                "            m = max(m, z_in[r, j])\n"
-                "        s = T(0)\n"
-                "        for j in range(z_in.shape[1]):\n"
-                "            s += math.exp(z_in[r, j] - m)\n"
-                "        lse = m + math.log(s)\n"
-                "        for j in range(z_in.shape[1]):\n")
-        body += "\n".join(emit._loads(term, {z: "z_in[r, j]", t: "t_in[r, j]"}, ind)
-                          + statements("total", term, ind, "+="))
-        count = "z_in.shape[0]"
-    elif loss == "multi_margin":
-        term = loss_defs.MARGIN_TERM
-        ind = "            "
-        body = ("    for r in range(z_in.shape[0]):\n"
-                "        label = 0\n"
-                "        for j in range(1, t_in.shape[1]):\n"
-                "            if t_in[r, j] > t_in[r, label]:\n"
-                "                label = j\n"
-                "        for i in range(z_in.shape[1]):\n"
-                "            if i == label:\n"
-                "                continue\n")
-        names = {loss_defs.z_y: "z_in[r, label]", loss_defs.z_i: "z_in[r, i]"}
-        body += "\n".join(emit._loads(term, names, ind) + statements("total", term, ind, "+="))
-        count = "z_in.shape[0] * z_in.shape[1]"
-    else:
-        definition = loss_defs.ELEMENTWISE_LOSSES[loss]
-        term, _ = kernel_form(definition.stable if definition.stable is not None else definition.forward)
-        ind = "        "
-        body = "    for i in range(z_in.shape[0]):\n" + "\n".join(
-            emit._loads(term, {z: "z_in[i]", t: "t_in[i]"}, ind) + emit._needs_u(term, z, ind)
-            + statements("total", term, ind, "+="))
-        count = "z_in.shape[0]"
-    return (f"{emit.NJIT}\ndef {loss}_mean(z_in, t_in):\n"
-            f'    """The mean {loss} loss of a batch, summed in the arrays\' dtype."""\n'
-            "    T = z_in.dtype.type\n"
-            f"    total = T(0)\n{body}\n"
-            f"    return total / T({count})\n")
+    optimizer_module(spec["optimizer"])
+    acts = sorted({str(layer[1]) for layer in layers if layer[0] == "activation"})
+    return {"activations": tuple(acts), "loss": loss, "optimizer": spec["optimizer"]}
 
 
 def _kernels(c: dict) -> list[str]:
-    """The per-layer kernels the loop calls, each printed by the emitter of its generated module."""
-    out = [_functions(emit.activation_module(registry.derivation(name), name)) for name in c["activations"]]
-    out.append(_functions(emit.dense_module(registry.derivation("dense"), "dense")))
-    source = LOSSES[c["loss"]][0]
-    if source == "cross_entropy":
-        text = emit.cross_entropy_module(source)
-    elif source == "hinge":
-        text = emit.hinge_module(source)
-    else:
-        text = emit.elementwise_loss_module(loss_defs.ELEMENTWISE_LOSSES[source], source)
-    out += [_functions(text), _loss_mean(c["loss"])]
-    d, k = optimizer_kernel(c["optimizer"])
-    out.append(emit_optimizers._kernel(d, k))
+    """The per-layer kernels the loop calls, copied from their generated modules."""
+    out = []
+    for name in c["activations"]:
+        fns = functions(generated_text(f"activations.{name}"))
+        out += [_inlined(fns[f"{name}_forward"]), _inlined(fns[f"{name}_backward"])]
+    fns = functions(generated_text("layers.dense"))
+    out += [_inlined(fns[f]) for f in ("dense_forward", "dense_grad_input", "dense_grad_params")]
+    module, forward, backward, _ = LOSSES[c["loss"]]
+    fns = functions(generated_text(f"losses.{module}"))
+    out += [_summed_in_dtype(fns[forward], "loss_mean"), _inlined(fns[backward])]
+    kernel = c["optimizer"]
+    out.append(_inlined(functions(generated_text(f"optimizers.{optimizer_module(kernel)}"))[kernel]))
+    decorators = {f.split("\n", 1)[0].replace(', inline="always")', ")") for f in out}
+    if len(decorators) != 1:
+        raise ValueError(f"the generated kernels are compiled with different flags: {sorted(decorators)}")
     return out
 
 
-def _train_epochs(c: dict) -> list[str]:
+def _train_epochs(c: dict, decorator: str) -> list[str]:
     """The loop itself, as lines."""
     r = roles(c["optimizer"])
-    _, kernel = optimizer_kernel(c["optimizer"])
-    loss, (_, backward, rows) = c["loss"], LOSSES[c["loss"]]
-    unpack = ", ".join(PROG_COLUMNS[1:])
-    state = ", ".join(f"S[{i}]" for i in range(len(r["state"])))
-    update_args = ", ".join(["P", "D", *([state] if state else []), *(s.name for s in kernel.scalars)])
+    _, _, backward, rows = LOSSES[c["loss"]]
+    state = [f"S[{i}]" for i in range(len(r["state"]))]
+    update = ", ".join(["P", "D", *state, *_optimizer_scalars(c["optimizer"])])
+    unpack = [f"{column} = prog[li, {i}]" for i, column in enumerate(PROG_COLUMNS)]
     if rows:
         z, t, gz = "z.reshape((mb, n_last))", "t2", "gz.reshape((mb, n_last))"
     else:
         z, t, gz = "z", "tb", "gz"
-    lines = [
-        emit.NJIT,
+    return [
+        decorator,
         "def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV):",
         '    """lrs.shape[0] epochs of mini-batch training, in place; batch mean losses into losses."""',
-        "    T = X.dtype.type",
         "    n_rows, n_x = X.shape",
         "    n_t = Y.shape[1]",
         "    n_layers = prog.shape[0]",
@@ -194,7 +188,7 @@ def _train_epochs(c: dict) -> list[str]:
         "            lo = bi * batch_size",
         "            mb = min(batch_size, n_rows - lo)",
         *[f"            {name} = scalars[step, {i}]" for i, name in enumerate(r["per_step"])],
-        "            # the batch's rows and targets",
+        "            # the batch: its rows of X and Y, in the epoch's order",
         "            x0 = AV[:mb * n_x].reshape((mb, n_x))",
         "            tb = AV[t_offset:t_offset + mb * n_t]",
         "            t2 = tb.reshape((mb, n_t))",
@@ -204,9 +198,9 @@ def _train_epochs(c: dict) -> list[str]:
         "                    x0[r, j] = X[row, j]",
         "                for j in range(n_t):",
         "                    t2[r, j] = Y[row, j]",
-        "            # forward",
+        "            # forward, layer by layer",
         "            for li in range(n_layers):",
-        f"                op, {unpack} = prog[li]",
+        *[f"                {line}" for line in unpack],
         "                x = AV[in_offset:in_offset + mb * n_in]",
         "                y = AV[out_offset:out_offset + mb * n_out]",
         "                if op == 0:",
@@ -215,14 +209,14 @@ def _train_epochs(c: dict) -> list[str]:
         "                                  y.reshape((mb, n_out)))",
         *[f"                elif op == {i + 1}:\n                    {name}_forward(x, y)"
           for i, name in enumerate(c["activations"])],
-        f"            # loss {loss}: its mean and its gradient",
+        f"            # loss {c['loss']}: the batch's mean, and the gradient of the outputs",
         "            z = AV[z_offset:z_offset + mb * n_last]",
         "            gz = GV[z_offset:z_offset + mb * n_last]",
-        f"            losses[e, bi] = {loss}_mean({z}, {t})",
+        f"            losses[e, bi] = loss_mean({z}, {t})",
         f"            {backward}({z}, {t}, {gz})",
-        "            # backward",
+        "            # backward, layer by layer (the first layer's input needs no gradient)",
         "            for li in range(n_layers - 1, -1, -1):",
-        f"                op, {unpack} = prog[li]",
+        *[f"                {line}" for line in unpack],
         "                x = AV[in_offset:in_offset + mb * n_in]",
         "                y = AV[out_offset:out_offset + mb * n_out]",
         "                gx = GV[in_offset:in_offset + mb * n_in]",
@@ -237,11 +231,10 @@ def _train_epochs(c: dict) -> list[str]:
         "                        dense_grad_input(w, gy2, gx.reshape((mb, n_in)))",
         *[f"                elif op == {i + 1} and li > 0:\n                    {name}_backward(x, y, gy, gx)"
           for i, name in enumerate(c["activations"])],
-        f"            # update: {kernel.name} over all parameters at once (elementwise)",
-        f"            {kernel.name}({update_args})",
+        f"            # update: {c['optimizer']} on all parameters at once (it is elementwise)",
+        f"            {c['optimizer']}({update})",
         "            step += 1",
     ]
-    return lines
 
 
 def fused_module(spec: dict) -> str:
@@ -250,8 +243,8 @@ def fused_module(spec: dict) -> str:
     head = [f'"""Fused training loop: activations {", ".join(c["activations"]) or "none"}; '
             f'loss {c["loss"]}; {c["optimizer"]}.',
             "",
-            "Generated by symnn.codegen.emit_fused from the definitions in symnn.symbolic into symnn's",
-            "cache folder, under a key hashing its generator: do not edit by hand.",
+            "Generated by symnn.codegen.emit_fused from the kernels of symnn.generated, into symnn's cache",
+            "folder under a hash of this text: do not edit by hand.",
             '"""',
             "",
             "import math",
@@ -265,7 +258,10 @@ def fused_module(spec: dict) -> str:
             f"ROLES = {roles(c['optimizer'])!r}",
             f"PROG_COLUMNS = {PROG_COLUMNS!r}",
             "", "", ""]
-    return ("\n".join(head) + "\n\n".join(_kernels(c)) + "\n\n" + "\n".join(_train_epochs(c)) + "\n")
+    kernels = _kernels(c)
+    decorator = kernels[0].split("\n", 1)[0].replace(', inline="always")', ")")
+    body = "\n\n".join(kernels) + "\n\n" + "\n".join(_train_epochs(c, decorator)) + "\n"
+    return "\n".join(head) + body
 
 
-__all__ = ["LOSSES", "PROG_COLUMNS", "canonical", "fused_module", "optimizer_kernel", "roles"]
+__all__ = ["LOSSES", "PROG_COLUMNS", "canonical", "fused_module", "functions", "roles"]

@@ -1,12 +1,12 @@
 """`Sequential.fit` as one compiled loop: whole epochs in one call, no Python per batch.
 
-The loop's module is generated (by `symnn.codegen.emit_fused`, the only place SymPy is imported, and
-only on a cache miss) into `<cache>/fused/fused_<key>.py` and compiled once by Numba, whose own
-cache sits beside it. The key hashes what the text depends on (the activations used, the loss, the
-optimizer kernel), symnn's version and the generator's source, so it is shared by every depth,
-width and dtype. The network is passed as data (see emit_fused): the parameters are copied into
-one flat array for the run and back at the end, the optimizer's state likewise, so a later
-per-layer `optimizer.step` continues exactly where the fused run stopped.
+The loop's module is put together by `symnn.codegen.emit_fused` from the generated kernels (no
+SymPy), written into `<cache>/fused/fused_<hash of its text>.py` and compiled once by Numba, whose
+own cache sits beside it. Its text depends only on the activations used, the loss and the optimizer
+kernel, so one compiled loop (per dtype) serves every depth and width. The network is passed as
+data (see emit_fused): the parameters are copied into one flat array for the run and back at the
+end, the optimizer's state likewise, so a later per-layer `optimizer.step` continues exactly where
+the fused run stopped.
 
 Numbers: the same as the per-layer loop, which this reproduces exactly: the same permutations
 (drawn here per epoch from `default_rng(seed)`), batches, kernels and per-step scalars; the epoch
@@ -17,14 +17,16 @@ loss is the batch means weighted by batch size. The batch mean loss is summed in
 from __future__ import annotations
 
 import hashlib
-import json
+import os
+import tempfile
+import time
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-from symnn import __version__
+from symnn.codegen.emit_fused import fused_module
 from symnn.errors import UserInputError
 from symnn.runtime import kernels
 from symnn.runtime.cache import cache_dir, import_file
@@ -34,22 +36,10 @@ from symnn.runtime.layers import Activation, Dense
 _LOSSES = ("mse", "mae", "huber", "binary_cross_entropy", "hinge", "cross_entropy")
 #: At most this many permutation entries per call (8 MB of int64): epochs are run in chunks.
 _CHUNK_ENTRIES = 1 << 20
+#: Chunks are sized to take about this long (the first call runs one epoch, and compiles).
+_CALL_SECONDS = 0.25
 
-_generator_hash: str | None = None
 _modules: dict[str, ModuleType] = {}
-
-
-def generator_hash() -> str:
-    """A hash of the source the fused module's text is made from (codegen and symbolic packages)."""
-    global _generator_hash
-    if _generator_hash is None:
-        root = Path(__file__).resolve().parent.parent
-        h = hashlib.sha256(__version__.encode())
-        for folder in ("codegen", "symbolic"):
-            for path in sorted((root / folder).glob("*.py")):
-                h.update(path.name.encode() + b"\0" + path.read_bytes())
-        _generator_hash = h.hexdigest()
-    return _generator_hash
 
 
 def _optimizer_kernel(optimizer: object) -> str | None:
@@ -79,32 +69,34 @@ def spec_of(model, optimizer) -> dict | None:
     return {"layers": layers, "loss": model.loss_fn.name, "optimizer": kernel, "dtype": model.dtype.name}
 
 
-def canonical(spec: dict) -> dict:
-    """What the module's text depends on; equal to `emit_fused.canonical(spec)` (tested), no SymPy."""
-    acts = sorted({layer[1] for layer in spec["layers"] if layer[0] == "activation"})
-    n_out = [layer[2] for layer in spec["layers"] if layer[0] == "dense"][-1]
-    loss = "multi_margin" if spec["loss"] == "hinge" and n_out > 1 else spec["loss"]
-    return {"activations": tuple(acts), "loss": loss, "optimizer": spec["optimizer"]}
-
-
-def module_path(spec: dict) -> Path:
-    """Where the fused module of a spec lives in the cache folder."""
-    text = json.dumps(canonical(spec), sort_keys=True) + generator_hash()
-    key = hashlib.sha256(text.encode()).hexdigest()[:20]
+def module_path(source: str) -> Path:
+    """Where a fused module's text lives in the cache folder: named by its hash."""
+    key = hashlib.sha256(source.encode()).hexdigest()[:24]
     return cache_dir() / "fused" / f"fused_{key}.py"
 
 
 def load_module(spec: dict) -> ModuleType:
-    """The fused module of a spec: imported from the cache, generated there first if missing."""
-    path = module_path(spec)
+    """The fused module of a spec, written into the cache folder if it is not there yet."""
+    source = fused_module(spec)
+    path = module_path(source)
     if path.stem not in _modules:
-        if not path.is_file():
-            from symnn.codegen.emit_fused import fused_module  # SymPy: only on a cache miss
-            from symnn.codegen.writer import write_atomic
-
-            write_atomic(path, fused_module(spec))
+        if not path.is_file() or path.read_text(encoding="utf-8") != source:
+            _write_atomic(path, source)
         _modules[path.stem] = import_file(path, f"symnn_{path.stem}")
     return _modules[path.stem]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder, then rename: never a half-written module."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 class _Layout:
@@ -195,22 +187,33 @@ def unsupported(model, optimizer, validation: object = None, callback: object = 
     if spec_of(model, optimizer) is None:
         return ("the fused loop covers Dense layers, built-in activations and losses, and the "
                 "built-in optimizers")
+    if not all(p.dtype == model.dtype and p.flags.c_contiguous and p.flags.writeable
+               for p in model.parameters()):
+        return "a parameter array is not a writeable C-contiguous array of the model's dtype"
     return None
 
 
 def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch_size: int,
               shuffle: bool, seed: int | None, schedule=None, verbose: bool = False,
-              required: bool = False) -> list[float] | None:
+              required: bool = False, validation: object = None, callback: object = None
+              ) -> list[float] | None:
     """Train `model` in place on prepared X, T (model dtype, C order); the loss per epoch.
 
-    None when the fused loop does not cover the case (then nothing was changed); with
-    `required`, a UserInputError saying why instead.
+    None when the fused loop does not cover the fit (then nothing was changed), and the caller
+    runs its per-layer loop; with `required` (fit's fused=True), a UserInputError saying why.
+    Empty data or zero epochs also return None: there is nothing worth compiling for.
     """
     spec = spec_of(model, optimizer)
     n = X.shape[0]
-    why = unsupported(model, optimizer) or (None if n and epochs > 0 else "no rows or no epochs")
+    if n == 0 or epochs == 0:
+        return None
+    why = unsupported(model, optimizer, validation, callback)
     if why is None:
-        mod = load_module(spec)
+        try:
+            mod = load_module(spec)
+        except OSError as exc:
+            why = f"the fused loop cannot be written to the cache folder ({exc})"
+    if why is None:
         roles = mod.ROLES
         dtype = model.dtype
         layout = _Layout(model, mod, batch_size, T.shape[1])
@@ -234,32 +237,36 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
     n_batches = -(-n // batch_size)
     sizes = np.full(n_batches, batch_size, np.float64)
     sizes[-1] = n - batch_size * (n_batches - 1)
-    chunk = max(1, min(epochs, _CHUNK_ENTRIES // max(n, n_batches * max(1, len(roles["per_step"])))))
-    perms = np.empty((chunk if shuffle else 1, n), np.int64)
+    most = max(1, min(epochs, _CHUNK_ENTRIES // max(n, n_batches * max(1, len(roles["per_step"])))))
+    perms = np.empty((most if shuffle else 1, n), np.int64)
     if not shuffle:
         perms[0] = np.arange(n)
     rng = np.random.default_rng(seed)
-    losses = np.empty((chunk, n_batches), dtype)
+    losses = np.empty((most, n_batches), dtype)
     history: list[float] = []
     progress = Progress(epochs, enabled=verbose)
-    step = t0
+    step, done, chunk = t0, 0, 1
     try:
-        for first_epoch in range(0, epochs, chunk):
-            k = min(chunk, epochs - first_epoch)
+        while done < epochs:
+            k = min(chunk, epochs - done)
             lrs = np.empty(k, np.float64)
             for i in range(k):
                 if schedule is not None:
-                    optimizer.lr = schedule.lr(first_epoch + i)
+                    optimizer.lr = schedule.lr(done + i)
                 lrs[i] = optimizer.lr
                 if shuffle:
                     perms[i] = rng.permutation(n)
             scalars = _per_step(optimizer, roles["per_step"], lrs, n_batches, step, created and step == t0,
                                 dtype)
+            start = time.perf_counter()
             mod.train_epochs(X, T, perms[:k] if shuffle else perms, lrs.astype(dtype), scalars, hyper,
                              batch_size, losses[:k], layout.prog, P, D, S, AV, GV)
-            step += k * n_batches
+            seconds = time.perf_counter() - start
+            step, done = step + k * n_batches, done + k
             history += ((losses[:k].astype(np.float64) * sizes).sum(axis=1) / n).tolist()
-            progress.update(first_epoch + k, history[-1])
+            progress.update(done, history[-1])
+            # About _CALL_SECONDS per call: progress and Ctrl-C stay responsive, calls stay few.
+            chunk = max(1, min(most, int(k * _CALL_SECONDS / max(seconds, 1e-9))))
     finally:
         progress.close()
         for off, p in layout.params:
@@ -269,5 +276,4 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
     return history
 
 
-__all__ = ["canonical", "fused_fit", "generator_hash", "load_module", "module_path", "spec_of",
-           "unsupported"]
+__all__ = ["fused_fit", "load_module", "module_path", "spec_of", "unsupported"]

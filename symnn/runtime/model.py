@@ -139,6 +139,14 @@ class Sequential:
             raise UserInputError(f"{X.shape[0]} input rows but {T.shape[0]} targets")
         if schedule is not None and hasattr(schedule, "with_base_lr"):
             schedule = schedule.with_base_lr(optimizer.lr)
+        if fused is not False:  # the compiled whole-epoch loop, wherever it covers this fit
+            from symnn.runtime.fused import fused_fit
+
+            start = time.perf_counter()
+            losses = fused_fit(self, X, T, optimizer, int(epochs), int(batch_size), shuffle, seed, schedule,
+                               verbose=verbose, required=bool(fused), validation=validation, callback=callback)
+            if losses is not None:
+                return {"loss": losses, "seconds": time.perf_counter() - start}
         n = X.shape[0]
         rng = np.random.default_rng(seed)
         params = self.parameters()

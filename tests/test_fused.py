@@ -1,0 +1,160 @@
+"""The fused training loop: the same numbers as the per-layer path, float32 kept, one cached module."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import symnn
+from symnn.runtime import fused
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cache_dir(tmp_path_factory):
+    """A kernel cache folder of this test module's own (not ~/.cache)."""
+    with pytest.MonkeyPatch.context() as mp:
+        path = tmp_path_factory.mktemp("symnn-cache")
+        mp.setenv("SYMNN_CACHE_DIR", str(path))
+        yield path
+
+
+def _model(acts: tuple[str, ...], loss: str, n_out: int, dtype: str) -> symnn.Sequential:
+    layers: list = [symnn.Dense(3, 7)]
+    for i, act in enumerate(acts):
+        layers += [symnn.Activation(act), symnn.Dense(7, 7 if i < len(acts) - 1 else n_out)]
+    return symnn.Sequential(layers, loss=loss, dtype=dtype, seed=1)
+
+
+def _data(n: int, n_out: int, loss: str) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((n, 3))
+    if loss == "cross_entropy":
+        return X, rng.integers(0, n_out, n)
+    if loss == "binary_cross_entropy":
+        return X, (X[:, 0] * X[:, 1] > 0).astype(float)
+    return X, np.sin(X[:, :n_out])
+
+
+def _train(fused_flag: bool, case: dict) -> tuple[list[float], list[np.ndarray], symnn.Sequential]:
+    model = _model(case["acts"], case["loss"], case["n_out"], case["dtype"])
+    X, y = _data(case["n"], case["n_out"], case["loss"])
+    schedule = symnn.StepLR(None, step_size=2, gamma=0.5) if case.get("schedule") else None
+    history = model.fit(X, y, optimizer=case["opt"](), epochs=4, batch_size=case["batch"],
+                        shuffle=case["shuffle"], seed=3, schedule=schedule, verbose=False, fused=fused_flag)
+    return history["loss"], [p.copy() for p in model.parameters()], model
+
+
+CASES = {
+    "relu-tanh-bce-momentum-f64": dict(acts=("relu", "tanh"), loss="binary_cross_entropy", n_out=1,
+                                       opt=lambda: symnn.SGD(lr=0.1, momentum=0.9), dtype="float64",
+                                       shuffle=True, n=203, batch=32),
+    "relu-tanh-bce-momentum-f32-noshuffle": dict(acts=("relu", "tanh"), loss="binary_cross_entropy",
+                                                 n_out=1, opt=lambda: symnn.SGD(lr=0.1, momentum=0.9),
+                                                 dtype="float32", shuffle=False, n=203, batch=32),
+    "relu-ce-adam-f64": dict(acts=("relu",), loss="cross_entropy", n_out=3,
+                             opt=lambda: symnn.Adam(lr=0.01), dtype="float64", shuffle=True, n=150, batch=16),
+    "relu-ce-adam-f32": dict(acts=("relu",), loss="cross_entropy", n_out=3,
+                             opt=lambda: symnn.Adam(lr=0.01), dtype="float32", shuffle=True, n=150, batch=16),
+    "tanh-mse-sgd-schedule-f64": dict(acts=("tanh",), loss="mse", n_out=2, opt=lambda: symnn.SGD(lr=0.05),
+                                      dtype="float64", shuffle=False, n=64, batch=10, schedule=True),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_fused_and_per_layer_paths_give_the_same_numbers(name):
+    case = CASES[name]
+    tol = 1e-10 if case["dtype"] == "float64" else 1e-4
+    loss_ref, params_ref, _ = _train(False, case)
+    loss_fused, params_fused, model = _train(True, case)
+    np.testing.assert_allclose(loss_fused, loss_ref, rtol=tol, atol=tol)
+    for p, q in zip(params_fused, params_ref, strict=True):
+        assert p.dtype == model.dtype
+        np.testing.assert_allclose(p, q, rtol=tol, atol=tol)
+    assert loss_ref[-1] < loss_ref[0]  # it trained
+
+
+def test_optimizer_state_continues_after_a_fused_fit():
+    """Fused epochs then per-layer epochs equal per-layer epochs throughout (Adam's moments, t)."""
+    case = CASES["relu-ce-adam-f64"]
+    X, y = _data(case["n"], case["n_out"], case["loss"])
+    results = []
+    for first in (True, False):
+        model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+        opt = symnn.Adam(lr=0.01)
+        model.fit(X, y, optimizer=opt, epochs=2, batch_size=16, seed=3, verbose=False, fused=first)
+        model.fit(X, y, optimizer=opt, epochs=1, batch_size=16, seed=4, verbose=False, fused=False)
+        results.append((model.parameters(), opt.state[0]["step"]))
+    (a, step_a), (b, step_b) = results
+    assert step_a == step_b == 30
+    for p, q in zip(a, b, strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
+
+
+def test_float32_loop_has_no_float64_arithmetic():
+    case = CASES["relu-ce-adam-f32"]
+    _, _, model = _train(True, case)
+    mod = fused.load_module(fused.spec_of(model, symnn.Adam()))
+    (sig,) = [s for s in mod.train_epochs.signatures if str(s[0].dtype) == "float32"]
+    assert all(str(getattr(t, "dtype", "float32")) in ("float32", "int64") for t in sig)
+    ir = mod.train_epochs.inspect_llvm(sig)
+    assert "fpext" not in ir
+    # The only doubles are in Numba's reshape size check, which compares two integers as doubles.
+    doubles = [line.strip() for line in ir.splitlines() if "double" in line or "f64" in line]
+    allowed = re.compile(r"%\S+ = ([us]itofp( nneg)? i64 %\S+ to double|fcmp une double %\S+, %\S+)$")
+    assert [line for line in doubles if not allowed.match(line)] == []
+
+
+def test_one_module_per_activation_set_loss_and_optimizer(cache_dir):
+    case = CASES["relu-tanh-bce-momentum-f64"]
+    _train(True, case)
+    files = sorted((cache_dir / "fused").glob("fused_*.py"))
+    stamps = {f: f.stat().st_mtime_ns for f in files}
+    # Another fit, another depth and width, the other dtype: the same module, not rewritten.
+    wide = symnn.Sequential([symnn.Dense(3, 20), symnn.Activation("tanh"), symnn.Dense(20, 5),
+                             symnn.Activation("relu"), symnn.Dense(5, 5), symnn.Activation("relu"),
+                             symnn.Dense(5, 1)], loss="binary_cross_entropy", dtype="float32")
+    X, y = _data(40, 1, "binary_cross_entropy")
+    wide.fit(X, y, optimizer=symnn.SGD(lr=0.1, momentum=0.9), epochs=2, verbose=False, fused=True)
+    _train(True, case)
+    assert sorted((cache_dir / "fused").glob("fused_*.py")) == files
+    assert {f: f.stat().st_mtime_ns for f in files} == stamps
+
+
+def test_what_the_fused_loop_does_not_cover_falls_back():
+    X, y = _data(30, 1, "binary_cross_entropy")
+    model = _model(("relu",), "binary_cross_entropy", 1, "float64")
+    spec = fused.spec_of(model, symnn.Adam())
+    assert spec is not None and fused.unsupported(model, symnn.Adam()) is None
+    assert fused.unsupported(model, symnn.Adam(), validation=(X, y)) is not None
+
+    class MyAdam(symnn.Adam):
+        pass
+
+    assert fused.spec_of(model, MyAdam()) is None
+    formula = symnn.Sequential([symnn.Dense(3, 4), symnn.Activation("x*tanh(x)"), symnn.Dense(4, 1)],
+                               loss="binary_cross_entropy")
+    assert fused.spec_of(formula, symnn.Adam()) is None
+    history = formula.fit(X, y, optimizer=symnn.Adam(), epochs=2, verbose=False)  # per-layer path
+    assert len(history["loss"]) == 2
+    with pytest.raises(symnn.UserInputError, match="fused=True"):
+        model.fit(X, y, epochs=1, validation=(X, y), verbose=False, fused=True)
+    history = model.fit(X, y, epochs=2, validation=(X, y), verbose=False)
+    assert len(history["val_loss"]) == 2
+
+
+def test_a_warm_cache_trains_without_sympy(cache_dir):
+    case = CASES["relu-ce-adam-f64"]
+    _train(True, case)  # compiled and cached
+    code = ("import sys, numpy as np, symnn\n"
+            "m = symnn.Sequential([symnn.Dense(3, 7), symnn.Activation('relu'), symnn.Dense(7, 3)],\n"
+            "                     loss='cross_entropy')\n"
+            "X = np.random.default_rng(0).standard_normal((20, 3))\n"
+            "m.fit(X, np.arange(20) % 3, optimizer=symnn.Adam(lr=0.01), epochs=1, verbose=False, fused=True)\n"
+            "assert 'sympy' not in sys.modules, 'sympy imported'\n")
+    env = dict(os.environ, SYMNN_CACHE_DIR=str(cache_dir))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
