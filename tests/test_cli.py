@@ -149,3 +149,32 @@ def test_derive_model_with_a_bad_spec_is_bad_input(capsys):
 def test_derive_adam_prints_the_update_rule(capsys):
     code, out, _ = run(capsys, "derive", "adam", "--format", "text")
     assert code == 0 and "beta1" in out and "eps" in out
+
+
+@pytest.mark.parametrize("payload", [
+    "__import__('os').system('touch {marker}')",
+    "x.__class__.__bases__",
+    "(lambda x: x)(x)",
+    "[x for _ in ()]",
+    "{{x for x in (1,)}}",
+    "open('{marker}', 'w')",
+])
+def test_derive_expr_refuses_code_and_runs_nothing(capsys, tmp_path, payload):
+    marker = tmp_path / "ran"
+    code, out, err = run(capsys, "derive", "--expr", payload.format(marker=marker))
+    assert code == 2 and err.startswith("symnn: error: ") and err.count("\n") == 1
+    assert not marker.exists()
+
+
+def test_derive_expr_refuses_a_10_megabyte_string_quickly(capsys):
+    import time
+
+    start = time.perf_counter()
+    code, _, err = run(capsys, "derive", "--expr", "x+" * 5_000_000 + "x")
+    assert code == 2 and "limit" in err
+    assert time.perf_counter() - start < 1.0
+
+
+def test_train_refuses_a_formula_that_is_not_a_function_of_x(capsys):
+    code, _, err = run(capsys, "train", "--activation", "y*tanh(y)", "--epochs", "1")
+    assert code == 2 and "'y'" in err
