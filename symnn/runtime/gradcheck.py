@@ -105,14 +105,57 @@ def check_dense(rng: np.random.Generator) -> list[Row]:
     ]
 
 
+#: Values for the optimizers' scalar arguments in `check_optimizer` (any valid ones would do).
+_OPTIMIZER_SCALARS = {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01, "beta1": 0.9,
+                      "beta2": 0.999, "eps": 1e-8, "alpha": 0.99, "bias_correction1": 0.19,
+                      "bias_correction2": 0.004, "clr": 0.04}
+
+
+def check_optimizer(name: str, rng: np.random.Generator) -> list[Row]:
+    """Each compiled update kernel of an optimizer against its SymPy lines evaluated by NumPy.
+
+    Not a gradient, but the same question: does the compiled code compute its derivation?
+    """
+    import importlib
+
+    import sympy as sp
+
+    from symnn.symbolic.optimizers import OPTIMIZERS
+
+    module = importlib.import_module(f"symnn.generated.optimizers.{name}")
+    rows = []
+    for kernel in OPTIMIZERS[name].kernels():
+        for first in ((0, 1) if any(s.name == "first" for s in kernel.scalars) else (0,)):
+            arrays = {a.symbol: rng.uniform(0.1, 1.0, 16) for a in kernel.arrays}
+            arrays[kernel.arrays[1].symbol] = rng.normal(size=16)  # the gradient
+            for a in kernel.arrays:  # a running mean of g stays below sqrt of the mean of g**2
+                if a.arg == "grad_avg":
+                    arrays[a.symbol] = rng.uniform(-0.3, 0.3, 16)
+            scalars = {s: (first if s.name == "first" else _OPTIMIZER_SCALARS[s.name]) for s in kernel.scalars}
+            expected = dict(arrays)
+            for line in kernel.lines:
+                fn = sp.lambdify(list(expected) + list(scalars), line.value, modules="numpy")
+                value = fn(*expected.values(), *scalars.values())
+                expected[line.target] = np.broadcast_to(np.asarray(value, dtype=np.float64), (16,)).copy()
+            compiled = {sym: values.copy() for sym, values in arrays.items()}
+            getattr(module, kernel.name)(*compiled.values(), *scalars.values())
+            for array in kernel.written():
+                label = f"{kernel.name} {array.arg}" + (" (first step)" if first else "")
+                rows.append(_row(label, "optimizer", compiled[array.symbol], expected[array.symbol]))
+    return rows
+
+
 def check(names: list[str] | None = None, seed: int = 0) -> list[Row]:
-    """Rows for the named definitions (None: every built-in one)."""
+    """Rows for the named definitions (None: every built-in one, optimizer updates included)."""
     rng = np.random.default_rng(seed)
     activations = kernels.builtin_names("activations")
     losses = kernels.builtin_names("losses")
+    optimizers = kernels.builtin_names("optimizers")
     rows: list[Row] = []
-    for name in names or [*activations, *losses, "dense"]:
-        if name == "dense":
+    for name in names or [*activations, *losses, "dense", *optimizers]:
+        if name in optimizers:
+            rows += check_optimizer(name, rng)
+        elif name == "dense":
             rows += check_dense(rng)
         elif name in losses:
             if name == "cross_entropy":
@@ -137,6 +180,7 @@ def table(rows: list[Row]) -> str:
         lines.append(f"{r.name:{width}}  {r.kind:10}  {r.max_abs_error:11.2e}  {r.max_rel_error:11.2e}  "
                      f"{'ok' if r.ok else 'MISMATCH'}")
     bad = sum(not r.ok for r in rows)
-    lines.append(f"{len(rows) - bad} passed, {bad} failed" if bad else f"all {len(rows)} gradients match "
-                 f"finite differences (rtol {RTOL:g}, atol {ATOL:g})")
+    lines.append(f"{len(rows) - bad} passed, {bad} failed" if bad else f"all {len(rows)} checks pass: gradients "
+                 f"against central finite differences, optimizer updates against their SymPy lines "
+                 f"(rtol {RTOL:g}, atol {ATOL:g})")
     return "\n".join(lines)
