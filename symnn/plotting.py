@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from symnn.atomic import atomic_target
 from symnn.errors import UserInputError
 
 
@@ -50,12 +49,8 @@ def plot_training(path: str, result) -> None:
         ax.set(title=f"decision boundary ({result.dataset.name}, accuracy {100 * acc:.1f}%)",
                xlabel="x1", ylabel="x2")
     fig.tight_layout()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, target)
+        with atomic_target(target, suffix=target.suffix) as tmp:
+            fig.savefig(tmp, dpi=110)
     finally:
-        Path(tmp).unlink(missing_ok=True)
         plt.close(fig)

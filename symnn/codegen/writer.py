@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
 from pathlib import Path
 
+from symnn.atomic import write_text
 from symnn.codegen import emit
 from symnn.codegen.emit_optimizers import optimizer_files
 from symnn.symbolic import losses, registry
@@ -60,19 +59,6 @@ def stale(out: Path, files: dict[str, str]) -> list[str]:
     return sorted(changed + sorted(_existing(out) - set(files)))
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, then rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def generate(out: Path, check: bool = False) -> list[str]:
     """Write (or, with check, only compare) every module; returns the paths that differ(ed)."""
     files = render_all()
@@ -81,7 +67,7 @@ def generate(out: Path, check: bool = False) -> list[str]:
         return differing
     for rel in differing:
         if rel in files:
-            write_atomic(out / rel, files[rel])
+            write_text(out / rel, files[rel])
         else:
             (out / rel).unlink()
     return differing

@@ -9,6 +9,7 @@ import hashlib
 import re
 
 from symnn import __version__
+from symnn.atomic import write_text
 from symnn.runtime.cache import cache_dir, import_file
 
 
@@ -22,13 +23,12 @@ def activation_kernels(formula: str):
     path = cache_dir() / "activations" / f"act_{key}.py"
     if not path.is_file():
         from symnn.codegen.emit import activation_module
-        from symnn.codegen.writer import write_atomic
         from symnn.symbolic.api import derive_formula
 
         derivation = derive_formula(formula)
         derivation.name = f"act_{key}"
         source = activation_module(derivation, f"the formula {formula!r}")
-        write_atomic(path, source)
+        write_text(path, source)
     module = import_file(path, f"symnn_user_act_{key}")
     return getattr(module, f"act_{key}_forward"), getattr(module, f"act_{key}_backward")
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from symnn.atomic import atomic_target
 from symnn.errors import UserInputError
 
 
@@ -18,17 +17,10 @@ def save_model(path: str, description: dict, params: list[np.ndarray]) -> None:
     target = Path(path)
     if target.suffix != ".npz":
         raise UserInputError(f"model file {path!r} must end in .npz")
-    target.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"param_{i}": p for i, p in enumerate(params)}
     arrays["description"] = np.array(json.dumps(description, sort_keys=True))
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_target(target) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def load_model(path: str):

@@ -17,8 +17,6 @@ loss is the batch means weighted by batch size. The batch mean loss is summed in
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 from importlib import import_module
 from pathlib import Path
@@ -26,6 +24,7 @@ from types import ModuleType
 
 import numpy as np
 
+from symnn.atomic import write_text
 from symnn.codegen.emit_fused import fused_module
 from symnn.errors import UserInputError
 from symnn.runtime import kernels
@@ -81,22 +80,9 @@ def load_module(spec: dict) -> ModuleType:
     path = module_path(source)
     if path.stem not in _modules:
         if not path.is_file() or path.read_text(encoding="utf-8") != source:
-            _write_atomic(path, source)
+            write_text(path, source)
         _modules[path.stem] = import_file(path, f"symnn_{path.stem}")
     return _modules[path.stem]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder, then rename: never a half-written module."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class _Layout:
