@@ -1,0 +1,69 @@
+"""Test surfaces -> self-contained Numba modules under `surfaces/`, for `symnn optviz`.
+
+Each module `surfaces/<name>.py` holds `<name>_value(xy)`, `<name>_grad(xy, out)` and
+`<name>_grid(xs, ys, out)`, printed by `printer.statements` (every constant typed `T(...)`), and the
+surface's metadata (`START`, `WINDOW`, `MINIMA`, `DESCRIPTION`, `FORMULA`) as plain Python values,
+so the runtime needs no SymPy.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from symnn.codegen import emit
+from symnn.codegen.printer import statements
+from symnn.symbolic.surfaces import SURFACES, Surface, derive_surface, x, y
+
+
+def _metadata(s: Surface) -> str:
+    return ("#: The surface's data, for the runtime (symnn.optviz): where the race starts, the plotting\n"
+            "#: window ((x_min, x_max), (y_min, y_max)), the known minima (empty: unbounded below).\n"
+            f"DESCRIPTION = {s.description!r}\n"
+            f"FORMULA = {sp.sstr(s.expr)!r}\n"
+            f"START = {tuple(float(v) for v in s.start)!r}\n"
+            f"WINDOW = {tuple(tuple(float(v) for v in w) for w in s.window)!r}\n"
+            f"MINIMA = {tuple(tuple(float(v) for v in m) for m in s.minima)!r}\n\n\n")
+
+
+def _loads(exprs: list[sp.Expr], indent: str, xsrc: str, ysrc: str) -> list[str]:
+    free = set().union(*(e.free_symbols for e in exprs))
+    return [f"{indent}{sym.name} = {src}" for sym, src in ((x, xsrc), (y, ysrc)) if sym in free]
+
+
+def surface_module(name: str) -> str:
+    """The module `surfaces/<name>.py`: metadata, then the value, gradient and grid kernels."""
+    s = SURFACES[name]
+    d = derive_surface(name)
+    f, dfdx, dfdy = s.expr, d.gradients["x"], d.gradients["y"]
+    code = _metadata(s)
+    code += (f"{emit.NJIT}\ndef {name}_value(xy):\n"
+             '    """f(x, y) at the point xy = (x, y), a float array of length 2."""\n'
+             "    T = xy.dtype.type\n")
+    code += "\n".join(_loads([f], "    ", "xy[0]", "xy[1]") + statements("f", f, "    ")) + "\n"
+    code += "    return f\n\n\n"
+    code += (f"{emit.NJIT}\ndef {name}_grad(xy, out):\n"
+             '    """out = (df/dx, df/dy) at the point xy = (x, y); both float arrays of length 2."""\n'
+             "    T = xy.dtype.type\n")
+    code += "\n".join(_loads([dfdx, dfdy], "    ", "xy[0]", "xy[1]") + statements("out[0]", dfdx, "    ")
+                      + statements("out[1]", dfdy, "    ")) + "\n\n\n"
+    code += (f"{emit.NJIT}\ndef {name}_grid(xs, ys, out):\n"
+             '    """out[j, i] = f(xs[i], ys[j]): f over the mesh, rows following y (as np.meshgrid)."""\n'
+             "    T = xs.dtype.type\n"
+             "    for j in range(ys.shape[0]):\n"
+             "        for i in range(xs.shape[0]):\n")
+    ind = "            "
+    code += "\n".join(_loads([f], ind, "xs[i]", "ys[j]") + statements("out[j, i]", f, ind)) + "\n"
+    summary = [f"f(x, y) = {sp.sstr(f)}", f"df/dx = {sp.sstr(dfdx)}", f"df/dy = {sp.sstr(dfdy)}",
+               f"{s.description}."]
+    imports = ("import math\n\n" if "math." in code else "") + "from numba import njit\n\n\n"
+    return emit.header(name, f"symnn.symbolic.surfaces.SURFACES[{name!r}]", summary) + imports + code
+
+
+def surface_files() -> dict[str, str]:
+    """Relative path -> source text of every surface module and the package's __init__."""
+    files = {f"surfaces/{name}.py": surface_module(name) for name in SURFACES}
+    files["surfaces/__init__.py"] = emit.package_init("surfaces", {"NAMES": tuple(SURFACES)})
+    return dict(sorted(files.items()))
+
+
+__all__ = ["surface_files", "surface_module"]
