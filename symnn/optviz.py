@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from importlib import import_module
 from numbers import Integral, Real
@@ -35,6 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from symnn.atomic import atomic_target
 from symnn.errors import UserInputError
 from symnn.runtime.optimizers import OPTIMIZER_NAMES, make_optimizer
 
@@ -293,21 +293,15 @@ def _figure(plt, s: Surface, trajectories: Mapping[str, np.ndarray], lrs: Mappin
 
 
 def _atomic_save(target: Path, save) -> None:
-    """Call save(temporary path) beside the target, then rename it onto the target.
+    """Call save(temporary path) beside the target, then rename it onto the target (symnn.atomic).
 
     The file gets the permissions a plain open() would give (mkstemp's are owner-only).
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=target.suffix)
-    os.close(fd)
-    try:
+    umask = os.umask(0)
+    os.umask(umask)
+    with atomic_target(target, suffix=target.suffix) as tmp:
         save(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def output_path(path: str | os.PathLike) -> Path:
