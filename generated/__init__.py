@@ -8,3 +8,5 @@ The names below are the kernels in this folder.
 ACTIVATIONS = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'silu', 'gelu')
 LOSSES = ('mse', 'mae', 'huber', 'cross_entropy', 'binary_cross_entropy', 'hinge')
 LAYERS = ('dense',)
+OPTIMIZERS = ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw')
+SURFACES = ('beale', 'rosenbrock', 'saddle', 'himmelblau', 'booth', 'ravine')

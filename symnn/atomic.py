@@ -16,6 +16,9 @@ def atomic_target(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private; a saved file gets the usual mode
     try:
         yield Path(tmp)
         os.replace(tmp, target)

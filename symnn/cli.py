@@ -1,4 +1,4 @@
-"""The `symnn` command: derive, generate, train, gradcheck, predict.
+"""The `symnn` command: derive, generate, train, gradcheck, predict, optviz.
 
 Bad input is reported as one line, `symnn: error: ...`, with exit code 2 and no traceback.
 SymPy is imported only by the subcommands that derive (derive, generate).
@@ -106,6 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true")
     c.set_defaults(run=cmd_gradcheck)
 
+    v = sub.add_parser("optviz", help="optimizers racing on a 2-D test surface",
+                       description="Run optimizers from one start point on a 2-D test surface whose "
+                       "gradient SymPy derives, print where each ends, and draw the race.")
+    v.add_argument("--surface", default="beale",
+                   help="beale, rosenbrock, saddle, himmelblau, booth, ravine (default: beale)")
+    v.add_argument("--optimizers", default="sgd,momentum,adagrad,rmsprop,adam",
+                   help="comma-separated: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw "
+                   "(default: sgd,momentum,adagrad,rmsprop,adam)")
+    v.add_argument("--steps", type=_positive_int, help="steps per optimizer (default: per surface, 100 to 1000)")
+    v.add_argument("--lr", type=_nonneg_float, help="one learning rate for all (default: a per-surface table)")
+    v.add_argument("--out", help="draw the race to PATH.png, or PATH.gif (animated)")
+    v.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    v.set_defaults(run=cmd_optviz)
+
     r = sub.add_parser("predict", help="one prediction per line from a saved model",
                        description="Predict with a model saved by 'symnn train --save'.")
     r.add_argument("--model", required=True, help="PATH.npz")
@@ -199,6 +213,27 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     else:
         print(table(rows))
     return 0 if all(r.ok for r in rows) else 1
+
+
+# --- optviz --------------------------------------------------------------------------------------
+def cmd_optviz(args: argparse.Namespace) -> int:
+    from symnn import optviz
+
+    if args.out:
+        optviz.output_path(args.out)  # a bad suffix fails before the race
+    lrs = optviz.learning_rates(args.surface, args.optimizers, args.lr)
+    race = optviz.run_race(args.surface, args.optimizers, args.steps, args.lr)
+    if args.out:
+        optviz.draw(args.out, args.surface, race, lrs)
+    rows = optviz.summary(race, args.surface, lrs)
+    if args.json:
+        steps = len(next(iter(race.values()))) - 1
+        print(json.dumps({"surface": args.surface, "steps": steps, "results": [r._asdict() for r in rows]}))
+    else:
+        print(optviz.table(rows, args.surface))
+        if args.out:
+            print(f"drew {args.out}")
+    return 0
 
 
 # --- predict -------------------------------------------------------------------------------------

@@ -178,3 +178,26 @@ def test_derive_expr_refuses_a_10_megabyte_string_quickly(capsys):
 def test_train_refuses_a_formula_that_is_not_a_function_of_x(capsys):
     code, _, err = run(capsys, "train", "--activation", "y*tanh(y)", "--epochs", "1")
     assert code == 2 and "'y'" in err
+
+
+def test_optviz_prints_where_each_optimizer_ends(capsys):
+    code, out, _ = run(capsys, "optviz", "--surface", "booth", "--optimizers", "sgd,adam", "--json")
+    result = json.loads(out)
+    assert code == 0 and [r["optimizer"] for r in result["results"]] == ["sgd", "adam"]
+
+
+def test_optviz_draws_a_png(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "race.png"
+    code, _, _ = run(capsys, "optviz", "--surface", "rosenbrock", "--steps", "50", "--out", str(path))
+    assert code == 0 and path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_optviz_unknown_surface_is_bad_input(capsys):
+    code, _, err = run(capsys, "optviz", "--surface", "nosuch")
+    assert code == 2 and err.startswith("symnn: error: ")
+
+
+def test_derive_a_surface_prints_both_partial_derivatives(capsys):
+    code, out, _ = run(capsys, "derive", "rosenbrock", "--format", "text")
+    assert code == 0 and "rosenbrock" in out

@@ -11,6 +11,7 @@ from symnn.symbolic.activations import ACTIVATIONS, x
 from symnn.symbolic.dense import derive_dense
 from symnn.symbolic.derivation import Derivation, derive_elementwise
 from symnn.symbolic.optimizers import OPTIMIZERS, derive_optimizer
+from symnn.symbolic.surfaces import SURFACES, derive_surface
 
 
 def _activation(name: str) -> Callable[[], Derivation]:
@@ -30,6 +31,7 @@ DEFINITIONS: dict[str, dict[str, Callable[[], Derivation]]] = {
              "multi_margin": losses.derive_multi_margin},
     "layer": {"dense": derive_dense},
     "optimizer": {name: (lambda name=name: derive_optimizer(name)) for name in OPTIMIZERS},
+    "surface": {name: (lambda name=name: derive_surface(name)) for name in SURFACES},
 }
 
 
