@@ -307,9 +307,15 @@ def peer_sklearn(wl, X, y, weights, threads):
 
 # --- the matrix-multiply floor ------------------------------------------------------------------
 
-def gemm_floor(wl, n: int, threads: int, seconds: float = 0.15) -> dict:
+def gemm_floor(wl, n: int, threads: int, sample_s: float = 0.02, passes: int = 11) -> dict:
     """Time each product of an epoch with np.dot (NumPy's BLAS) and with np.dot inside a Numba function
-    (SciPy's OpenBLAS, what symnn's kernels call), in the layouts symnn uses; sum count x median time."""
+    (SciPy's OpenBLAS, what symnn's kernels call), in the layouts symnn uses; floor = sum of count x time.
+
+    Each timing sample repeats one product for about `sample_s` seconds; the products are timed in
+    turn, `passes` times over (spread over seconds, so a burst of other work on this shared machine
+    hits few samples of any one product); a product's time is the median of its samples. NumPy's
+    and SciPy's OpenBLAS are timed one after the other, never interleaved (see below).
+    """
     import numpy as np
     from numba import njit
 
@@ -317,6 +323,10 @@ def gemm_floor(wl, n: int, threads: int, seconds: float = 0.15) -> dict:
     def dots(a, b, out, reps):
         for _ in range(reps):
             np.dot(a, b, out)
+
+    def np_dots(a, b, out, reps):
+        for _ in range(reps):
+            np.dot(a, b, out=out)
 
     rng = np.random.default_rng(0)
 
@@ -328,39 +338,44 @@ def gemm_floor(wl, n: int, threads: int, seconds: float = 0.15) -> dict:
             return rng.standard_normal(sa[::-1], dtype=np.float32).T, rng.standard_normal(sb, dtype=np.float32)
         return rng.standard_normal(sa, dtype=np.float32), rng.standard_normal(sb, dtype=np.float32)
 
-    def median_time(call, reps_arg):
-        call(1)
+    def calibrate(fn, args):
+        fn(*args, 1)
         reps = 1
-        while True:  # calibrate: one timing sample lasts at least ~seconds / 20
+        while True:
             t = time.perf_counter()
-            call(reps)
-            dt = time.perf_counter() - t
-            if dt > seconds / 20 or reps > 1 << 20:
-                break
+            fn(*args, reps)
+            if time.perf_counter() - t > sample_s / 4 or reps > 1 << 22:
+                return reps * 4
             reps *= 4
-        samples = []
-        for _ in range(15):
-            t = time.perf_counter()
-            call(reps)
-            samples.append((time.perf_counter() - t) / reps)
-        return float(np.median(samples))
 
-    rows, numpy_s, numba_s = [], 0.0, 0.0
+    products = []
     for what, sa, sb, count in workloads.matmuls(wl.key, n):
         a, b = operands(what, sa, sb)
-        out = np.empty((sa[0], sb[1]), np.float32)
-
-        def np_loop(reps, a=a, b=b, out=out):
-            for _ in range(reps):
-                np.dot(a, b, out=out)
-
-        t_np = median_time(np_loop, None)
-        t_nb = median_time(lambda reps, a=a, b=b, out=out: dots(a, b, out, reps), None)
-        numpy_s += count * t_np
-        numba_s += count * t_nb
-        flops = 2 * sa[0] * sa[1] * sb[1]
-        rows.append({"what": what, "a": sa, "b": sb, "count": count, "numpy_us": t_np * 1e6,
-                     "numba_us": t_nb * 1e6, "numpy_gflops": flops / t_np / 1e9, "numba_gflops": flops / t_nb / 1e9})
+        args = (a, b, np.empty((sa[0], sb[1]), np.float32))
+        products.append({"what": what, "a": sa, "b": sb, "count": count, "args": args, "np": [], "nb": []})
+    for p in products:
+        p["reps"] = [calibrate(np_dots, p["args"])]
+    time.sleep(0.5)
+    for p in products:
+        p["reps"].append(calibrate(dots, p["args"]))
+    # One library at a time, with a pause between: an OpenBLAS pool's idle threads spin for a while
+    # after each call, and would take the cores from the other library's threads.
+    for fn, which, key in ((np_dots, 0, "np"), (dots, 1, "nb")):
+        time.sleep(0.5)
+        for _ in range(passes):
+            for p in products:
+                t = time.perf_counter()
+                fn(*p["args"], p["reps"][which])
+                p[key].append((time.perf_counter() - t) / p["reps"][which])
+    rows, numpy_s, numba_s = [], 0.0, 0.0
+    for p in products:
+        t_np, t_nb = float(np.median(p["np"])), float(np.median(p["nb"]))
+        numpy_s += p["count"] * t_np
+        numba_s += p["count"] * t_nb
+        flops = 2 * p["a"][0] * p["a"][1] * p["b"][1]
+        rows.append({"what": p["what"], "a": p["a"], "b": p["b"], "count": p["count"], "numpy_us": t_np * 1e6,
+                     "numba_us": t_nb * 1e6, "numpy_gflops": flops / t_np / 1e9, "numba_gflops": flops / t_nb / 1e9,
+                     "numpy_best_us": min(p["np"]) * 1e6, "numba_best_us": min(p["nb"]) * 1e6})
     flops = workloads.flops_per_epoch(wl.key, n)
     return {"floor_ms": numpy_s * 1e3, "floor_numba_ms": numba_s * 1e3, "flops": flops,
             "gflops": flops / numpy_s / 1e9, "gflops_numba": flops / numba_s / 1e9, "products": rows}

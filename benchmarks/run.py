@@ -120,7 +120,15 @@ def machine() -> dict:
                 model = line.split(":", 1)[1].strip()
     except OSError:
         pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=ROOT).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "symnn", "generated"], capture_output=True,
+                               text=True, cwd=ROOT).stdout.strip()
+    except OSError:
+        commit, dirty = "?", ""
     return {"cpu": model, "cores": os.cpu_count(), "platform": platform.platform(),
+            "symnn_commit": commit + (" (symnn/ or generated/ modified)" if dirty else ""),
             "python": platform.python_version(),
             "openblas_vars_in_driver_env": {k: os.environ.get(k) for k in OPENBLAS_VARS}}
 
@@ -181,8 +189,9 @@ def table(data: dict) -> str:
     peer = load_peer_module()
     wls = load_workloads(peer)
     summary = summarize(data["runs"])
-    lines = [f"OpenBLAS variables: {data['openblas_env']}  |  {data['machine']['cpu']}, "
-             f"{data['machine']['cores']} cores  |  rounds: {data['rounds']}"]
+    m = data["machine"]
+    lines = [f"OpenBLAS variables: {data['openblas_env']}  |  {m['cpu']}, {m['cores']} cores  |  "
+             f"rounds: {data['rounds']}  |  symnn at {m.get('symnn_commit', '?')}  |  {data['started']}"]
     head = (f"{'peer':<11} {'ms/epoch':>9} {'vs torch':>9} {'vs JAX':>7} {'x floor':>8} {'1st ms':>7} "
             f"{'acc %':>6} {'loss':>7} {'RSS MB':>7}  BLAS")
     for (threads, key), rows in summary.items():
@@ -272,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--idle", type=float, default=0.3, help="wait for the machine to use fewer cores than this")
     ap.add_argument("--max-wait", type=float, default=10.0, help="seconds to wait for that, at most")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run, at most")
+    ap.add_argument("--symnn-cold", action="store_true",
+                    help="give each symnn run an empty SYMNN_CACHE_DIR: its first epoch then includes compiling "
+                         "the fused loop (by default symnn's on-disk cache is warm after its first run)")
     ap.add_argument("--out", help="JSON file for all runs (default benchmarks/results/<openblas-env>.json)")
     ap.add_argument("--report", metavar="JSON", help="print the table of a saved run and exit")
     args = ap.parse_args(argv)
@@ -288,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     peers = [p.strip() for p in args.peers.split(",")]
     out_path = Path(args.out) if args.out else HERE / "results" / f"{args.openblas_env}.json"
     data = {"openblas_env": args.openblas_env, "machine": machine(), "rounds": args.rounds,
+            "symnn_cache": "cold (empty per run)" if args.symnn_cold else "warm",
             "epochs": epochs, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": []}
     for n in threads:
         env = child_env(n, args.openblas_env)
@@ -296,7 +309,9 @@ def main(argv: list[str] | None = None) -> int:
                 for p in peers:
                     e = epochs.get(f"{p}:{wl}", epochs[wl])
                     busy = wait_idle(args.idle, args.max_wait)
-                    r = run_one(p, wl, n, e, env, args.timeout)
+                    with tempfile.TemporaryDirectory() as cold:
+                        run_env = env | {"SYMNN_CACHE_DIR": cold} if args.symnn_cold and p.startswith("symnn") else env
+                        r = run_one(p, wl, n, e, run_env, args.timeout)
                     r |= {"round": rnd, "busy_before": busy}
                     data["runs"].append(r)
                     took = r.get("median_ms", r.get("floor_ms"))
