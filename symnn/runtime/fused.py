@@ -17,6 +17,7 @@ loss is the batch means weighted by batch size. The batch mean loss is summed in
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from importlib import import_module
 from pathlib import Path
@@ -39,6 +40,7 @@ _CHUNK_ENTRIES = 1 << 20
 _CALL_SECONDS = 0.25
 
 _modules: dict[str, ModuleType] = {}
+_by_spec: dict[str, ModuleType] = {}
 
 
 def _optimizer_kernel(optimizer: object) -> str | None:
@@ -75,8 +77,17 @@ def module_path(source: str) -> Path:
 
 
 def load_module(spec: dict) -> ModuleType:
-    """The fused module of a spec, written into the cache folder if it is not there yet."""
-    source = fused_module(spec)
+    """The fused module of a spec, written into the cache folder if it is not there yet.
+
+    Remembered per spec for the process: a fit of one epoch at a time pays no text generation.
+    """
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _by_spec:
+        _by_spec[key] = _load_source(fused_module(spec))
+    return _by_spec[key]
+
+
+def _load_source(source: str) -> ModuleType:
     path = module_path(source)
     if path.stem not in _modules:
         if not path.is_file() or path.read_text(encoding="utf-8") != source:
