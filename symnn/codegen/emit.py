@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symnn.codegen.printer import print_expr, statements
+from symnn.codegen.printer import statements
 from symnn.symbolic import dense as dense_def
 from symnn.symbolic import losses as loss_defs
 from symnn.symbolic.derivation import Derivation, y
@@ -227,6 +227,3 @@ def package_init(title: str, exports: dict[str, tuple[str, ...]]) -> str:
         out += f"{key} = {names!r}\n"
     return out
 
-
-__all__ = ["activation_module", "cross_entropy_module", "dense_module", "elementwise_loss_module",
-           "header", "hinge_module", "package_init", "print_expr"]

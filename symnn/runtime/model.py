@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 
@@ -226,6 +225,3 @@ def from_description(desc: dict, arrays: list[np.ndarray]) -> Sequential:
         p[...] = a
     return model
 
-
-def model_json(model: Sequential) -> str:
-    return json.dumps(model.describe(), sort_keys=True)
