@@ -104,7 +104,10 @@ def test_float32_loop_has_no_float64_arithmetic():
     ir = mod.train_epochs.inspect_llvm(sig)
     assert "fpext" not in ir
     # The only doubles are in Numba's reshape size check, which compares two integers as doubles.
-    doubles = [line.strip() for line in ir.splitlines() if "double" in line or "f64" in line]
+    # Constant data (pickled exception info, whose hashes may spell "f64") is not arithmetic.
+    float64_type = re.compile(r"\bdouble\b|\.f64\b")
+    code = [line.strip() for line in ir.splitlines() if not line.startswith("@")]
+    doubles = [line for line in code if float64_type.search(line) and "picklebuf" not in line]
     allowed = re.compile(r"%\S+ = ([us]itofp( nneg)? i64 %\S+ to double|fcmp une double %\S+, %\S+)$")
     assert [line for line in doubles if not allowed.match(line)] == []
 
