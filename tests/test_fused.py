@@ -95,6 +95,56 @@ def test_optimizer_state_continues_after_a_fused_fit():
         np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
 
 
+
+def _alternate_two_optimizers(fused_flag: bool) -> list[np.ndarray]:
+    case = CASES["relu-ce-adam-f64"]
+    X, y = _data(case["n"], case["n_out"], case["loss"])
+    model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+    first, second = symnn.Adam(lr=0.01), symnn.Adam(lr=0.003, betas=(0.8, 0.99))
+    for epoch, opt in enumerate((first, second, first, second, first)):
+        model.fit(X, y, optimizer=opt, epochs=1, batch_size=16, seed=epoch, verbose=False, fused=fused_flag)
+    return model.parameters()
+
+
+def test_two_optimizers_taking_turns_on_one_model_keep_their_own_state():
+    for p, q in zip(_alternate_two_optimizers(True), _alternate_two_optimizers(False), strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
+
+
+def test_one_epoch_fits_continue_as_one_fit_does():
+    """Fitting one epoch per call (the state kept between calls) equals the per-layer path doing the same."""
+    case = CASES["relu-ce-adam-f64"]
+    X, y = _data(case["n"], case["n_out"], case["loss"])
+    results = []
+    for fused_flag in (True, False):
+        model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+        opt = symnn.Adam(lr=0.01)
+        losses = [model.fit(X, y, optimizer=opt, epochs=1, batch_size=16, seed=e, verbose=False,
+                            fused=fused_flag)["loss"][0] for e in range(4)]
+        results.append((losses, model.parameters(), opt.state[0]["step"]))
+    (la, pa, sa), (lb, pb, sb) = results
+    assert sa == sb == 40
+    np.testing.assert_allclose(la, lb, rtol=1e-10)
+    for p, q in zip(pa, pb, strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
+
+
+def test_parameters_assigned_between_fits_are_used():
+    """The fused loop reads the model's arrays on every fit: values written into them in between count."""
+    case = CASES["relu-ce-adam-f64"]
+    X, y = _data(case["n"], case["n_out"], case["loss"])
+    results = []
+    for fused_flag in (True, False):
+        model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+        opt = symnn.SGD(lr=0.05)
+        model.fit(X, y, optimizer=opt, epochs=1, batch_size=16, seed=0, verbose=False, fused=fused_flag)
+        model.layers[0].W[...] = 0.1
+        model.layers[0].b = np.full_like(model.layers[0].b, 0.2)
+        model.fit(X, y, optimizer=opt, epochs=1, batch_size=16, seed=1, verbose=False, fused=fused_flag)
+        results.append(model.parameters())
+    for p, q in zip(*results, strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
+
 def test_float32_loop_has_no_float64_arithmetic():
     case = CASES["relu-ce-adam-f32"]
     _, _, model = _train(True, case)

@@ -17,8 +17,9 @@ loss is the batch means weighted by batch size. The batch mean loss is summed in
 from __future__ import annotations
 
 import hashlib
-import json
 import time
+import weakref
+from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
 from types import ModuleType
@@ -81,10 +82,14 @@ def load_module(spec: dict) -> ModuleType:
 
     Remembered per spec for the process: a fit of one epoch at a time pays no text generation.
     """
-    key = json.dumps(spec, sort_keys=True)
+    key = _spec_key(spec)
     if key not in _by_spec:
         _by_spec[key] = _load_source(fused_module(spec))
     return _by_spec[key]
+
+
+def _spec_key(spec: dict) -> tuple:
+    return (tuple(tuple(layer) for layer in spec["layers"]), spec["loss"], spec["optimizer"], spec["dtype"])
 
 
 def _load_source(source: str) -> ModuleType:
@@ -101,7 +106,7 @@ class _Layout:
 
     def __init__(self, model, mod: ModuleType, batch_size: int, n_targets: int) -> None:
         ops = {name: i + 1 for i, name in enumerate(mod.ACTIVATIONS)}
-        rows, self.params = [], []
+        rows, self.offsets = [], []
         p_off = 0
         a_off = [0]
         for w in model.widths[:-1]:
@@ -111,7 +116,7 @@ class _Layout:
             w_off = b_off = 0
             if isinstance(layer, Dense):
                 w_off, b_off = p_off, p_off + n_in * n_out
-                self.params += [(w_off, layer.W), (b_off, layer.b)]
+                self.offsets += [w_off, b_off]
                 p_off = b_off + n_out
             rows.append((0 if isinstance(layer, Dense) else ops[layer.name], n_in, n_out, a_off[i],
                          a_off[i + 1], w_off, b_off))
@@ -120,37 +125,77 @@ class _Layout:
         self.workspace = a_off[-1] + batch_size * model.widths[-1] + batch_size * n_targets
 
 
-def _state_in(optimizer, layout: _Layout, names: tuple[str, ...], dtype: np.dtype):
-    """(S, step count, created) from the optimizer's state, or None if it is not uniform."""
-    S = np.empty((len(names), layout.n_params), dtype)
-    state = optimizer.state
-    if not state:
-        for k, name in enumerate(names):
-            S[k] = optimizer._initial(name)
-        return S, 0, True
-    if len(state) != len(layout.params):
-        return None
-    steps = {s["step"] for s in state}
-    have = {all(name in s for name in names) for s in state}
-    if len(steps) != 1 or len(have) != 1:
-        return None
-    created = not have.pop()
-    for (off, p), s in zip(layout.params, state):
-        if s["size"] is not None and (s["size"], s["dtype"]) != (p.size, p.dtype):
+class _Session:
+    """What one model's fused fits keep from call to call: the module, layout and flat arrays.
+
+    Kept on the model, so that fitting one epoch at a time (evaluating between epochs) does not pay
+    for them again. The optimizer's state stays in the rows of S between fits: its state arrays are
+    views of S (written back that way), so the next fit finds them in place and copies nothing, and
+    a per-layer `optimizer.step` in between updates S itself.
+    """
+
+    def __init__(self, key: tuple, mod: ModuleType, model, batch_size: int, n_targets: int) -> None:
+        self.key, self.mod = key, mod
+        self.layout = layout = _Layout(model, mod, batch_size, n_targets)
+        dtype = model.dtype
+        self.P = np.empty(layout.n_params, dtype)
+        self.D = np.zeros_like(self.P)
+        self.AV = np.zeros(layout.workspace, dtype)
+        self.GV = np.zeros_like(self.AV)
+        self.S = np.empty((len(mod.ROLES["state"]), layout.n_params), dtype)
+        self.owner: Callable[[], object] = lambda: None  # the optimizer whose state is in S (weakly)
+        self.views: list[list[np.ndarray]] = []  # the views of S handed to the owner's state
+
+    def state_in(self, optimizer, params: list[np.ndarray]) -> tuple[int, bool] | None:
+        """Put the optimizer's state into S: (its step count, whether it was created now), or None
+        if the state is not uniform over the parameters (the fused loop cannot continue it)."""
+        names = self.mod.ROLES["state"]
+        state = optimizer.state
+        if self.owner() is not optimizer:
+            self.S = np.empty_like(self.S)  # S may back another optimizer's state: never overwrite it
+            self.owner, self.views = weakref.ref(optimizer), []
+        if not state:
+            for k, name in enumerate(names):
+                self.S[k] = optimizer._initial(name)
+            return 0, True
+        if len(state) != len(params):
             return None
-        for k, name in enumerate(names):
-            S[k, off:off + p.size] = s[name] if name in s else optimizer._initial(name)
-    return S, steps.pop(), created
+        steps = {s["step"] for s in state}
+        have = {all(name in s for name in names) for s in state}
+        if len(steps) != 1 or len(have) != 1:
+            return None
+        created = not have.pop()
+        if not created and len(self.views) == len(state) and all(
+                s[name] is view for s, row in zip(state, self.views) for name, view in zip(names, row)):
+            return steps.pop(), False  # already in S, as the last fit left it
+        for off, p, s in zip(self.layout.offsets, params, state):
+            if s["size"] is not None and (s["size"], s["dtype"]) != (p.size, p.dtype):
+                return None
+            for k, name in enumerate(names):
+                self.S[k, off:off + p.size] = s[name] if name in s else optimizer._initial(name)
+        return steps.pop(), created
+
+    def state_out(self, optimizer, params: list[np.ndarray], step: int) -> None:
+        """Leave the optimizer's state as its own `step` would have: views of S's rows."""
+        names = self.mod.ROLES["state"]
+        while len(optimizer.state) < len(params):
+            optimizer.state.append({"step": 0, "size": None, "dtype": None})
+        self.views = []
+        for off, p, s in zip(self.layout.offsets, params, optimizer.state):
+            s.update(step=step, size=p.size, dtype=p.dtype)
+            row = [self.S[k, off:off + p.size] for k in range(len(names))]
+            s.update(zip(names, row))
+            self.views.append(row)
 
 
-def _state_out(optimizer, layout: _Layout, names: tuple[str, ...], S: np.ndarray, step: int) -> None:
-    """Write the run's state back into the optimizer, as its own `step` would have left it."""
-    while len(optimizer.state) < len(layout.params):
-        optimizer.state.append({"step": 0, "size": None, "dtype": None})
-    for (off, p), s in zip(layout.params, optimizer.state):
-        s.update(step=step, size=p.size, dtype=p.dtype)
-        for k, name in enumerate(names):
-            s[name] = S[k, off:off + p.size].copy()
+def _session(model, spec: dict, batch_size: int, n_targets: int) -> _Session:
+    """The model's fused session for this spec and batch shape, made anew when either changed."""
+    key = (_spec_key(spec), batch_size, n_targets)
+    sess = getattr(model, "_fused_session", None)
+    if sess is None or sess.key != key:
+        sess = _Session(key, load_module(spec), model, batch_size, n_targets)
+        model._fused_session = sess
+    return sess
 
 
 def _per_step(optimizer, names: tuple[str, ...], lrs: np.ndarray, n_batches: int, t0: int,
@@ -161,27 +206,28 @@ def _per_step(optimizer, names: tuple[str, ...], lrs: np.ndarray, n_batches: int
     if not names:
         return out
     module = import_module(f"symnn.generated.optimizers.{optimizer.module}")
-    values = dict(optimizer._scalars())
-    values["lr"] = np.repeat(lrs.astype(np.float64), n_batches)
-    values["t"] = np.arange(t0 + 1, t0 + steps + 1, dtype=np.float64)
-    results: dict[str, np.ndarray] = {}
+    results: dict[str, object] = {}
     if module.STEP_SCALARS:
+        values = optimizer._scalars()
+        values["lr"] = np.repeat(lrs, n_batches)
+        values["t"] = np.arange(t0 + 1, t0 + steps + 1, dtype=np.float64)
         fn = getattr(module, f"{optimizer.module}_scalars")
-        per_step = fn(*(values[k] for k in module.STEP_INPUTS))
-        results = {k: np.broadcast_to(np.asarray(v, np.float64), (steps,))
-                   for k, v in zip(module.STEP_SCALARS, per_step)}
-    results["first"] = np.zeros(steps)
-    results["first"][0] = 1.0 if created else 0.0
+        results = dict(zip(module.STEP_SCALARS, fn(*(values[k] for k in module.STEP_INPUTS))))
     for k, name in enumerate(names):
-        out[:, k] = results[name]
+        if name == "first":
+            out[:, k] = 0
+            out[0, k] = 1 if created else 0
+        else:
+            out[:, k] = results[name]
     return out
 
 
-def unsupported(model, optimizer, validation: object = None, callback: object = None) -> str | None:
-    """Why the fused loop cannot run this fit, or None if it can."""
+def unsupported(model, optimizer, validation: object = None, callback: object = None,
+                spec: dict | None = None) -> str | None:
+    """Why the fused loop cannot run this fit, or None if it can (`spec`: spec_of, if known)."""
     if validation is not None or callback is not None:
         return "validation data and callbacks need Python between epochs"
-    if spec_of(model, optimizer) is None:
+    if (spec or spec_of(model, optimizer)) is None:
         return ("the fused loop covers Dense layers, built-in activations and losses, and the "
                 "built-in optimizers")
     if not all(p.dtype == model.dtype and p.flags.c_contiguous and p.flags.writeable
@@ -200,21 +246,19 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
     runs its per-layer loop; with `required` (fit's fused=True), a UserInputError saying why.
     Empty data or zero epochs also return None: there is nothing worth compiling for.
     """
-    spec = spec_of(model, optimizer)
     n = X.shape[0]
     if n == 0 or epochs == 0:
         return None
-    why = unsupported(model, optimizer, validation, callback)
+    spec = spec_of(model, optimizer)
+    why = unsupported(model, optimizer, validation, callback, spec)
     if why is None:
         try:
-            mod = load_module(spec)
+            sess = _session(model, spec, batch_size, T.shape[1])
         except OSError as exc:
             why = f"the fused loop cannot be written to the cache folder ({exc})"
     if why is None:
-        roles = mod.ROLES
-        dtype = model.dtype
-        layout = _Layout(model, mod, batch_size, T.shape[1])
-        state = _state_in(optimizer, layout, roles["state"], dtype)
+        params = model.parameters()
+        state = sess.state_in(optimizer, params)
         why = None if state is not None else "the optimizer's state is not uniform over the parameters"
     if why is not None:
         if required:
@@ -222,13 +266,12 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
         return None
     from symnn.runtime.progress import Progress
 
-    S, t0, created = state
-    P = np.empty(layout.n_params, dtype)
-    for off, p in layout.params:
+    t0, created = state
+    mod, layout, P, S = sess.mod, sess.layout, sess.P, sess.S
+    roles = mod.ROLES
+    dtype = model.dtype
+    for off, p in zip(layout.offsets, params):
         P[off:off + p.size] = p.reshape(-1)
-    D = np.zeros_like(P)
-    AV = np.zeros(layout.workspace, dtype)
-    GV = np.zeros_like(AV)
     hyper_values = optimizer._scalars()
     hyper = np.array([hyper_values[k] for k in roles["hyper"]], dtype)
     n_batches = -(-n // batch_size)
@@ -257,19 +300,19 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
                                 dtype)
             start = time.perf_counter()
             mod.train_epochs(X, T, perms[:k] if shuffle else perms, lrs.astype(dtype), scalars, hyper,
-                             batch_size, losses[:k], layout.prog, P, D, S, AV, GV)
+                             batch_size, losses[:k], layout.prog, P, sess.D, S, sess.AV, sess.GV)
             seconds = time.perf_counter() - start
             step, done = step + k * n_batches, done + k
-            history += ((losses[:k].astype(np.float64) * sizes).sum(axis=1) / n).tolist()
+            history += (np.dot(losses[:k].astype(np.float64), sizes) / n).tolist()
             progress.update(done, history[-1])
             # About _CALL_SECONDS per call: progress and Ctrl-C stay responsive, calls stay few.
             chunk = max(1, min(most, int(k * _CALL_SECONDS / max(seconds, 1e-9))))
     finally:
         progress.close()
-        for off, p in layout.params:
+        for off, p in zip(layout.offsets, params):
             p.reshape(-1)[:] = P[off:off + p.size]
         if step > t0:
-            _state_out(optimizer, layout, roles["state"], S, step)
+            sess.state_out(optimizer, params, step)
     return history
 
 
