@@ -5,8 +5,10 @@ SymPy), written into `<cache>/fused/fused_<hash of its text>.py` and compiled on
 own cache sits beside it. Its text depends only on the activations used, the loss and the optimizer
 kernel, so one compiled loop (per dtype) serves every depth and width. The network is passed as
 data (see emit_fused): the parameters are copied into one flat array for the run and back at the
-end, the optimizer's state likewise, so a later per-layer `optimizer.step` continues exactly where
-the fused run stopped.
+end; the optimizer's state lives in the rows of one array, and the optimizer's state arrays are
+left as views of them, so a later per-layer `optimizer.step` continues exactly where the fused run
+stopped and the next fused fit finds the state in place. What stays the same from fit to fit (module,
+layout, arrays) is kept on the model (`_Session`), so fitting one epoch per call costs little more.
 
 Numbers: the same as the per-layer loop, which this reproduces exactly: the same permutations
 (drawn here per epoch from `default_rng(seed)`), batches, kernels and per-step scalars; the epoch
