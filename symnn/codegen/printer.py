@@ -153,3 +153,18 @@ def statements(target: str, expr: sp.Expr, indent: str = "", op: str = "=") -> l
     lines = [f"{indent}{s} = {print_expr(v)}" for s, v in temps]
     lines.append(f"{indent}{target} {op} {print_expr(reduced)}")
     return lines
+
+
+def joint_statements(parts: list[tuple[str, sp.Expr, str]], indent: str = "") -> list[str]:
+    """Lines computing each `target op expr` of `parts`, in order, for one loop body.
+
+    One CSE over all of them, so subexpressions common to (say) a loss and its gradient are
+    computed once; when one of them branches, each is printed by `statements` (per-branch CSE).
+    """
+    exprs = [to_branches(e) for _, e, _ in parts]
+    if any(isinstance(e, sp.Piecewise) or (op == "+=" and e == 0) for e, (_, _, op) in zip(exprs, parts)):
+        return [line for target, e, op in parts for line in statements(target, e, indent, op)]
+    temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), order="canonical")
+    lines = [f"{indent}{s} = {print_expr(v)}" for s, v in temps]
+    lines += [f"{indent}{target} {op} {print_expr(r)}" for (target, _, op), r in zip(parts, reduced)]
+    return lines

@@ -80,6 +80,31 @@ CROSS_ENTROPY_STABLE_TERM = t * (lse - z)
 CROSS_ENTROPY_FUSED_GRADIENT = (sp.exp(z - lse) - t) / n
 
 
+#: One pass over a row, one exp per element: the row maximum m, each e_j = exp(z_j - m) stored
+#: while summing s = sum_j e_j, then lse = m + log(s) and exp(z_j - lse) = e_j / s.
+row_max = sp.Symbol("m", real=True)
+exp_sum = sp.Symbol("s", positive=True)
+stored_exp = sp.Symbol("e", positive=True)
+STORED_EXP = sp.exp(z - row_max)
+LSE_FROM_SUM = row_max + sp.log(exp_sum)
+#: exp(z - lse) -> e/s, the rewrite that lets the gradient reuse the stored exponentials.
+EXP_FROM_STORED = {sp.exp(z - lse): stored_exp / exp_sum}
+
+
+def cross_entropy_gradient_from_stored_exps() -> sp.Expr:
+    """CROSS_ENTROPY_FUSED_GRADIENT with exp(z - lse) replaced by e/s: (e/s - t)/n.
+
+    Raises ArithmeticError unless SymPy finds the rewrite an identity, i.e. unless the result, with
+    e = exp(z - m), equals the fused gradient with lse = m + log(s), and no lse is left in it.
+    """
+    grad = CROSS_ENTROPY_FUSED_GRADIENT.subs(EXP_FROM_STORED)
+    identity = grad.subs(stored_exp, STORED_EXP) - CROSS_ENTROPY_FUSED_GRADIENT.subs(lse, LSE_FROM_SUM)
+    if lse in grad.free_symbols or sp.simplify(identity) != 0:
+        raise ArithmeticError(f"exp(z - lse) = e/s does not turn {CROSS_ENTROPY_FUSED_GRADIENT} into an "
+                              f"equal expression in e and s: got {grad}")
+    return grad
+
+
 def cross_entropy_raw_gradient(j: int) -> sp.Expr:
     """d/dz_j of the textbook softmax cross-entropy, by `sympy.diff`."""
     return sp.diff(CROSS_ENTROPY_FORWARD, zs[j])
