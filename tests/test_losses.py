@@ -115,3 +115,123 @@ def test_cross_entropy_losses_stay_finite_at_huge_logits(name, k, dtype):
     g = np.empty_like(z)
     loss.gradient(z, t, g)
     assert np.isfinite(loss.value(z, t)) and np.all(np.isfinite(g))
+
+
+# --- value_and_grad: forward and backward in one pass -------------------------------------------
+
+#: (rtol, atol) for the cross-entropy gradient, computed as e/s instead of exp(z - lse).
+CE_GRADIENT_TOL = {np.float32: (1e-5, 1e-8), np.float64: (1e-13, 1e-17)}
+
+
+def _three_kernels(name, k, dtype, seed=6, n=33):
+    """(loss, t, z, forward value, backward gradient, value_and_grad value, its gradient)."""
+    z, labels = _data(name, k, np.random.default_rng(seed), n=n)
+    loss = Loss(name, k)
+    t = loss.targets(labels, dtype)
+    z = z.astype(dtype)
+    g_backward, g_joint = np.empty_like(z), np.full_like(z, np.nan)
+    loss.gradient(z, t, g_backward)
+    value_joint = loss.value_and_gradient(z, t, g_joint)
+    return loss, t, z, loss.value(z, t), g_backward, value_joint, g_joint
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,k", CASES)
+def test_value_and_grad_value_equals_the_forward_kernels(name, k, dtype):
+    _, _, _, value_forward, _, value_joint, _ = _three_kernels(name, k, dtype)
+    assert value_joint == value_forward  # the same operations in the same order
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,k", CASES)
+def test_value_and_grad_gradient_equals_the_backward_kernels(name, k, dtype):
+    _, _, _, _, g_backward, _, g_joint = _three_kernels(name, k, dtype)
+    assert g_joint.dtype == dtype
+    if name == "cross_entropy":
+        rtol, atol = CE_GRADIENT_TOL[dtype]
+        np.testing.assert_allclose(g_joint, g_backward, rtol=rtol, atol=atol)
+    else:
+        np.testing.assert_array_equal(g_joint, g_backward)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,k", CASES)
+def test_value_and_grad_matches_pytorch(name, k, dtype):
+    torch = pytest.importorskip("torch")
+    z, labels = _data(name, k, np.random.default_rng(4), n=16)
+    z = z.astype(dtype)
+    loss = Loss(name, k)
+    g = np.empty_like(z)
+    value = loss.value_and_gradient(z, loss.targets(labels, dtype), g)
+    zt = torch.tensor(z.astype(np.float64), requires_grad=True)
+    out = _torch_loss(torch, name, k, zt, labels)
+    out.backward()
+    rtol, atol = (1e-12, 1e-14) if dtype == np.float64 else (1e-5, 1e-7)
+    assert value == pytest.approx(out.item(), rel=rtol, abs=atol)
+    np.testing.assert_allclose(g, zt.grad.numpy(), rtol=rtol, atol=atol)
+
+
+#: Logits of +-1000 (exp overflows at 89 in float32, 710 in float64), right and wrong classes.
+HUGE = {
+    "cross_entropy": (np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 1000.0], [0.0, 1000.0, -1000.0]]),
+                      np.array([0, 0, 2])),
+    "binary_cross_entropy": (np.array([[1000.0], [-1000.0], [1000.0], [-1000.0]]), np.array([1, 1, 0, 0])),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", list(HUGE))
+def test_value_and_grad_is_finite_and_correct_at_huge_logits(name, dtype):
+    torch = pytest.importorskip("torch")
+    z, labels = HUGE[name]
+    k = z.shape[1]
+    loss = Loss(name, k)
+    g = np.empty(z.shape, dtype)
+    value = loss.value_and_gradient(z.astype(dtype), loss.targets(labels, dtype), g)
+    zt = torch.tensor(z, requires_grad=True)
+    out = _torch_loss(torch, name, k, zt, labels)
+    out.backward()
+    assert np.isfinite(value) and np.all(np.isfinite(g))
+    assert value == pytest.approx(out.item(), rel=1e-6)
+    np.testing.assert_allclose(g, zt.grad.numpy(), rtol=1e-6, atol=1e-12)
+
+
+def test_cross_entropy_value_and_grad_computes_one_exp_per_element():
+    from symnn.codegen.emit_fused import functions, generated_text
+
+    source = functions(generated_text("losses.cross_entropy"))["cross_entropy_value_and_grad"]
+    assert source.count("math.exp(") == 1
+    assert source.count("math.log(") == 1
+
+
+def test_every_loss_has_a_value_and_grad_kernel_beside_forward_and_backward():
+    from symnn.codegen.emit_fused import functions, generated_text
+
+    for name in ("mse", "mae", "huber", "binary_cross_entropy", "hinge", "cross_entropy"):
+        fns = functions(generated_text(f"losses.{name}"))
+        forwards = {f.removesuffix("_forward") for f in fns if f.endswith("_forward")}
+        assert forwards and all({f"{f}_backward", f"{f}_value_and_grad"} <= set(fns) for f in forwards), name
+
+
+def test_cross_entropy_gradient_from_stored_exps_is_e_over_s_minus_t_over_n():
+    grad = defs.cross_entropy_gradient_from_stored_exps()
+    assert defs.lse not in grad.free_symbols
+    assert sp.simplify(grad - (defs.stored_exp / defs.exp_sum - defs.t) / defs.n) == 0
+
+
+def test_a_stored_exp_rewrite_that_is_not_an_identity_is_refused_by_the_generator(monkeypatch):
+    from symnn.codegen import emit
+
+    wrong = {sp.exp(defs.z - defs.lse): defs.stored_exp / defs.exp_sum ** 2}
+    monkeypatch.setattr(defs, "EXP_FROM_STORED", wrong)
+    with pytest.raises(ArithmeticError, match="does not turn"):
+        emit.cross_entropy_module("test")
+
+
+def test_joint_statements_compute_a_subexpression_common_to_value_and_gradient_once():
+    from symnn.codegen.printer import joint_statements
+
+    x = sp.Symbol("x", real=True)
+    lines = joint_statements([("total", sp.log(1 + sp.exp(x)), "+="), ("g", sp.exp(x) / (1 + sp.exp(x)), "=")])
+    assert sum(line.count("math.exp(") for line in lines) == 1
+    assert lines[-2:] == [line for line in lines if line.startswith(("total +=", "g ="))]

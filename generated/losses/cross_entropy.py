@@ -5,6 +5,7 @@ Do not edit by hand: change the definition and run `symnn generate`.
 l = -t1*log(exp(z1)/(exp(z1) + exp(z2) + exp(z3))) - t2*log(exp(z2)/(exp(z1) + exp(z2) + exp(z3))) - t3*log(exp(z3)/(exp(z1) + exp(z2) + exp(z3))) (C = 3 shown), mean over rows
 computed per element as t*(lse - z), lse = max(z) + log(sum(exp(z - max(z))))
 dL/dz_j = (-t + exp(-lse + z))/n  (softmax(z) - t over n: checked equal to sympy.diff)
+one pass: e = exp(-m + z) stored while summing s, lse = m + log(s), so exp(z - lse) = e/s and dL/dz_j = (e/s - t)/n (checked an identity by SymPy)
 """
 
 import math
@@ -49,3 +50,30 @@ def cross_entropy_backward(z_in, t_in, grad_z):
             z = z_in[r, j]
             t = t_in[r, j]
             grad_z[r, j] = (-t + math.exp(-lse + z))/n
+
+
+@njit(cache=True, error_model="numpy")
+def cross_entropy_value_and_grad(z_in, t_in, grad_z):
+    """_forward and _backward in one pass, one exp per element: returns the mean loss
+    (accumulated in float64) and writes grad_z = (softmax(z) - t) / n."""
+    T = z_in.dtype.type
+    n = T(z_in.shape[0])
+    total = 0.0
+    for r in range(z_in.shape[0]):
+        m = z_in[r, 0]
+        for j in range(1, z_in.shape[1]):
+            m = max(m, z_in[r, j])
+        s = T(0)
+        for j in range(z_in.shape[1]):
+            z = z_in[r, j]
+            e = math.exp(-m + z)
+            grad_z[r, j] = e
+            s += e
+        lse = m + math.log(s)
+        for j in range(z_in.shape[1]):
+            z = z_in[r, j]
+            t = t_in[r, j]
+            e = grad_z[r, j]
+            total += t*(lse - z)
+            grad_z[r, j] = (e/s - t)/n
+    return total / z_in.shape[0]

@@ -37,6 +37,24 @@ def hinge_backward(z_in, t_in, grad_z):
             grad_z[i] = T(0)
 
 
+@njit(cache=True, error_model="numpy")
+def hinge_value_and_grad(z_in, t_in, grad_z):
+    """_forward and _backward in one loop: returns the mean loss (accumulated in float64)
+    and writes grad_z[i] = dL/dz_i."""
+    T = z_in.dtype.type
+    n = T(z_in.shape[0])
+    total = 0.0
+    for i in range(z_in.shape[0]):
+        z = z_in[i]
+        t = t_in[i]
+        total += max(T(0), -z*(T(2)*t + T(-1)) + T(1))
+        if (T(2)*t*z - z < T(1)):
+            grad_z[i] = (T(1) - T(2)*t)/n
+        else:
+            grad_z[i] = T(0)
+    return total / z_in.shape[0]
+
+
 # Multi-class hinge (torch multi_margin_loss, margin 1): per row with label y,
 # (1/C) sum over i != y of Max(0, z_i - z_y + 1); targets are one-hot rows.
 # d/dz_y: -Heaviside(z_i - z_y + 1, 0)/(c*n)   d/dz_i: Heaviside(z_i - z_y + 1, 0)/(c*n)
@@ -86,3 +104,34 @@ def multi_margin_backward(z_in, t_in, grad_z):
                 grad_z[r, label] += -T(1)/(c*n)
             else:
                 pass
+
+
+@njit(cache=True, error_model="numpy")
+def multi_margin_value_and_grad(z_in, t_in, grad_z):
+    """_forward and _backward in one pass: returns the mean multi-class hinge (accumulated
+    in float64) and writes its gradient into grad_z."""
+    T = z_in.dtype.type
+    n = T(z_in.shape[0])
+    c = T(z_in.shape[1])
+    total = 0.0
+    grad_z[:] = T(0)
+    for r in range(z_in.shape[0]):
+        label = 0
+        for j in range(1, t_in.shape[1]):
+            if t_in[r, j] > t_in[r, label]:
+                label = j
+        for i in range(z_in.shape[1]):
+            if i == label:
+                continue
+            z_y = z_in[r, label]
+            z_i = z_in[r, i]
+            total += max(T(0), z_i - z_y + T(1))
+            if (z_i - z_y > T(-1)):
+                grad_z[r, i] += T(1)/(c*n)
+            else:
+                pass
+            if (z_i - z_y > T(-1)):
+                grad_z[r, label] += -T(1)/(c*n)
+            else:
+                pass
+    return total / (z_in.shape[0] * z_in.shape[1])

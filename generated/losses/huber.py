@@ -42,3 +42,28 @@ def huber_backward(z_in, t_in, grad_z):
             grad_z[i] = T(1)/(n)
         else:
             grad_z[i] = T(0)
+
+
+@njit(cache=True, error_model="numpy")
+def huber_value_and_grad(z_in, t_in, grad_z):
+    """_forward and _backward in one loop: returns the mean loss (accumulated in float64)
+    and writes grad_z[i] = dL/dz_i."""
+    T = z_in.dtype.type
+    n = T(z_in.shape[0])
+    total = 0.0
+    for i in range(z_in.shape[0]):
+        z = z_in[i]
+        t = t_in[i]
+        if (abs(t - z) < T(1)):
+            total += (T(0.5))*(-t + z)*(-t + z)
+        else:
+            total += abs(t - z) + T(-0.5)
+        if (abs(t - z) < T(1)):
+            grad_z[i] = (-t + z)/n
+        elif (t - z > T(0)):
+            grad_z[i] = -T(1)/n
+        elif (t - z < T(0)):
+            grad_z[i] = T(1)/(n)
+        else:
+            grad_z[i] = T(0)
+    return total / z_in.shape[0]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symnn.codegen.printer import statements
+from symnn.codegen.printer import joint_statements, statements
 from symnn.symbolic import dense as dense_def
 from symnn.symbolic import losses as loss_defs
 from symnn.symbolic.derivation import Derivation, y
@@ -71,7 +71,8 @@ def activation_module(d: Derivation, source: str) -> str:
 
 
 def elementwise_loss_module(loss: loss_defs.ElementwiseLoss, source: str) -> str:
-    """`<name>_forward(z_in, t_in) -> mean loss` and `<name>_backward(z_in, t_in, grad_z)`."""
+    """`<name>_forward(z_in, t_in) -> mean loss`, `<name>_backward(z_in, t_in, grad_z)` and
+    `<name>_value_and_grad(z_in, t_in, grad_z) -> mean loss`, both in one loop."""
     z, t, n = loss_defs.z, loss_defs.t, loss_defs.n
     fwd, fwd_rules = kernel_form(loss.stable if loss.stable is not None else loss.forward)
     bwd, bwd_rules = stable_elementwise(loss.gradient() / n, z)
@@ -100,7 +101,18 @@ def elementwise_loss_module(loss: loss_defs.ElementwiseLoss, source: str) -> str
             "    n = T(z_in.shape[0])\n"
             "    for i in range(z_in.shape[0]):\n")
     out += "\n".join(_loads(bwd, names, ind) + _needs_u(bwd, z, ind)
-                     + statements("grad_z[i]", bwd, ind)) + "\n"
+                     + statements("grad_z[i]", bwd, ind)) + "\n\n\n"
+    both = sp.Tuple(fwd, bwd)
+    out += (f"{NJIT}\ndef {name}_value_and_grad(z_in, t_in, grad_z):\n"
+            '    """_forward and _backward in one loop: returns the mean loss (accumulated in float64)\n'
+            '    and writes grad_z[i] = dL/dz_i."""\n'
+            "    T = z_in.dtype.type\n"
+            "    n = T(z_in.shape[0])\n"
+            "    total = 0.0\n"
+            "    for i in range(z_in.shape[0]):\n")
+    out += "\n".join(_loads(both, names, ind) + _needs_u(both, z, ind)
+                     + joint_statements([("total", fwd, "+="), ("grad_z[i]", bwd, "=")], ind)) + "\n"
+    out += "    return total / z_in.shape[0]\n"
     return out
 
 
@@ -110,7 +122,11 @@ def cross_entropy_module(source: str) -> str:
     term, grad = loss_defs.CROSS_ENTROPY_STABLE_TERM, loss_defs.CROSS_ENTROPY_FUSED_GRADIENT
     summary = [f"l = {sp.sstr(loss_defs.CROSS_ENTROPY_FORWARD)} (C = 3 shown), mean over rows",
                f"computed per element as {sp.sstr(term)}, lse = max(z) + log(sum(exp(z - max(z))))",
-               f"dL/dz_j = {sp.sstr(grad)}  (softmax(z) - t over n: checked equal to sympy.diff)"]
+               f"dL/dz_j = {sp.sstr(grad)}  (softmax(z) - t over n: checked equal to sympy.diff)",
+               f"one pass: e = {sp.sstr(loss_defs.STORED_EXP)} stored while summing s, "
+               f"lse = {sp.sstr(loss_defs.LSE_FROM_SUM)}, so exp(z - lse) = e/s and "
+               f"dL/dz_j = {sp.sstr(loss_defs.cross_entropy_gradient_from_stored_exps())} "
+               "(checked an identity by SymPy)"]
     ind = "            "
     names = {z: "z_in[r, j]", t: "t_in[r, j]"}
     row = ("    for r in range(z_in.shape[0]):\n"
@@ -133,7 +149,30 @@ def cross_entropy_module(source: str) -> str:
             '    """grad_z = (softmax(z) - t) / n, row by row."""\n'
             "    T = z_in.dtype.type\n"
             "    n = T(z_in.shape[0])\n" + row)
-    out += "\n".join(_loads(grad, names, ind) + statements("grad_z[r, j]", grad, ind)) + "\n"
+    out += "\n".join(_loads(grad, names, ind) + statements("grad_z[r, j]", grad, ind)) + "\n\n\n"
+    # One pass: e_j = exp(z_j - m) is stored in grad_z while summing, and the gradient reuses it.
+    e = loss_defs.stored_exp
+    grad_e = loss_defs.cross_entropy_gradient_from_stored_exps()
+    both = sp.Tuple(term, grad_e)
+    out += (f"{NJIT}\ndef cross_entropy_value_and_grad(z_in, t_in, grad_z):\n"
+            '    """_forward and _backward in one pass, one exp per element: returns the mean loss\n'
+            '    (accumulated in float64) and writes grad_z = (softmax(z) - t) / n."""\n'
+            "    T = z_in.dtype.type\n"
+            "    n = T(z_in.shape[0])\n"
+            "    total = 0.0\n"
+            "    for r in range(z_in.shape[0]):\n"
+            "        m = z_in[r, 0]\n"
+            "        for j in range(1, z_in.shape[1]):\n"
+            "            m = max(m, z_in[r, j])\n"
+            "        s = T(0)\n"
+            "        for j in range(z_in.shape[1]):\n")
+    out += "\n".join(_loads(loss_defs.STORED_EXP, names, ind) + statements("e", loss_defs.STORED_EXP, ind)
+                      + [f"{ind}grad_z[r, j] = e", f"{ind}s += e"]) + "\n"
+    out += "\n".join(statements("lse", loss_defs.LSE_FROM_SUM, "        ")) + "\n"
+    out += "        for j in range(z_in.shape[1]):\n"
+    out += "\n".join(_loads(both, names | {e: "grad_z[r, j]"}, ind)
+                      + joint_statements([("total", term, "+="), ("grad_z[r, j]", grad_e, "=")], ind)) + "\n"
+    out += "    return total / z_in.shape[0]\n"
     return out
 
 
@@ -171,7 +210,19 @@ def hinge_module(source: str) -> str:
             "    c = T(z_in.shape[1])\n"
             "    grad_z[:] = T(0)\n" + row)
     out += "\n".join(_loads(sp.Tuple(dzi, dzy), names, ind) + statements("grad_z[r, i]", dzi, ind, "+=")
-                     + statements("grad_z[r, label]", dzy, ind, "+=")) + "\n"
+                     + statements("grad_z[r, label]", dzy, ind, "+=")) + "\n\n\n"
+    out += (f"{NJIT}\ndef multi_margin_value_and_grad(z_in, t_in, grad_z):\n"
+            '    """_forward and _backward in one pass: returns the mean multi-class hinge (accumulated\n'
+            '    in float64) and writes its gradient into grad_z."""\n'
+            "    T = z_in.dtype.type\n"
+            "    n = T(z_in.shape[0])\n"
+            "    c = T(z_in.shape[1])\n"
+            "    total = 0.0\n"
+            "    grad_z[:] = T(0)\n" + row)
+    out += "\n".join(_loads(sp.Tuple(term, dzi, dzy), names, ind)
+                     + joint_statements([("total", term, "+="), ("grad_z[r, i]", dzi, "+="),
+                                         ("grad_z[r, label]", dzy, "+=")], ind)) + "\n"
+    out += "    return total / (z_in.shape[0] * z_in.shape[1])\n"
     return out
 
 

@@ -33,15 +33,15 @@ def activation(name: str):
 
 
 def loss(name: str, n_outputs: int):
-    """(forward, backward, rows) kernels of a loss; rows: whether they take (N, C) arrays."""
+    """(forward, backward, value_and_grad, rows) kernels of a loss; rows: whether they take (N, C)
+    arrays. value_and_grad does forward and backward in one pass, returning the mean loss."""
     if name not in builtin_names("losses"):
         raise UserInputError(
             f"unknown loss {name!r}; choose one of {', '.join(builtin_names('losses'))}")
     mod = _module(f"losses.{name}")
-    if name == "hinge" and n_outputs > 1:
-        return mod.multi_margin_forward, mod.multi_margin_backward, True
-    rows = name == "cross_entropy"
-    return getattr(mod, f"{name}_forward"), getattr(mod, f"{name}_backward"), rows
+    kernel, rows = ("multi_margin", True) if name == "hinge" and n_outputs > 1 else (name, name == "cross_entropy")
+    return (getattr(mod, f"{kernel}_forward"), getattr(mod, f"{kernel}_backward"),
+            getattr(mod, f"{kernel}_value_and_grad"), rows)
 
 
 def dense() -> ModuleType:

@@ -15,7 +15,7 @@ class Loss:
 
     def __init__(self, name: str, n_outputs: int) -> None:
         self.name, self.n_outputs = name, n_outputs
-        self._forward, self._backward, self._rows = kernels.loss(name, n_outputs)
+        self._forward, self._backward, self._value_and_grad, self._rows = kernels.loss(name, n_outputs)
         if name == "binary_cross_entropy" and n_outputs != 1:
             raise UserInputError(f"binary_cross_entropy needs 1 output, the model has {n_outputs}; "
                                  "use cross_entropy for several classes")
@@ -54,6 +54,12 @@ class Loss:
             self._backward(z, t, out)
         else:
             self._backward(z.reshape(-1), t.reshape(-1), out.reshape(-1))
+
+    def value_and_gradient(self, z: np.ndarray, t: np.ndarray, out: np.ndarray) -> float:
+        """`value(z, t)`, and `gradient(z, t, out)` written into out, in one pass over z."""
+        if self._rows:
+            return float(self._value_and_grad(z, t, out))
+        return float(self._value_and_grad(z.reshape(-1), t.reshape(-1), out.reshape(-1)))
 
     def predict(self, z: np.ndarray) -> np.ndarray:
         """Class labels for classification losses, the outputs otherwise."""
