@@ -6,9 +6,10 @@
 
 runs `lrs.shape[0]` epochs in place. Epoch e takes the rows in the order `perms[e % perms.shape[0]]`,
 in batches of `batch_size` (the last one partial); each batch runs forward, the loss and its
-gradient, backward through every layer and the optimizer's update, and its mean loss goes to
-`losses[e, b]`. The network is data, not code: `prog` has one row per layer (`PROG_COLUMNS`), the
-parameters are one flat array `P` (each W then b, in `Sequential.parameters()` order), their
+gradient (in one pass, by the loss's `_value_and_grad` kernel), backward through every layer and
+the optimizer's update, and its mean loss goes to `losses[e, b]`. The network is data, not code:
+`prog` has one row per layer (`PROG_COLUMNS`), the parameters are one flat array `P` (each W then
+b, in `Sequential.parameters()` order), their
 gradients `D`, the optimizer's state the rows of `S`; the activations and their gradients are
 blocks of the flat workspaces `AV` and `GV` (batch_size rows per layer input; the batch's targets
 in a last block of `AV`). Matrix products are `np.dot(..., out)` (BLAS) on views of these arrays,
@@ -30,12 +31,12 @@ from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 
-#: Loss name -> (its generated module, forward kernel, gradient kernel, whether they take rows).
-LOSSES: dict[str, tuple[str, str, str, bool]] = {
-    **{name: (name, f"{name}_forward", f"{name}_backward", False)
+#: Loss name -> (its generated module, its value-and-gradient kernel, whether it takes rows).
+LOSSES: dict[str, tuple[str, str, bool]] = {
+    **{name: (name, f"{name}_value_and_grad", False)
        for name in ("mse", "mae", "huber", "binary_cross_entropy", "hinge")},
-    "multi_margin": ("hinge", "multi_margin_forward", "multi_margin_backward", True),
-    "cross_entropy": ("cross_entropy", "cross_entropy_forward", "cross_entropy_backward", True),
+    "multi_margin": ("hinge", "multi_margin_value_and_grad", True),
+    "cross_entropy": ("cross_entropy", "cross_entropy_value_and_grad", True),
 }
 
 #: The columns of `prog`, one row per layer; op 0 is dense, op k > 0 the k-th of ACTIVATIONS.
@@ -80,11 +81,12 @@ def _inlined(function: str) -> str:
 
 
 def _summed_in_dtype(function: str, name: str) -> str:
-    """A generated loss forward, renamed `name`, with its float64 sum made a sum in T."""
+    """A generated loss kernel returning the mean (`_value_and_grad`), renamed `name`, with its
+    float64 sum made a sum in T."""
     out, n = re.subn(r"^    total = 0\.0$", "    total = T(0)", function, flags=re.M)
     out, m = re.subn(r"^    return total / (.+)$", r"    return total / T(\1)", out, flags=re.M)
     if (n, m) != (1, 1):
-        raise ValueError(f"unexpected loss forward, cannot sum it in the arrays' dtype:\n{function}")
+        raise ValueError(f"unexpected loss kernel, cannot sum it in the arrays' dtype:\n{function}")
     out = out.replace("accumulated in float64", "accumulated in the arrays' dtype")
     return re.sub(r"^def \w+\(", f"def {name}(", _inlined(out), count=1, flags=re.M)
 
@@ -146,9 +148,9 @@ def _kernels(c: dict) -> list[str]:
         out += [_inlined(fns[f"{name}_forward"]), _inlined(fns[f"{name}_backward"])]
     fns = functions(generated_text("layers.dense"))
     out += [_inlined(fns[f]) for f in ("dense_forward", "dense_grad_input", "dense_grad_params")]
-    module, forward, backward, _ = LOSSES[c["loss"]]
-    fns = functions(generated_text(f"losses.{module}"))
-    out += [_summed_in_dtype(fns[forward], "loss_mean"), _inlined(fns[backward])]
+    module, value_and_grad, _ = LOSSES[c["loss"]]
+    out.append(_summed_in_dtype(functions(generated_text(f"losses.{module}"))[value_and_grad],
+                                "loss_value_and_grad"))
     kernel = c["optimizer"]
     out.append(_inlined(functions(generated_text(f"optimizers.{optimizer_module(kernel)}"))[kernel]))
     decorators = {f.split("\n", 1)[0].replace(', inline="always")', ")") for f in out}
@@ -160,7 +162,7 @@ def _kernels(c: dict) -> list[str]:
 def _train_epochs(c: dict, decorator: str) -> list[str]:
     """The loop itself, as lines."""
     r = roles(c["optimizer"])
-    _, _, backward, rows = LOSSES[c["loss"]]
+    _, _, rows = LOSSES[c["loss"]]
     state = [f"S[{i}]" for i in range(len(r["state"]))]
     update = ", ".join(["P", "D", *state, *_optimizer_scalars(c["optimizer"])])
     unpack = [f"{column} = prog[li, {i}]" for i, column in enumerate(PROG_COLUMNS)]
@@ -212,8 +214,7 @@ def _train_epochs(c: dict, decorator: str) -> list[str]:
         f"            # loss {c['loss']}: the batch's mean, and the gradient of the outputs",
         "            z = AV[z_offset:z_offset + mb * n_last]",
         "            gz = GV[z_offset:z_offset + mb * n_last]",
-        f"            losses[e, bi] = loss_mean({z}, {t})",
-        f"            {backward}({z}, {t}, {gz})",
+        f"            losses[e, bi] = loss_value_and_grad({z}, {t}, {gz})",
         "            # backward, layer by layer (the first layer's input needs no gradient)",
         "            for li in range(n_layers - 1, -1, -1):",
         *[f"                {line}" for line in unpack],
