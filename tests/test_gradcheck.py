@@ -25,6 +25,19 @@ def test_a_wrong_activation_gradient_is_reported(monkeypatch):
     assert not row.ok and row.max_abs_error > 1e-4
 
 
+def test_a_wrong_value_and_grad_gradient_is_reported(monkeypatch):
+    forward, backward, value_and_grad, rows = kernels.loss("mse", 1)
+
+    def off_by_a_bit(z, t, g):
+        value = value_and_grad(z, t, g)
+        g *= 1.01
+        return value
+
+    monkeypatch.setattr(kernels, "loss", lambda name, n: (forward, backward, off_by_a_bit, rows))
+    rows_checked = gradcheck.check(["mse"])
+    assert {r.name: r.ok for r in rows_checked if r.kind == "loss"} == {"mse": True, "mse value_and_grad": False}
+
+
 def test_a_wrong_optimizer_update_is_reported(monkeypatch):
     import symnn.generated.optimizers.sgd as sgd
 

@@ -62,7 +62,9 @@ def _numeric_gradient(f, z: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_loss(name: str, rng: np.random.Generator, n_outputs: int) -> Row:
+def check_loss(name: str, rng: np.random.Generator, n_outputs: int) -> list[Row]:
+    """Two rows: the backward kernel against differences of the forward kernel's value, and the
+    one-pass value_and_grad kernel's gradient against differences of its own value."""
     from symnn.runtime.losses import Loss
 
     loss = Loss(name, n_outputs)
@@ -82,7 +84,11 @@ def check_loss(name: str, rng: np.random.Generator, n_outputs: int) -> Row:
     loss.gradient(z, t, analytic)
     numeric = _numeric_gradient(lambda zz: loss.value(zz, t), z)
     label = name if name != "hinge" or n_outputs == 1 else "hinge (multi-class)"
-    return _row(label, "loss", analytic, numeric)
+    joint, scratch = np.empty_like(z), np.empty_like(z)
+    loss.value_and_gradient(z, t, joint)
+    joint_numeric = _numeric_gradient(lambda zz: loss.value_and_gradient(zz, t, scratch), z)
+    return [_row(label, "loss", analytic, numeric),
+            _row(f"{label} value_and_grad", "loss", joint, joint_numeric)]
 
 
 def check_dense(rng: np.random.Generator) -> list[Row]:
@@ -159,11 +165,11 @@ def check(names: list[str] | None = None, seed: int = 0) -> list[Row]:
             rows += check_dense(rng)
         elif name in losses:
             if name == "cross_entropy":
-                rows.append(check_loss(name, rng, 3))
+                rows += check_loss(name, rng, 3)
             elif name == "hinge":
-                rows += [check_loss(name, rng, 1), check_loss(name, rng, 3)]
+                rows += check_loss(name, rng, 1) + check_loss(name, rng, 3)
             else:
-                rows += [check_loss(name, rng, 1)] + ([check_loss(name, rng, 2)] if name in ("mse", "mae", "huber") else [])
+                rows += check_loss(name, rng, 1) + (check_loss(name, rng, 2) if name in ("mse", "mae", "huber") else [])
         elif name in activations or any(ch in name for ch in "x("):
             rows.append(check_activation(name, rng))
         else:
