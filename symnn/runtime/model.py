@@ -80,8 +80,10 @@ class Sequential:
             layer.forward(ws.values[i], ws.values[i + 1])
         return ws
 
-    def _backward(self, ws: _Workspace, T: np.ndarray, grads: list[list[np.ndarray]]) -> None:
-        self.loss_fn.gradient(ws.values[-1], T, ws.grads[-1])
+    def _backward(self, ws: _Workspace, T: np.ndarray | None, grads: list[list[np.ndarray]]) -> None:
+        """Gradients of every layer; T None: ws.grads[-1] already holds dL/dz (value_and_gradient)."""
+        if T is not None:
+            self.loss_fn.gradient(ws.values[-1], T, ws.grads[-1])
         for i in range(len(self.layers) - 1, -1, -1):
             grad_x = ws.grads[i] if i > 0 else None
             self.layers[i].backward(ws.values[i], ws.values[i + 1], ws.grads[i + 1], grad_x, grads[i])
@@ -174,8 +176,8 @@ class Sequential:
                 np.take(X, idx, axis=0, out=batch_x[m])
                 np.take(T, idx, axis=0, out=batch_t[m])
                 ws = self._forward(batch_x[m])
-                total += self.loss_fn.value(ws.values[-1], batch_t[m]) * m
-                self._backward(ws, batch_t[m], grads)
+                total += self.loss_fn.value_and_gradient(ws.values[-1], batch_t[m], ws.grads[-1]) * m
+                self._backward(ws, None, grads)
                 optimizer.step(params, flat_grads)
             history["loss"].append(total / n if n else float("nan"))
             if validation is not None:
