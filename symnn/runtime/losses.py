@@ -32,12 +32,11 @@ class Loss:
         y = np.asarray(y)
         k = self.n_outputs
         if y.ndim == 1 and k > 1:
-            labels = y.astype(np.int64)
-            if not np.array_equal(labels, y) or labels.min(initial=0) < 0 or labels.max(initial=0) >= k:
+            labels = y if y.dtype.kind in "iu" else y.astype(np.int64)
+            if labels is not y and not np.array_equal(labels, y) \
+                    or labels.min(initial=0) < 0 or labels.max(initial=0) >= k:
                 raise UserInputError(f"targets must be class indices 0..{k - 1} for {k} outputs")
-            out = np.zeros((y.shape[0], k), dtype=dtype)
-            out[np.arange(y.shape[0]), labels] = 1
-            return out
+            return np.eye(k, dtype=dtype)[labels]  # one-hot rows
         out = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=dtype)
         if out.shape[1] != k:
             raise UserInputError(f"targets have {out.shape[1]} columns, the model {k} outputs")
