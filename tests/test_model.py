@@ -145,3 +145,18 @@ def test_a_users_formula_activation_trains(tmp_path):
 def test_unknown_activation_is_bad_input():
     with pytest.raises(symnn.UserInputError, match="unknown activation 'nosuch'"):
         symnn.Activation("nosuch")
+
+
+@pytest.mark.parametrize("labels", [[0, 1, 3], [0, -1, 2], [0.0, 1.5, 2.0]], ids=["too-large", "negative", "fractional"])
+def test_cross_entropy_refuses_labels_that_are_not_class_indices(labels):
+    model = symnn.Sequential([symnn.Dense(2, 3)], loss="cross_entropy")
+    X = np.zeros((3, 2))
+    with pytest.raises(symnn.UserInputError, match=r"class indices 0\.\.2 for 3 outputs"):
+        model.fit(X, np.array(labels), epochs=1, verbose=False)
+
+
+def test_cross_entropy_takes_integer_and_whole_float_labels_alike():
+    X = np.random.default_rng(0).standard_normal((6, 2))
+    a = symnn.Sequential([symnn.Dense(2, 3)], loss="cross_entropy", seed=1)
+    b = symnn.Sequential([symnn.Dense(2, 3)], loss="cross_entropy", seed=1)
+    assert a.loss(X, np.array([0, 1, 2, 2, 1, 0])) == b.loss(X, np.array([0.0, 1.0, 2.0, 2.0, 1.0, 0.0]))
