@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -37,13 +38,21 @@ def test_derive_adam_shows_the_update_lines():
     assert d.kind == "optimizer"
     text = d.render("text")
     for line in ["bias_correction1 <- 1 - beta1**t", "bias_correction2 <- 1 - beta2**t",
-                 "g <- g + p*weight_decay", "m <- beta1*m + g*(1 - beta1)", "v <- beta2*v + g**2*(1 - beta2)",
-                 "mhat <- m/bias_correction1", "vhat <- v/bias_correction2",
-                 "p <- -lr*mhat/(eps + sqrt(vhat)) + p", "v_max <- Max(v, v_max)",
+                 "step_size <- lr/bias_correction1", "bias_correction2_sqrt <- bias_correction2**0.5",
+                 "one_minus_beta1 <- 1 - beta1", "one_minus_beta2 <- 1 - beta2",
+                 "g <- g + p*weight_decay",
+                 "m <- Piecewise((m + one_minus_beta1*(g - m), one_minus_beta1 < 1/2), "
+                 "(g - (1 - one_minus_beta1)*(g - m), True))",
+                 "v <- beta2*v + g*(g*one_minus_beta2)", "v_max <- Max(v, v_max)",
+                 "denom <- eps + sqrt(v)/bias_correction2_sqrt", "denom <- eps + sqrt(v_max)/bias_correction2_sqrt",
+                 "p <- p - m*step_size/denom",
                  "lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, amsgrad=False"]:
         assert line in text, line
-    assert "m ← β₁⋅m + g⋅(1 - β₁)" in d.render("pretty")
-    assert r"m \leftarrow \beta_{1} m" in d.render("latex")
+    # The one-expression form is the mathematics: one lerp formula, no grouping kept for rounding.
+    assert ("p <- p - step_size*(m + one_minus_beta1*(g - m + p*weight_decay))/(eps + sqrt(beta2*v + "
+            "one_minus_beta2*(g + p*weight_decay)**2)/bias_correction2_sqrt)") in text
+    assert "v ← β₂⋅v + g⋅g⋅one_minus_beta2" in d.render("pretty")
+    assert r"v \leftarrow \beta_{2} v" in d.render("latex")
 
 
 def test_derive_adamw_decays_p_itself():
@@ -72,25 +81,65 @@ def test_unknown_optimizer_is_a_user_input_error():
         derive_optimizer("adamax")
 
 
-def test_adam_lines_compose_to_torchs_update():
-    """Substituting the lines gives torch's one-line form: lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)."""
-    p, g, m, v, lr, b1, b2, eps, wd = o.p, o.g, o.m, o.v, o.lr, o.beta1, o.beta2, o.eps, o.weight_decay
-    bc1, bc2 = o.bias_correction1, o.bias_correction2
-    g2 = g + wd * p
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+@pytest.mark.parametrize("beta1", [0.9, 0.3])  # lerp's two forms: weight 1 - beta1 below 0.5, and not
+def test_adam_lines_compose_to_the_textbook_update(name, beta1):
+    """The per-step and per-element lines, substituted, are Adam's rule: lr*mhat/(sqrt(vhat) + eps)."""
+    d = OPTIMIZERS[name]
+    p, g, m, v, lr, b1, b2, eps, wd, t = o.p, o.g, o.m, o.v, o.lr, o.beta1, o.beta2, o.eps, o.weight_decay, o.t
+    if name == "adam":
+        p2, g2 = p, g + wd * p
+    else:
+        p2, g2 = p * (1 - lr * wd), g
     m2, v2 = b1 * m + (1 - b1) * g2, b2 * v + (1 - b2) * g2**2
-    torch_form = p - (lr / bc1) * m2 / (sp.sqrt(v2) / sp.sqrt(bc2) + eps)
-    values = {p: 0.3, g: -1.2, m: 0.1, v: 0.4, lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.1,
-              bc1: 1 - 0.9**3, bc2: 1 - 0.999**3}
-    ours = OPTIMIZERS["adam"].final_parameter()
-    assert float(ours.subs(values)) == pytest.approx(float(torch_form.subs(values)), rel=1e-14)
+    textbook = p2 - lr * (m2 / (1 - b1**t)) / (sp.sqrt(v2 / (1 - b2**t)) + eps)
+    values = {p: 0.3, g: -1.2, m: 0.1, v: 0.4, lr: 0.01, b1: beta1, b2: 0.999, eps: 1e-8, wd: 0.1, t: 3}
+    scalars = dict(values)
+    for line in d.per_step:
+        scalars[line.target] = line.value.xreplace(scalars)
+    ours = d.final_parameter().xreplace(scalars).doit()
+    assert float(ours) == pytest.approx(float(textbook.xreplace(values)), rel=1e-14)
+
+
+def test_adam_step_inputs_are_what_torch_computes_the_step_scalars_from():
+    d = OPTIMIZERS["adam"]
+    assert d.step_inputs() == (o.lr, o.beta1, o.beta2, o.t)  # not the bias corrections it computes itself
+    assert [line.target.name for line in d.per_step] == [
+        "bias_correction1", "bias_correction2", "step_size", "bias_correction2_sqrt", "one_minus_beta1",
+        "one_minus_beta2"]
+
+
+def test_adam_kernels_divide_twice_per_element(files):
+    """torch's form: sqrt(v)/bias_correction2_sqrt and the update's /denom, not m/bc1 and v/bc2 as well."""
+    for name in ("adam", "adamw"):
+        for fn in _kernels(files[f"optimizers/{name}.py"]):
+            loop = next(node for node in fn.body if isinstance(node, ast.For))
+            divisions = [node for node in ast.walk(loop) if isinstance(node, ast.Div)]
+            assert len(divisions) == 2, (fn.name, ast.unparse(loop))
+
+
+def test_adam_step_function_takes_arrays_as_the_fused_loop_passes_them():
+    mod = importlib.import_module("symnn.generated.optimizers.adam")
+    t = np.arange(1, 5001, dtype=np.float64)
+    lr = np.full_like(t, 0.01)
+    columns = mod.adam_scalars(lr, 0.9, 0.999, t)
+    for k in range(0, 5000, 97):
+        scalars = mod.adam_scalars(0.01, 0.9, 0.999, int(t[k]))
+        # bias_correction2**0.5 is C's pow for a float, but NumPy's sqrt for an array: they may
+        # differ in the last bit.
+        for column, scalar in zip(columns, scalars, strict=True):
+            assert np.broadcast_to(column, t.shape)[k] == pytest.approx(scalar, rel=1e-15, abs=0)
 
 
 def test_variants_read_only_what_they_need():
     kernels = {k.name: k for d in OPTIMIZERS.values() for k in d.kernels()}
     assert kernels["sgd_step"].signature() == "sgd_step(param, grad, lr, weight_decay)"
     assert kernels["adam_step"].signature() == (
-        "adam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, "
-        "bias_correction1, bias_correction2)")
+        "adam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, step_size, "
+        "bias_correction2_sqrt, one_minus_beta1, one_minus_beta2)")
+    assert kernels["adamw_step"].signature() == (
+        "adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta2, eps, weight_decay, step_size, "
+        "bias_correction2_sqrt, one_minus_beta1, one_minus_beta2)")
     assert kernels["adagrad_step"].signature() == (
         "adagrad_step(param, grad, state_sum, clr, eps, weight_decay)")
     assert [a.arg for a in kernels["rmsprop_centered_momentum_step"].arrays] == [

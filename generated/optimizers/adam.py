@@ -6,18 +6,21 @@ torch.optim.Adam (lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, amsgr
 Once per step, in Python floats (adam_scalars):
     bias_correction1 <- 1 - beta1**t
     bias_correction2 <- 1 - beta2**t
+    step_size <- lr/bias_correction1
+    bias_correction2_sqrt <- bias_correction2**0.5
+    one_minus_beta1 <- 1 - beta1
+    one_minus_beta2 <- 1 - beta2
 Per element, in order:
     g <- g + p*weight_decay
-    m <- beta1*m + g*(1 - beta1)
-    v <- beta2*v + g**2*(1 - beta2)
+    m <- Piecewise((m + one_minus_beta1*(g - m), one_minus_beta1 < 1/2), (g - (1 - one_minus_beta1)*(g - m), True))
+    v <- beta2*v + g*(g*one_minus_beta2)
     v_max <- Max(v, v_max)    [amsgrad=True]
-    mhat <- m/bias_correction1
-    vhat <- v/bias_correction2    [amsgrad=False]
-    vhat <- v_max/bias_correction2    [amsgrad=True]
-    p <- -lr*mhat/(eps + sqrt(vhat)) + p
+    denom <- eps + sqrt(v)/bias_correction2_sqrt    [amsgrad=False]
+    denom <- eps + sqrt(v_max)/bias_correction2_sqrt    [amsgrad=True]
+    p <- p - m*step_size/denom
 Kernels:
-    adam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2)
-    adam_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2)
+    adam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, one_minus_beta1, one_minus_beta2)
+    adam_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, one_minus_beta1, one_minus_beta2)
 """
 
 import math
@@ -27,34 +30,38 @@ from numba import njit
 
 #: kernel -> (state arrays after param and grad, scalar arguments), in call order.
 KERNELS = {
-    'adam_step': (('exp_avg', 'exp_avg_sq'), ('lr', 'beta1', 'beta2', 'eps', 'weight_decay', 'bias_correction1', 'bias_correction2')),
-    'adam_amsgrad_step': (('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), ('lr', 'beta1', 'beta2', 'eps', 'weight_decay', 'bias_correction1', 'bias_correction2')),
+    'adam_step': (('exp_avg', 'exp_avg_sq'), ('beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')),
+    'adam_amsgrad_step': (('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), ('beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')),
 }
 #: adam_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function).
-STEP_INPUTS = ('beta1', 'beta2', 't')
-STEP_SCALARS = ('bias_correction1', 'bias_correction2')
+STEP_INPUTS = ('lr', 'beta1', 'beta2', 't')
+STEP_SCALARS = ('bias_correction1', 'bias_correction2', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')
 
 
-def adam_scalars(beta1, beta2, t):
+def adam_scalars(lr, beta1, beta2, t):
     """The step-dependent scalars, in Python floats (float64), once per step; t is the parameter's step count, 1 on its first."""
     T = float
     bias_correction1 = T(1) - beta1**t
     bias_correction2 = T(1) - beta2**t
-    return bias_correction1, bias_correction2
+    step_size = lr/bias_correction1
+    bias_correction2_sqrt = bias_correction2**T(0.5)
+    one_minus_beta1 = T(1) - beta1
+    one_minus_beta2 = T(1) - beta2
+    return bias_correction1, bias_correction2, step_size, bias_correction2_sqrt, one_minus_beta1, one_minus_beta2
 
 
 @njit(cache=True, error_model="numpy")
-def adam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_decay,
-              bias_correction1, bias_correction2):
+def adam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, step_size,
+              bias_correction2_sqrt, one_minus_beta1, one_minus_beta2):
     """One torch.optim.Adam step, in place, over flat C-contiguous arrays of one dtype."""
     T = param.dtype.type
-    lr = T(lr)
-    beta1 = T(beta1)
     beta2 = T(beta2)
     eps = T(eps)
     weight_decay = T(weight_decay)
-    bias_correction1 = T(bias_correction1)
-    bias_correction2 = T(bias_correction2)
+    step_size = T(step_size)
+    bias_correction2_sqrt = T(bias_correction2_sqrt)
+    one_minus_beta1 = T(one_minus_beta1)
+    one_minus_beta2 = T(one_minus_beta2)
     for i in range(param.shape[0]):
         p = param[i]
         g = grad[i]
@@ -62,33 +69,34 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, lr, beta1, beta2, eps, weight_de
         v = exp_avg_sq[i]
         # weight decay (L2, added to the gradient)
         g = g + p*weight_decay
-        # first moment
-        m = beta1*m + g*(T(1) - beta1)
-        # second moment
-        v = beta2*v + g*g*(T(1) - beta2)
-        # bias-corrected first moment
-        mhat = m/bias_correction1
-        # bias-corrected second moment
-        vhat = v/bias_correction2
+        # first moment: lerp(m, g, 1 - beta1)
+        if (one_minus_beta1 < T(0.5)):
+            m = m + one_minus_beta1*(g - m)
+        else:
+            m = g - (T(1) - one_minus_beta1)*(g - m)
+        # second moment: beta2*v, plus ((1 - beta2)*g)*g
+        v = beta2*v + g*(g*one_minus_beta2)
+        # denominator
+        denom = eps + math.sqrt(v)/bias_correction2_sqrt
         # update
-        p = -lr*mhat/(eps + math.sqrt(vhat)) + p
+        p = p - m*step_size/denom
         param[i] = p
         exp_avg[i] = m
         exp_avg_sq[i] = v
 
 
 @njit(cache=True, error_model="numpy")
-def adam_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta1, beta2, eps,
-                      weight_decay, bias_correction1, bias_correction2):
+def adam_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta2, eps, weight_decay,
+                      step_size, bias_correction2_sqrt, one_minus_beta1, one_minus_beta2):
     """One torch.optim.Adam step (amsgrad=True), in place, over flat C-contiguous arrays of one dtype."""
     T = param.dtype.type
-    lr = T(lr)
-    beta1 = T(beta1)
     beta2 = T(beta2)
     eps = T(eps)
     weight_decay = T(weight_decay)
-    bias_correction1 = T(bias_correction1)
-    bias_correction2 = T(bias_correction2)
+    step_size = T(step_size)
+    bias_correction2_sqrt = T(bias_correction2_sqrt)
+    one_minus_beta1 = T(one_minus_beta1)
+    one_minus_beta2 = T(one_minus_beta2)
     for i in range(param.shape[0]):
         p = param[i]
         g = grad[i]
@@ -97,18 +105,19 @@ def adam_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta
         v_max = max_exp_avg_sq[i]
         # weight decay (L2, added to the gradient)
         g = g + p*weight_decay
-        # first moment
-        m = beta1*m + g*(T(1) - beta1)
-        # second moment
-        v = beta2*v + g*g*(T(1) - beta2)
+        # first moment: lerp(m, g, 1 - beta1)
+        if (one_minus_beta1 < T(0.5)):
+            m = m + one_minus_beta1*(g - m)
+        else:
+            m = g - (T(1) - one_minus_beta1)*(g - m)
+        # second moment: beta2*v, plus ((1 - beta2)*g)*g
+        v = beta2*v + g*(g*one_minus_beta2)
         # running maximum of v
         v_max = max(v, v_max)
-        # bias-corrected first moment
-        mhat = m/bias_correction1
-        # bias-corrected second moment
-        vhat = v_max/bias_correction2
+        # denominator
+        denom = eps + math.sqrt(v_max)/bias_correction2_sqrt
         # update
-        p = -lr*mhat/(eps + math.sqrt(vhat)) + p
+        p = p - m*step_size/denom
         param[i] = p
         exp_avg[i] = m
         exp_avg_sq[i] = v

@@ -114,7 +114,8 @@ def check_dense(rng: np.random.Generator) -> list[Row]:
 #: Values for the optimizers' scalar arguments in `check_optimizer` (any valid ones would do).
 _OPTIMIZER_SCALARS = {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01, "beta1": 0.9,
                       "beta2": 0.999, "eps": 1e-8, "alpha": 0.99, "bias_correction1": 0.19,
-                      "bias_correction2": 0.004, "clr": 0.04}
+                      "bias_correction2": 0.004, "clr": 0.04, "step_size": 0.26,
+                      "bias_correction2_sqrt": 0.063, "one_minus_beta1": 0.1, "one_minus_beta2": 0.001}
 
 
 def check_optimizer(name: str, rng: np.random.Generator) -> list[Row]:

@@ -4,7 +4,8 @@ Each rule is a list of assignments over scalars: the parameter p, its gradient g
 state (momentum buffer, moment estimates) and the hyper-parameters, all symbols. The lines run in
 order, each reading what the previous ones left (`g <- g + weight_decay*p` rebinds g), and become
 one fused, in-place kernel pass over flat arrays (`symnn.codegen.emit_optimizers`). Scalars that
-depend on the step count t (Adam's bias corrections, Adagrad's decayed learning rate) are computed
+depend on the step count t or the learning rate (Adam's step size, Adagrad's decayed learning rate),
+or that torch computes from the hyper-parameters in Python floats (Adam's 1 - beta1), are computed
 once per step, in Python floats, and passed to the kernel as arguments.
 
 Options that change the algorithm (momentum, nesterov, centered, amsgrad) select lines; each
@@ -55,11 +56,13 @@ def _real(names: str) -> tuple[sp.Symbol, ...]:
 
 # Per element: the parameter, its gradient, and locals of the rules.
 p, g = _real("p g")
-buf, s, v, g_avg, avg, m, v_max, mhat, vhat = _real("buf s v g_avg avg m v_max mhat vhat")
+buf, s, v, g_avg, avg, m, v_max, denom = _real("buf s v g_avg avg m v_max denom")
 # Hyper-parameters (torch's keywords; betas=(beta1, beta2)) and the step-dependent scalars.
 lr, weight_decay, momentum, dampening, lr_decay, eps, alpha, beta1, beta2 = _real(
     "lr weight_decay momentum dampening lr_decay eps alpha beta1 beta2")
 clr, bias_correction1, bias_correction2 = _real("clr bias_correction1 bias_correction2")
+step_size, bias_correction2_sqrt, one_minus_beta1, one_minus_beta2 = _real(
+    "step_size bias_correction2_sqrt one_minus_beta1 one_minus_beta2")
 #: The parameter's step count, 1 on its first step.
 t = sp.Symbol("t", integer=True, positive=True)
 #: 1 on a parameter's first step, else 0 (an integer kernel argument, not cast to the dtype).
@@ -170,6 +173,7 @@ class OptimizerDefinition:
     def step_inputs(self) -> tuple[sp.Symbol, ...]:
         """Arguments of the per-step function: the hyper-parameters it reads, then t."""
         read = set().union(*(line.value.free_symbols for line in self.per_step))
+        read -= {line.target for line in self.per_step}  # computed by an earlier per-step line
         return tuple(sym for sym in self.scalars if sym in read) + ((t,) if t in read else ())
 
     def final_parameter(self, options: tuple[str, ...] = ()) -> sp.Expr:
@@ -243,22 +247,43 @@ RMSPROP = OptimizerDefinition(
 
 _ADAM_STATE = (Array("exp_avg", m, "0"), Array("exp_avg_sq", v, "0"),
                Array("max_exp_avg_sq", v_max, "0", ("amsgrad",)))
-_ADAM_SCALARS = (lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2)
-_ADAM_PER_STEP = (Line("bias correction of m", bias_correction1, 1 - beta1**t),
-                  Line("bias correction of v", bias_correction2, 1 - beta2**t))
+_ADAM_SCALARS = (lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2, step_size,
+                 bias_correction2_sqrt, one_minus_beta1, one_minus_beta2)
+# torch's _single_tensor_adam computes these in Python floats: lr enters only through step_size.
+_ADAM_PER_STEP = (
+    Line("bias correction of m", bias_correction1, 1 - beta1**t),
+    Line("bias correction of v", bias_correction2, 1 - beta2**t),
+    Line("step size", step_size, lr / bias_correction1),
+    # torch's `bias_correction2**0.5`: C's pow for a Python float, which can differ from sqrt in the
+    # last bit (NumPy takes sqrt for an array of them, as the fused loop passes).
+    Line("root of the bias correction of v", bias_correction2_sqrt, bias_correction2**sp.Float(0.5)),
+    Line("weight of m's lerp towards g", one_minus_beta1, 1 - beta1),
+    Line("weight of g*g in v", one_minus_beta2, 1 - beta2),
+)
 
 
 def _adam_lines(decay: Line) -> tuple[Line, ...]:
-    """Adam's moments and update, after `decay` (L2 into g for Adam, decoupled for AdamW)."""
+    """Adam's moments and update, after `decay` (L2 into g for Adam, decoupled for AdamW).
+
+    Written as torch's `_single_tensor_adam` computes them, operation for operation, so the
+    rounding follows torch's: `exp_avg.lerp_(grad, 1 - beta1)` (ATen's lerp with a scalar weight w:
+    m + w*(g - m) when w < 0.5, else g - (g - m)*(1 - w)), `exp_avg_sq.mul_(beta2).addcmul_(grad,
+    grad, value=1 - beta2)`, `denom = sqrt(v)/bias_correction2_sqrt + eps` and
+    `param.addcdiv_(exp_avg, denom, value=-step_size)`: two divisions per element. torch's CPU
+    kernels fuse these multiply-adds (FMA) and its float32 sqrt is not always correctly rounded;
+    the kernels round every operation, so they can differ from torch in the last bit.
+    """
+    w1 = one_minus_beta1
     return (
         decay,
-        Line("first moment", m, beta1 * m + (1 - beta1) * g),
-        Line("second moment", v, beta2 * v + (1 - beta2) * g**2),
+        Line("first moment: lerp(m, g, 1 - beta1)", m,
+             sp.Piecewise((m + w1 * (g - m), w1 < sp.S.Half), (g - (g - m) * (1 - w1), True))),
+        Line("second moment: beta2*v, plus ((1 - beta2)*g)*g", v,
+             beta2 * v + g * sp.UnevaluatedExpr(one_minus_beta2 * g)),
         Line("running maximum of v", v_max, sp.Max(v_max, v), ("amsgrad",)),
-        Line("bias-corrected first moment", mhat, m / bias_correction1),
-        Line("bias-corrected second moment", vhat, v / bias_correction2, ("!amsgrad",)),
-        Line("bias-corrected second moment", vhat, v_max / bias_correction2, ("amsgrad",)),
-        Line("update", p, p - lr * mhat / (sp.sqrt(vhat) + eps)),
+        Line("denominator", denom, sp.sqrt(v) / bias_correction2_sqrt + eps, ("!amsgrad",)),
+        Line("denominator", denom, sp.sqrt(v_max) / bias_correction2_sqrt + eps, ("amsgrad",)),
+        Line("update", p, p - step_size * m / denom),
     )
 
 
@@ -297,6 +322,16 @@ def _state_text(d: OptimizerDefinition) -> str:
     return "; ".join(parts)
 
 
+def _in_exact_arithmetic(expr: sp.Expr) -> sp.Expr:
+    """`expr` without what only fixes the rounding: unevaluated groupings, and Piecewise whose
+    branches are one expression in exact arithmetic (torch's two lerp formulas), as its first."""
+    expr = expr.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0])
+    return expr.replace(
+        lambda e: isinstance(e, sp.Piecewise)
+        and all(sp.expand(b.expr - e.args[0].expr) == 0 for b in e.args[1:]),
+        lambda e: e.args[0].expr)
+
+
 def derive_optimizer(name: str) -> Derivation:
     """The update rule of a registered optimizer, line by line, as `symnn derive` shows it."""
     if name not in OPTIMIZERS:
@@ -306,15 +341,16 @@ def derive_optimizer(name: str) -> Derivation:
         (f"{d.torch_class} defaults", _defaults_text(d)),
         ("state per parameter, created on its first step", _state_text(d)),
     ]
-    steps += [(f"once per step, from the step count t: {line.title()}", line.update())
+    steps += [(f"once per step, in Python floats: {line.title()}", line.update())
               for line in d.per_step]
     steps += [(f"per element: {line.title()}", line.update()) for line in d.lines]
-    steps.append(("the new p with the default options, in one expression",
-                  Update(p, d.final_parameter())))
+    final = _in_exact_arithmetic(d.final_parameter())
+    steps.append(("the new p with the default options, in one expression (in exact arithmetic)",
+                  Update(p, final)))
     steps.append(("kernels (one fused pass over flat arrays each)",
                   "\n".join(k.signature() for k in d.kernels())))
     description = f"{d.description} ({d.torch_class}); every line runs per element, in order"
-    return Derivation(name, "optimizer", description, d.final_parameter(), {}, None, steps,
+    return Derivation(name, "optimizer", description, final, {}, None, steps,
                       list(d.notes))
 
 
