@@ -13,7 +13,11 @@ layout, arrays) is kept on the model (`_Session`), so fitting one epoch per call
 Numbers: the same as the per-layer loop, which this reproduces exactly: the same permutations
 (drawn here per epoch from `default_rng(seed)`), batches, kernels and per-step scalars; the epoch
 loss is the batch means weighted by batch size. The batch mean loss is summed in the model's dtype
-(the per-layer path sums it in float64), which differs only in float32, by rounding.
+(the per-layer path sums it in float64), which differs only in float32, by rounding. One more
+difference, in the last bit: the per-step scalars are computed here on arrays of step counts, where
+NumPy takes Adam's `bias_correction2 ** 0.5` as a square root, and per step in Python floats, where
+it is C's `pow` (as in torch); the two differ in the last bit for about 0.5% of step counts past
+~1000, so long float64 runs of the two paths differ by ~1e-15 (measured: 1.8e-15 after 2800 steps).
 """
 
 from __future__ import annotations
