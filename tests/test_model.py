@@ -160,3 +160,15 @@ def test_cross_entropy_takes_integer_and_whole_float_labels_alike():
     a = symnn.Sequential([symnn.Dense(2, 3)], loss="cross_entropy", seed=1)
     b = symnn.Sequential([symnn.Dense(2, 3)], loss="cross_entropy", seed=1)
     assert a.loss(X, np.array([0, 1, 2, 2, 1, 0])) == b.loss(X, np.array([0.0, 1.0, 2.0, 2.0, 1.0, 0.0]))
+
+
+@pytest.mark.parametrize(("loss", "targets"), [("binary_cross_entropy", [0.0, 2.0]), ("hinge", [0.0, 0.5])])
+def test_binary_losses_refuse_targets_outside_their_range(loss, targets):
+    model = symnn.Sequential([symnn.Dense(2, 1)], loss=loss)
+    with pytest.raises(symnn.UserInputError, match=f"{loss} needs 0/1 targets"):
+        model.fit(np.zeros((2, 2)), np.array(targets), epochs=1, verbose=False)
+
+
+def test_binary_cross_entropy_takes_probabilities_as_targets():
+    model = symnn.Sequential([symnn.Dense(2, 1)], loss="binary_cross_entropy")
+    assert np.isfinite(model.loss(np.zeros((2, 2)), np.array([0.25, 1.0])))

@@ -40,7 +40,7 @@ class Loss:
         out = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=dtype)
         if out.shape[1] != k:
             raise UserInputError(f"targets have {out.shape[1]} columns, the model {k} outputs")
-        if self.name in ("binary_cross_entropy", "hinge") and k == 1 and not np.isin(out, (0, 1)).all():
+        if self.name in ("binary_cross_entropy", "hinge") and k == 1 and not ((out == 0) | (out == 1)).all():
             if self.name == "hinge" or not ((out >= 0) & (out <= 1)).all():
                 raise UserInputError(f"{self.name} needs 0/1 targets")
         return out
