@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import subprocess
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 
 import symnn
-from symnn.runtime import fused
+from symnn.codegen import emit_fused
+from symnn.runtime import blas, fused
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -211,3 +213,53 @@ def test_a_warm_cache_trains_without_sympy(cache_dir):
             "assert 'sympy' not in sys.modules, 'sympy imported'\n")
     env = dict(os.environ, SYMNN_CACHE_DIR=str(cache_dir))
     subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+# --- matrix products: NumPy's OpenBLAS called directly, or np.dot --------------------------------
+
+needs_numpy_openblas = pytest.mark.skipif(blas.numpy_openblas() is None,
+                                          reason="this NumPy has no bundled ILP64 OpenBLAS")
+
+
+@needs_numpy_openblas
+def test_fused_loop_calls_numpy_openblas_directly_where_numpy_bundles_it():
+    model = _model(("relu",), "cross_entropy", 3, "float32")
+    mod = fused.load_module(fused.spec_of(model, symnn.Adam()))
+    assert mod.MATRIX_PRODUCTS == "NumPy OpenBLAS, direct"
+
+
+@needs_numpy_openblas
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_direct_blas_and_np_dot_loops_give_the_same_numbers(dtype, monkeypatch):
+    case = CASES["relu-tanh-bce-momentum-f64"]
+    spec = fused.spec_of(_model(case["acts"], case["loss"], case["n_out"], dtype), symnn.Adam())
+    results = []
+    for direct in (True, False):
+        mod = fused._load_source(emit_fused.fused_module(spec, direct_gemm=direct))
+        assert ("gemm(" in inspect.getsource(mod.dense_forward)) == direct
+        monkeypatch.setattr(fused, "load_module", lambda spec, mod=mod: mod)
+        results.append(_train(True, dict(case, dtype=dtype, opt=lambda: symnn.Adam(lr=0.01))))
+    (la, pa, _), (lb, pb, _) = results
+    tol = 1e-10 if dtype == "float64" else 1e-4
+    np.testing.assert_allclose(la, lb, rtol=tol, atol=tol)
+    for p, q in zip(pa, pb, strict=True):
+        np.testing.assert_allclose(p, q, rtol=tol, atol=tol)
+
+
+def test_SYMNN_BLAS_numba_keeps_np_dot(monkeypatch):
+    monkeypatch.setenv("SYMNN_BLAS", "numba")
+    monkeypatch.setattr(fused, "_by_spec", {})
+    blas.numpy_openblas.cache_clear()
+    try:
+        mod = fused.load_module(fused.spec_of(_model(("relu",), "mse", 2, "float64"), symnn.SGD(lr=0.1)))
+        assert mod.MATRIX_PRODUCTS == "np.dot"
+        assert "np.dot(" in inspect.getsource(mod.dense_forward)
+    finally:
+        blas.numpy_openblas.cache_clear()
+
+
+def test_direct_gemm_rewrites_every_matrix_product_of_the_dense_kernels():
+    fns = emit_fused.functions(emit_fused.generated_text("layers.dense"))
+    for name in ("dense_forward", "dense_grad_input", "dense_grad_params"):
+        out = emit_fused._direct_gemm(fns[name])
+        assert "np.dot" not in out and out.count("gemm(") == 1

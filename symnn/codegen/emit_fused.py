@@ -12,16 +12,21 @@ the optimizer's update, and its mean loss goes to `losses[e, b]`. The network is
 b, in `Sequential.parameters()` order), their
 gradients `D`, the optimizer's state the rows of `S`; the activations and their gradients are
 blocks of the flat workspaces `AV` and `GV` (batch_size rows per layer input; the batch's targets
-in a last block of `AV`). Matrix products are `np.dot(..., out)` (BLAS) on views of these arrays,
-so a batch allocates nothing. The text depends only on the activations used, the loss and the
-optimizer kernel (`canonical`): one compiled loop per dtype serves every depth and width.
+in a last block of `AV`). Matrix products are BLAS calls writing into views of these arrays, so a
+batch allocates nothing: `np.dot(..., out)` (Numba's, into SciPy's OpenBLAS) as in the per-layer
+kernels, or, with `direct_gemm`, `gemm` straight into NumPy's bundled OpenBLAS (faster on these
+small products; see symnn.runtime.blas), which the `np.dot` lines of the copied kernels are
+rewritten to. The text depends only on the activations used, the loss, the optimizer kernel
+(`canonical`) and that choice: one compiled loop per dtype serves every depth and width.
 
 The per-element work is the per-layer kernels themselves: their functions are copied from the
 modules of `generated/` (printed there from the symbolic definitions by `symnn generate`, which
 checks they are current), marked for inlining into the loop. So both training paths run the same
-code and give the same numbers, and making a fused module needs no SymPy. Two changes: the loss
-value is summed in the arrays' dtype, not in float64 (a float32 loop has no float64 arithmetic),
-and the module imports nothing from symnn, so Numba's cache of it cannot go stale.
+code and give the same numbers (up to the last bit where two BLAS builds round a product
+differently), and making a fused module needs no SymPy. Changes: the loss value is summed in the
+arrays' dtype, not in float64 (a float32 loop has no float64 arithmetic); the products may call
+BLAS directly (above); and the compiled code calls nothing from symnn (the direct variant imports
+only the function that binds the BLAS symbols), so Numba's cache of it cannot go stale.
 """
 
 from __future__ import annotations
@@ -140,14 +145,59 @@ def canonical(spec: dict) -> dict:
     return {"activations": tuple(acts), "loss": loss, "optimizer": spec["optimizer"]}
 
 
-def _kernels(c: dict) -> list[str]:
+#: The symbols the direct products are linked against (symnn.runtime.blas binds them at import).
+GEMM_SYMBOLS = ("symnn_cblas_sgemm", "symnn_cblas_dgemm")
+
+_NP_DOT = re.compile(r"^(?P<indent>\s*)np\.dot\((?P<a>\w+)(?P<at>\.T)?, (?P<b>\w+)(?P<bt>\.T)?, (?P<c>\w+)\)$",
+                     re.M)
+
+
+def _direct_gemm(function: str) -> str:
+    """A kernel's `np.dot(A[.T], B[.T], C)` lines as `gemm` calls (CBLAS, row major).
+
+    Valid where A, B and C are C-contiguous 2-D arrays, as every array of the fused loop is.
+    """
+    def call(m: re.Match) -> str:
+        a, b, c = m["a"], m["b"], m["c"]
+        k = f"{a}.shape[0]" if m["at"] else f"{a}.shape[1]"
+        flags = ", ".join("TRANS" if t else "NO_TRANS" for t in (m["at"], m["bt"]))
+        return (f"{m['indent']}gemm({flags}, {c}.shape[0], {c}.shape[1], {k}, {a}, {a}.shape[1], "
+                f"{b}, {b}.shape[1], {c})")
+
+    out, n = _NP_DOT.subn(call, function)
+    if n == 0 or "np.dot" in out:
+        raise ValueError(f"unexpected matrix products, cannot call BLAS directly:\n{function}")
+    return out
+
+
+def _gemm_kernel() -> str:
+    """`gemm`: C = op(A) op(B) in NumPy's OpenBLAS, sgemm or dgemm chosen when the loop is typed."""
+    body = ("{i}{f}(ROW_MAJOR, trans_a, trans_b, m, n, k, {t}(1), a.ctypes.data, lda,\n"
+            "{i}    b.ctypes.data, ldb, {t}(0), c.ctypes.data, n)\n")
+    return ("def gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c):\n"
+            '    """c (m, n) = op(a) op(b), all C-contiguous (row major); op: NO_TRANS or TRANS."""\n\n\n'
+            '@overload(gemm, inline="always")\n'
+            "def _gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c):\n"
+            "    if c.dtype == types.float32:\n"
+            "        def impl(trans_a, trans_b, m, n, k, a, lda, b, ldb, c):\n"
+            + body.format(i=" " * 12, f="sgemm", t="np.float32") +
+            "        return impl\n\n"
+            "    def impl(trans_a, trans_b, m, n, k, a, lda, b, ldb, c):\n"
+            + body.format(i=" " * 8, f="dgemm", t="np.float64") +
+            "    return impl\n")
+
+
+def _kernels(c: dict, direct_gemm: bool = False) -> list[str]:
     """The per-layer kernels the loop calls, copied from their generated modules."""
     out = []
     for name in c["activations"]:
         fns = functions(generated_text(f"activations.{name}"))
         out += [_inlined(fns[f"{name}_forward"]), _inlined(fns[f"{name}_backward"])]
     fns = functions(generated_text("layers.dense"))
-    out += [_inlined(fns[f]) for f in ("dense_forward", "dense_grad_input", "dense_grad_params")]
+    dense = [_inlined(fns[f]) for f in ("dense_forward", "dense_grad_input", "dense_grad_params")]
+    if direct_gemm:
+        dense = [_direct_gemm(f) for f in dense]
+    out += dense
     module, value_and_grad, _ = LOSSES[c["loss"]]
     out.append(_summed_in_dtype(functions(generated_text(f"losses.{module}"))[value_and_grad],
                                 "loss_value_and_grad"))
@@ -238,9 +288,25 @@ def _train_epochs(c: dict, decorator: str) -> list[str]:
     ]
 
 
-def fused_module(spec: dict) -> str:
-    """The source of the fused training module for `spec` (see the module docstring)."""
+def fused_module(spec: dict, direct_gemm: bool = False) -> str:
+    """The source of the fused training module for `spec` (see the module docstring).
+
+    `direct_gemm`: the matrix products call NumPy's OpenBLAS directly (see symnn.runtime.blas)
+    instead of `np.dot`, which calls SciPy's; importing the module then raises ImportError where
+    that library is missing.
+    """
     c = canonical(spec)
+    gemm = [] if not direct_gemm else [
+        "# The matrix products: NumPy's OpenBLAS, bound to these symbols by symnn.runtime.blas at import",
+        "# (the compiled code names only the symbols, so Numba's cache stays valid across processes).",
+        "from numba import types  # noqa: E402",
+        "from numba.extending import overload  # noqa: E402",
+        "",
+        "from symnn.runtime.blas import NO_TRANS, ROW_MAJOR, TRANS, external_gemm  # noqa: E402",
+        "",
+        f"sgemm, dgemm = external_gemm{GEMM_SYMBOLS!r}",
+        "NO_TRANS, ROW_MAJOR, TRANS = np.int32(NO_TRANS), np.int32(ROW_MAJOR), np.int32(TRANS)",
+        "", "", _gemm_kernel()]
     head = [f'"""Fused training loop: activations {", ".join(c["activations"]) or "none"}; '
             f'loss {c["loss"]}; {c["optimizer"]}.',
             "",
@@ -258,11 +324,12 @@ def fused_module(spec: dict) -> str:
             f"OPTIMIZER = {c['optimizer']!r}",
             f"ROLES = {roles(c['optimizer'])!r}",
             f"PROG_COLUMNS = {PROG_COLUMNS!r}",
-            "", "", ""]
-    kernels = _kernels(c)
+            f"MATRIX_PRODUCTS = {'NumPy OpenBLAS, direct' if direct_gemm else 'np.dot'!r}",
+            "", *gemm, "", ""]
+    kernels = _kernels(c, direct_gemm)
     decorator = kernels[0].split("\n", 1)[0].replace(', inline="always")', ")")
     body = "\n\n".join(kernels) + "\n\n" + "\n".join(_train_epochs(c, decorator)) + "\n"
     return "\n".join(head) + body
 
 
-__all__ = ["LOSSES", "PROG_COLUMNS", "canonical", "fused_module", "functions", "roles"]
+__all__ = ["GEMM_SYMBOLS", "LOSSES", "PROG_COLUMNS", "canonical", "fused_module", "functions", "roles"]
