@@ -308,8 +308,10 @@ def peer_sklearn(wl, X, y, weights, threads):
 # --- the matrix-multiply floor ------------------------------------------------------------------
 
 def gemm_floor(wl, n: int, threads: int, sample_s: float = 0.02, passes: int = 11) -> dict:
-    """Time each product of an epoch with np.dot (NumPy's BLAS) and with np.dot inside a Numba function
-    (SciPy's OpenBLAS, what symnn's kernels call), in the layouts symnn uses; floor = sum of count x time.
+    """Time each product of an epoch with np.dot (NumPy's BLAS), with np.dot inside a Numba function
+    (SciPy's OpenBLAS, what symnn's per-layer kernels call) and with NumPy's OpenBLAS called directly
+    from a Numba function (what symnn's fused loop calls, symnn.runtime.blas), in the layouts symnn
+    uses; floor = sum of count x time.
 
     Each timing sample repeats one product for about `sample_s` seconds; the products are timed in
     turn, `passes` times over (spread over seconds, so a burst of other work on this shared machine
@@ -327,6 +329,25 @@ def gemm_floor(wl, n: int, threads: int, sample_s: float = 0.02, passes: int = 1
     def np_dots(a, b, out, reps):
         for _ in range(reps):
             np.dot(a, b, out=out)
+
+    direct = None  # NumPy's OpenBLAS from Numba with no Python per product: what symnn's fused loop calls
+    try:
+        from symnn.runtime.blas import NO_TRANS, ROW_MAJOR, TRANS, external_gemm
+
+        sgemm, _ = external_gemm("symnn_cblas_sgemm", "symnn_cblas_dgemm")
+
+        @njit(cache=False)
+        def direct(a, b, out, reps):
+            # a, b as symnn's loop holds them: C-contiguous, or the transpose of a C-contiguous array
+            ta = np.int32(NO_TRANS if a.flags.c_contiguous else TRANS)
+            tb = np.int32(NO_TRANS if b.flags.c_contiguous else TRANS)
+            lda = a.shape[1] if a.flags.c_contiguous else a.shape[0]
+            ldb = b.shape[1] if b.flags.c_contiguous else b.shape[0]
+            for _ in range(reps):
+                sgemm(np.int32(ROW_MAJOR), ta, tb, out.shape[0], out.shape[1], a.shape[1], np.float32(1),
+                      a.ctypes.data, lda, b.ctypes.data, ldb, np.float32(0), out.ctypes.data, out.shape[1])
+    except ImportError:
+        pass
 
     rng = np.random.default_rng(0)
 
@@ -352,32 +373,37 @@ def gemm_floor(wl, n: int, threads: int, sample_s: float = 0.02, passes: int = 1
     for what, sa, sb, count in workloads.matmuls(wl.key, n):
         a, b = operands(what, sa, sb)
         args = (a, b, np.empty((sa[0], sb[1]), np.float32))
-        products.append({"what": what, "a": sa, "b": sb, "count": count, "args": args, "np": [], "nb": []})
+        products.append({"what": what, "a": sa, "b": sb, "count": count, "args": args, "np": [], "nb": [],
+                         "direct": []})
+    timers = [(np_dots, "np"), (dots, "nb")] + ([(direct, "direct")] if direct is not None else [])
     for p in products:
-        p["reps"] = [calibrate(np_dots, p["args"])]
-    time.sleep(0.5)
-    for p in products:
-        p["reps"].append(calibrate(dots, p["args"]))
+        p["reps"] = []
+    for fn, _ in timers:
+        time.sleep(0.5)
+        for p in products:
+            p["reps"].append(calibrate(fn, p["args"]))
     # One library at a time, with a pause between: an OpenBLAS pool's idle threads spin for a while
     # after each call, and would take the cores from the other library's threads.
-    for fn, which, key in ((np_dots, 0, "np"), (dots, 1, "nb")):
+    for which, (fn, key) in enumerate(timers):
         time.sleep(0.5)
         for _ in range(passes):
             for p in products:
                 t = time.perf_counter()
                 fn(*p["args"], p["reps"][which])
                 p[key].append((time.perf_counter() - t) / p["reps"][which])
-    rows, numpy_s, numba_s = [], 0.0, 0.0
+    rows, numpy_s, numba_s, direct_s = [], 0.0, 0.0, 0.0
     for p in products:
         t_np, t_nb = float(np.median(p["np"])), float(np.median(p["nb"]))
         numpy_s += p["count"] * t_np
         numba_s += p["count"] * t_nb
+        direct_s += p["count"] * float(np.median(p["direct"])) if p["direct"] else float("nan")
         flops = 2 * p["a"][0] * p["a"][1] * p["b"][1]
         rows.append({"what": p["what"], "a": p["a"], "b": p["b"], "count": p["count"], "numpy_us": t_np * 1e6,
                      "numba_us": t_nb * 1e6, "numpy_gflops": flops / t_np / 1e9, "numba_gflops": flops / t_nb / 1e9,
                      "numpy_best_us": min(p["np"]) * 1e6, "numba_best_us": min(p["nb"]) * 1e6})
     flops = workloads.flops_per_epoch(wl.key, n)
-    return {"floor_ms": numpy_s * 1e3, "floor_numba_ms": numba_s * 1e3, "flops": flops,
+    return {"floor_ms": numpy_s * 1e3, "floor_numba_ms": numba_s * 1e3, "floor_direct_ms": direct_s * 1e3,
+            "flops": flops,
             "gflops": flops / numpy_s / 1e9, "gflops_numba": flops / numba_s / 1e9, "products": rows}
 
 
