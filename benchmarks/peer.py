@@ -400,7 +400,8 @@ def gemm_floor(wl, n: int, threads: int, sample_s: float = 0.02, passes: int = 1
         flops = 2 * p["a"][0] * p["a"][1] * p["b"][1]
         rows.append({"what": p["what"], "a": p["a"], "b": p["b"], "count": p["count"], "numpy_us": t_np * 1e6,
                      "numba_us": t_nb * 1e6, "numpy_gflops": flops / t_np / 1e9, "numba_gflops": flops / t_nb / 1e9,
-                     "numpy_best_us": min(p["np"]) * 1e6, "numba_best_us": min(p["nb"]) * 1e6})
+                     "numpy_best_us": min(p["np"]) * 1e6, "numba_best_us": min(p["nb"]) * 1e6,
+                     "direct_us": float(np.median(p["direct"])) * 1e6 if p["direct"] else None})
     flops = workloads.flops_per_epoch(wl.key, n)
     return {"floor_ms": numpy_s * 1e3, "floor_numba_ms": numba_s * 1e3, "floor_direct_ms": direct_s * 1e3,
             "flops": flops,
