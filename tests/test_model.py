@@ -172,3 +172,26 @@ def test_binary_losses_refuse_targets_outside_their_range(loss, targets):
 def test_binary_cross_entropy_takes_probabilities_as_targets():
     model = symnn.Sequential([symnn.Dense(2, 1)], loss="binary_cross_entropy")
     assert np.isfinite(model.loss(np.zeros((2, 2)), np.array([0.25, 1.0])))
+
+
+def test_a_trained_model_deep_copies_into_an_independent_model():
+    import copy
+
+    X = np.random.default_rng(0).standard_normal((40, 2))
+    y = (X[:, 0] > 0).astype(float)
+    model = symnn.Sequential([symnn.Dense(2, 4), symnn.Activation("relu"), symnn.Dense(4, 1)],
+                             loss="binary_cross_entropy")
+    model.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=2, verbose=False)
+    twin = copy.deepcopy(model)
+    np.testing.assert_array_equal(twin.predict(X), model.predict(X))
+    twin.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=2, verbose=False)
+    assert not np.array_equal(twin.layers[0].W, model.layers[0].W)
+
+
+def test_a_trained_model_pickles_and_predicts_the_same():
+    import pickle
+
+    X = np.random.default_rng(1).standard_normal((30, 3))
+    model = symnn.Sequential([symnn.Dense(3, 5), symnn.Activation("tanh"), symnn.Dense(5, 2)], loss="mse")
+    model.fit(X, X[:, :2], epochs=2, verbose=False)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X), model.predict(X))

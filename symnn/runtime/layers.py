@@ -24,7 +24,11 @@ class Dense:
     def build(self, rng: np.random.Generator, dtype: np.dtype, next_activation: str | None) -> None:
         """Allocate and initialise the parameters (called by Sequential)."""
         self.W, self.b = init_weights(self.init, self.n_in, self.n_out, rng, dtype, next_activation)
-        self._k = kernels.dense()
+
+    @property
+    def _k(self):
+        """The generated kernels (looked up, not stored: a layer stays copyable and picklable)."""
+        return kernels.dense()
 
     def parameters(self) -> list[np.ndarray]:
         return [self.W, self.b]

@@ -32,6 +32,13 @@ class _Workspace:
 class Sequential:
     """Layers applied in order, then a loss with PyTorch's reduction='mean'."""
 
+    def __getstate__(self) -> dict:
+        """Copies and pickles carry the model, not its caches (workspaces, the fused loop's session)."""
+        state = dict(self.__dict__)
+        state["_workspaces"] = {}
+        state.pop("_fused_session", None)
+        return state
+
     def __init__(self, layers: list, loss: str = "mse", dtype: str = "float64", seed: int = 0) -> None:
         if not layers or not isinstance(layers[0], Dense):
             raise UserInputError("a Sequential model starts with a Dense layer, e.g. symnn.Dense(2, 16)")
