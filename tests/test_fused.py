@@ -131,6 +131,39 @@ def test_one_epoch_fits_continue_as_one_fit_does():
         np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("block", [7, 4096])
+def test_one_epoch_fits_take_per_step_scalars_from_any_block_as_computed_afresh(block, monkeypatch):
+    """The per-step scalars kept between fits (a block of steps ahead) are the ones each step needs,
+    across block ends and learning-rate changes: the per-layer path, fitting the same way, agrees."""
+    monkeypatch.setattr(fused._StepScalars, "BLOCK", block)
+    case = CASES["relu-ce-adam-f64"]
+    X, y = _data(case["n"], case["n_out"], case["loss"])
+    results = []
+    for fused_flag in (True, False):
+        model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+        opt = symnn.Adam(lr=0.01)
+        losses = []
+        for e in range(5):
+            opt.lr = 0.01 if e < 3 else 0.003
+            losses += model.fit(X, y, optimizer=opt, epochs=1, batch_size=16, seed=e, verbose=False,
+                                fused=fused_flag)["loss"]
+        results.append((losses, model.parameters()))
+    (la, pa), (lb, pb) = results
+    np.testing.assert_allclose(la, lb, rtol=1e-12)
+    for p, q in zip(pa, pb, strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-14)
+
+
+def test_a_parameter_of_another_shape_is_refused_by_name():
+    case = CASES["relu-ce-adam-f64"]
+    X, y = _data(case["n"], case["n_out"], case["loss"])
+    model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+    model.fit(X, y, optimizer=symnn.SGD(lr=0.05), epochs=1, verbose=False, fused=True)
+    model.layers[0].W = np.zeros((7, 2))
+    with pytest.raises(symnn.UserInputError, match="shape is not its layer's"):
+        model.fit(X, y, optimizer=symnn.SGD(lr=0.05), epochs=1, verbose=False, fused=True)
+
+
 def test_parameters_assigned_between_fits_are_used():
     """The fused loop reads the model's arrays on every fit: values written into them in between count."""
     case = CASES["relu-ce-adam-f64"]

@@ -195,3 +195,19 @@ def test_a_trained_model_pickles_and_predicts_the_same():
     model = symnn.Sequential([symnn.Dense(3, 5), symnn.Activation("tanh"), symnn.Dense(5, 2)], loss="mse")
     model.fit(X, X[:, :2], epochs=2, verbose=False)
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(model)).predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("loss,y", [("binary_cross_entropy", np.zeros(0, dtype=int)), ("mse", np.zeros((0, 1)))])
+def test_fit_on_no_rows_trains_nothing_and_reports_no_loss(loss, y):
+    model = symnn.Sequential([symnn.Dense(2, 1)], loss=loss)
+    before = [p.copy() for p in model.parameters()]
+    history = model.fit(np.zeros((0, 2)), y, epochs=2, verbose=False)
+    assert np.isnan(history["loss"]).all() and len(history["loss"]) == 2
+    for p, q in zip(before, model.parameters(), strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_scalar_targets_are_refused_by_name():
+    model = symnn.Sequential([symnn.Dense(2, 1)], loss="mse")
+    with pytest.raises(symnn.UserInputError, match="not a scalar"):
+        model.fit(np.zeros((1, 2)), np.float64(1.0), verbose=False)

@@ -8,7 +8,8 @@ data (see emit_fused): the parameters are copied into one flat array for the run
 end; the optimizer's state lives in the rows of one array, and the optimizer's state arrays are
 left as views of them, so a later per-layer `optimizer.step` continues exactly where the fused run
 stopped and the next fused fit finds the state in place. What stays the same from fit to fit (module,
-layout, arrays) is kept on the model (`_Session`), so fitting one epoch per call costs little more.
+layout, arrays, the spec, the per-step scalars of a block of steps ahead) is kept on the model
+(`_Session`), so fitting one epoch per call costs little more than the compiled loop.
 
 Numbers: the same as the per-layer loop, which this reproduces (the matrix products may run in
 NumPy's OpenBLAS where the per-layer kernels' np.dot runs SciPy's, which can round a product
@@ -65,6 +66,24 @@ def _optimizer_kernel(optimizer: object) -> str | None:
 
 def spec_of(model, optimizer) -> dict | None:
     """The fused spec of a model and optimizer: {"layers", "loss", "optimizer", "dtype"}, or None."""
+    sess = getattr(model, "_fused_session", None)
+    inputs = _spec_inputs(model, optimizer)
+    if sess is not None and _same(sess.spec_inputs, inputs):
+        return sess.spec
+    return _spec(model, optimizer)
+
+
+def _spec_inputs(model, optimizer) -> tuple:
+    """What a model's spec is made of, compared by identity and value: when these are the same
+    objects with the same options, so is the spec (layers keep their sizes and names)."""
+    return (*model.layers, model.loss_fn, model.dtype, type(optimizer), optimizer._variant())
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    return len(a) == len(b) and all(x is y or x == y for x, y in zip(a, b))
+
+
+def _spec(model, optimizer) -> dict | None:
     layers: list[tuple] = []
     builtin = kernels.builtin_names("activations")
     for layer in model.layers:
@@ -124,6 +143,7 @@ class _Layout:
     def __init__(self, model, mod: ModuleType, batch_size: int, n_targets: int) -> None:
         ops = {name: i + 1 for i, name in enumerate(mod.ACTIVATIONS)}
         rows, self.offsets = [], []
+        self.shapes: list[tuple[int, ...]] = []  # of the parameters, in parameters() order
         p_off = 0
         a_off = [0]
         for w in model.widths[:-1]:
@@ -134,6 +154,7 @@ class _Layout:
             if isinstance(layer, Dense):
                 w_off, b_off = p_off, p_off + n_in * n_out
                 self.offsets += [w_off, b_off]
+                self.shapes += [(n_out, n_in), (n_out,)]
                 p_off = b_off + n_out
             rows.append((0 if isinstance(layer, Dense) else ops[layer.name], n_in, n_out, a_off[i],
                          a_off[i + 1], w_off, b_off))
@@ -162,12 +183,19 @@ class _Session:
         self.S = np.empty((len(mod.ROLES["state"]), layout.n_params), dtype)
         self.owner: Callable[[], object] = lambda: None  # the optimizer whose state is in S (weakly)
         self.views: list[list[np.ndarray]] = []  # the views of S handed to the owner's state
+        self.spec_inputs: tuple = ()  # what spec_of found the spec from (see _spec_inputs)
+        self.spec: dict | None = None
+        self.scalars = _StepScalars()
 
     def state_in(self, optimizer, params: list[np.ndarray]) -> tuple[int, bool] | None:
         """Put the optimizer's state into S: (its step count, whether it was created now), or None
         if the state is not uniform over the parameters (the fused loop cannot continue it)."""
         names = self.mod.ROLES["state"]
         state = optimizer.state
+        if self.owner() is optimizer and len(state) == len(params) and self.in_place(state):
+            step = state[0]["step"]
+            if all(s["step"] == step for s in state):
+                return step, False  # the common case, fitting again: checked in one pass
         if self.owner() is not optimizer:
             self.S = np.empty_like(self.S)  # S may back another optimizer's state: never overwrite it
             self.owner, self.views = weakref.ref(optimizer), []
@@ -182,8 +210,7 @@ class _Session:
         if len(steps) != 1 or len(have) != 1:
             return None
         created = not have.pop()
-        if not created and len(self.views) == len(state) and all(
-                s[name] is view for s, row in zip(state, self.views) for name, view in zip(names, row)):
+        if not created and self.in_place(state):
             return steps.pop(), False  # already in S, as the last fit left it
         for off, p, s in zip(self.layout.offsets, params, state):
             if s["size"] is not None and (s["size"], s["dtype"]) != (p.size, p.dtype):
@@ -192,8 +219,18 @@ class _Session:
                 self.S[k, off:off + p.size] = s[name] if name in s else optimizer._initial(name)
         return steps.pop(), created
 
+    def in_place(self, state: list[dict]) -> bool:
+        """Whether each state array is still the view of S that the last fit handed out."""
+        names = self.mod.ROLES["state"]
+        return len(self.views) == len(state) and all(
+            s[name] is view for s, row in zip(state, self.views) for name, view in zip(names, row))
+
     def state_out(self, optimizer, params: list[np.ndarray], step: int) -> None:
         """Leave the optimizer's state as its own `step` would have: views of S's rows."""
+        if self.owner() is optimizer and len(optimizer.state) == len(params) and self.in_place(optimizer.state):
+            for s in optimizer.state:
+                s["step"] = step
+            return
         names = self.mod.ROLES["state"]
         while len(optimizer.state) < len(params):
             optimizer.state.append({"step": 0, "size": None, "dtype": None})
@@ -215,10 +252,11 @@ def _session(model, spec: dict, batch_size: int, n_targets: int) -> _Session:
     return sess
 
 
-def _per_step(optimizer, names: tuple[str, ...], lrs: np.ndarray, n_batches: int, t0: int,
-              created: bool, dtype: np.dtype) -> np.ndarray:
-    """One row per step of the kernel's step-dependent scalars, computed as `optimizer.step` does."""
-    steps = lrs.shape[0] * n_batches
+def _per_step(optimizer, names: tuple[str, ...], lrs: np.ndarray, t0: int, created: bool,
+              dtype: np.dtype) -> np.ndarray:
+    """One row per step (lrs: its learning rate) of the kernel's step-dependent scalars, computed
+    as `optimizer.step` does, for the steps after t0."""
+    steps = lrs.shape[0]
     out = np.empty((steps, len(names)), dtype)
     if not names:
         return out
@@ -226,7 +264,7 @@ def _per_step(optimizer, names: tuple[str, ...], lrs: np.ndarray, n_batches: int
     results: dict[str, object] = {}
     if module.STEP_SCALARS:
         values = optimizer._scalars()
-        values["lr"] = np.repeat(lrs, n_batches)
+        values["lr"] = lrs
         values["t"] = np.arange(t0 + 1, t0 + steps + 1, dtype=np.float64)
         fn = getattr(module, f"{optimizer.module}_scalars")
         results = dict(zip(module.STEP_SCALARS, fn(*(values[k] for k in module.STEP_INPUTS))))
@@ -239,6 +277,33 @@ def _per_step(optimizer, names: tuple[str, ...], lrs: np.ndarray, n_batches: int
     return out
 
 
+class _StepScalars:
+    """The per-step scalar rows at a constant learning rate, computed a block of steps ahead and
+    kept: fitting one epoch per call then takes a slice instead of NumPy calls every time. Each
+    row depends only on its step count and the options, so a row is the same from any block."""
+
+    BLOCK = 4096
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+        self.t0 = 0  # self.table[i] is step t0 + 1 + i
+        self.table = np.empty((0, 0))
+
+    def rows(self, optimizer, names: tuple[str, ...], lrs: np.ndarray, n_batches: int, t0: int,
+             created: bool, dtype: np.dtype) -> np.ndarray:
+        """The rows of the next `lrs.shape[0]` epochs (lrs: per epoch) of n_batches steps each."""
+        steps = lrs.shape[0] * n_batches
+        lr = lrs[0]
+        if (created and "first" in names) or not (lrs == lr).all():
+            return _per_step(optimizer, names, np.repeat(lrs, n_batches), t0, created, dtype)
+        key = (optimizer.module, names, dtype, float(lr), tuple(optimizer._scalars().items()))
+        if key != self.key or not self.t0 <= t0 <= t0 + steps <= self.t0 + self.table.shape[0]:
+            block = max(steps, self.BLOCK)
+            self.table = _per_step(optimizer, names, np.full(block, lr), t0, False, dtype)
+            self.key, self.t0 = key, t0
+        return self.table[t0 - self.t0:t0 - self.t0 + steps]
+
+
 def unsupported(model, optimizer, validation: object = None, callback: object = None,
                 spec: dict | None = None) -> str | None:
     """Why the fused loop cannot run this fit, or None if it can (`spec`: spec_of, if known)."""
@@ -247,8 +312,8 @@ def unsupported(model, optimizer, validation: object = None, callback: object = 
     if (spec or spec_of(model, optimizer)) is None:
         return ("the fused loop covers Dense layers, built-in activations and losses, and the "
                 "built-in optimizers")
-    if not all(p.dtype == model.dtype and p.flags.c_contiguous and p.flags.writeable
-               for p in model.parameters()):
+    dtype = model.dtype
+    if not all(p.dtype == dtype and p.flags.c_contiguous and p.flags.writeable for p in model.parameters()):
         return "a parameter array is not a writeable C-contiguous array of the model's dtype"
     return None
 
@@ -274,16 +339,30 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
         except OSError as exc:
             why = f"the fused loop cannot be written to the cache folder ({exc})"
     if why is None:
+        sess.spec_inputs, sess.spec = _spec_inputs(model, optimizer), spec
         params = model.parameters()
-        state = sess.state_in(optimizer, params)
-        why = None if state is not None else "the optimizer's state is not uniform over the parameters"
+        state = None
+        if [p.shape for p in params] != sess.layout.shapes:
+            why = "a parameter array's shape is not its layer's; assign arrays of the layer's shape"
+        else:
+            state = sess.state_in(optimizer, params)
+            why = None if state is not None else "the optimizer's state is not uniform over the parameters"
     if why is not None:
         if required:
             raise UserInputError(f"fused=True, but {why}; pass fused=None to fall back")
         return None
+    return _run(sess, model, X, T, params, optimizer, state, epochs, batch_size, shuffle, seed,
+                schedule, verbose)
+
+
+def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.ndarray], optimizer,
+         state: tuple[int, bool], epochs: int, batch_size: int, shuffle: bool, seed: int | None,
+         schedule, verbose: bool) -> list[float]:
+    """The fit itself, in chunks of epochs: one compiled call per chunk."""
     from symnn.runtime.progress import Progress
 
     t0, created = state
+    n = X.shape[0]
     mod, layout, P, S = sess.mod, sess.layout, sess.P, sess.S
     roles = mod.ROLES
     dtype = model.dtype
@@ -298,7 +377,7 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
     perms = np.empty((most if shuffle else 1, n), np.int64)
     if not shuffle:
         perms[0] = np.arange(n)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed) if shuffle else None
     losses = np.empty((most, n_batches), dtype)
     history: list[float] = []
     progress = Progress(epochs, enabled=verbose)
@@ -313,8 +392,8 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
                 lrs[i] = optimizer.lr
                 if shuffle:
                     perms[i] = rng.permutation(n)
-            scalars = _per_step(optimizer, roles["per_step"], lrs, n_batches, step, created and step == t0,
-                                dtype)
+            scalars = sess.scalars.rows(optimizer, roles["per_step"], lrs, n_batches, step,
+                                        created and step == t0, dtype)
             start = time.perf_counter()
             mod.train_epochs(X, T, perms[:k] if shuffle else perms, lrs.astype(dtype), scalars, hyper,
                              batch_size, losses[:k], layout.prog, P, sess.D, S, sess.AV, sess.GV)

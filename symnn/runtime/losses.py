@@ -37,10 +37,13 @@ class Loss:
                     or labels.min(initial=0) < 0 or labels.max(initial=0) >= k:
                 raise UserInputError(f"targets must be class indices 0..{k - 1} for {k} outputs")
             return np.eye(k, dtype=dtype)[labels]  # one-hot rows
-        out = np.ascontiguousarray(y.reshape(y.shape[0], -1), dtype=dtype)
+        if y.ndim == 0:
+            raise UserInputError("targets must be an array with one row per input row, not a scalar")
+        cols = int(np.prod(y.shape[1:])) if y.ndim > 1 else 1  # (an empty y has no -1 to infer)
+        out = np.ascontiguousarray(y.reshape(y.shape[0], cols), dtype=dtype)
         if out.shape[1] != k:
             raise UserInputError(f"targets have {out.shape[1]} columns, the model {k} outputs")
-        if self.name in ("binary_cross_entropy", "hinge") and k == 1 and not ((out == 0) | (out == 1)).all():
+        if self.name in ("binary_cross_entropy", "hinge") and k == 1 and not _zero_one(y, out):
             if self.name == "hinge" or not ((out >= 0) & (out <= 1)).all():
                 raise UserInputError(f"{self.name} needs 0/1 targets")
         return out
@@ -67,3 +70,11 @@ class Loss:
         if z.shape[1] == 1:
             return (z[:, 0] > 0).astype(np.int64)
         return np.argmax(z, axis=1)
+
+
+def _zero_one(y: np.ndarray, out: np.ndarray) -> bool:
+    """Whether every target is 0 or 1: for integer labels, their range says so (two passes, no
+    temporaries); otherwise the converted targets are compared."""
+    if y.dtype.kind in "iub" and y.size:
+        return bool(y.min() >= 0 and y.max() <= 1)
+    return bool(((out == 0) | (out == 1)).all())
