@@ -16,8 +16,11 @@ in a last block of `AV`). Matrix products are BLAS calls writing into views of t
 batch allocates nothing: `np.dot(..., out)` (Numba's, into SciPy's OpenBLAS) as in the per-layer
 kernels, or, with `direct_gemm`, `gemm` straight into NumPy's bundled OpenBLAS (faster on these
 small products; see symnn.runtime.blas), which the `np.dot` lines of the copied kernels are
-rewritten to. The text depends only on the activations used, the loss, the optimizer kernel
-(`canonical`) and that choice: one compiled loop per dtype serves every depth and width.
+rewritten to. The views are made by two small intrinsics, `view1` and `view2` (a block of a flat
+array, as 1-D or 2-D), not by slicing and `.reshape`, and `gemm` is an intrinsic too: what the loop
+asks Numba to type, lower and optimize is most of the first fit's time (see _VIEWS). The text
+depends only on the activations used, the loss, the optimizer kernel (`canonical`) and that choice:
+one compiled loop per dtype serves every depth and width.
 
 The per-element work is the per-layer kernels themselves: their functions are copied from the
 modules of `generated/` (printed there from the symbolic definitions by `symnn generate`, which
@@ -171,20 +174,75 @@ def _direct_gemm(function: str) -> str:
 
 
 def _gemm_kernel() -> str:
-    """`gemm`: C = op(A) op(B) in NumPy's OpenBLAS, sgemm or dgemm chosen when the loop is typed."""
-    body = ("{i}{f}(ROW_MAJOR, trans_a, trans_b, m, n, k, {t}(1), a.ctypes.data, lda,\n"
-            "{i}    b.ctypes.data, ldb, {t}(0), c.ctypes.data, n)\n")
-    return ("def gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c):\n"
-            '    """c (m, n) = op(a) op(b), all C-contiguous (row major); op: NO_TRANS or TRANS."""\n\n\n'
-            '@overload(gemm, inline="always")\n'
-            "def _gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c):\n"
-            "    if c.dtype == types.float32:\n"
-            "        def impl(trans_a, trans_b, m, n, k, a, lda, b, ldb, c):\n"
-            + body.format(i=" " * 12, f="sgemm", t="np.float32") +
-            "        return impl\n\n"
-            "    def impl(trans_a, trans_b, m, n, k, a, lda, b, ldb, c):\n"
-            + body.format(i=" " * 8, f="dgemm", t="np.float64") +
-            "    return impl\n")
+    """`gemm`: C = op(A) op(B) in NumPy's OpenBLAS, sgemm or dgemm chosen when the loop is typed.
+
+    An intrinsic, which emits the call itself: an `@overload` calling the external function costs a
+    compiled function of its own (measured: ~0.4 s more of a cold W1 fit, or more inlined).
+    """
+    return '''\
+@intrinsic
+def gemm(typingctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c):
+    """c (m, n) = op(a) op(b), all C-contiguous (row major); op: NO_TRANS or TRANS."""
+    blas = sgemm if c.dtype == types.float32 else dgemm
+
+    def codegen(context, builder, sig, args):
+        fndesc = ExternalFunctionDescriptor(blas.symbol, blas.sig.return_type, blas.sig.args)
+        func = context.declare_external_function(builder.module, fndesc)
+        real = blas.sig.args[6]
+
+        def value(i, j):  # argument i, as the BLAS function's argument j
+            return context.cast(builder, args[i], sig.args[i], blas.sig.args[j])
+
+        def address(i):
+            data = cgutils.create_struct_proxy(sig.args[i])(context, builder, value=args[i]).data
+            return builder.ptrtoint(data, context.get_value_type(types.intp))
+
+        values = [context.get_constant(types.int32, int(ROW_MAJOR)), value(0, 1), value(1, 2), value(2, 3),
+                  value(3, 4), value(4, 5), context.get_constant(real, 1), address(5), value(6, 8),
+                  address(7), value(8, 10), context.get_constant(real, 0), address(9), value(3, 13)]
+        context.call_external_function(builder, func, blas.sig.args, values)
+        return context.get_dummy_value()
+    return types.void(trans_a, trans_b, m, n, k, a, lda, b, ldb, c), codegen
+'''
+
+
+#: The views of the loop's flat arrays. Slicing and `.reshape` cost the first fit most of a second
+#: (measured on W1: 4.8 s -> 3.0 s without them): each slice is typed and lowered with its bounds
+#: arithmetic, each reshape calls a compiled size check, and LLVM optimizes all of it. The blocks are
+#: in bounds by construction (the layout in symnn.runtime.fused), so nothing is checked here.
+_VIEWS = '''\
+def _view(context, builder, sig, args):
+    """The view of a 1-D C-contiguous array from item args[1] on, in the shape args[2:] (C order)."""
+    src = cgutils.create_struct_proxy(sig.args[0])(context, builder, value=args[0])
+    out = cgutils.create_struct_proxy(sig.return_type)(context, builder)
+    shape = [context.cast(builder, v, t, types.intp) for v, t in zip(args[2:], sig.args[2:])]
+    strides = [src.itemsize]
+    for n in shape[:0:-1]:
+        strides.insert(0, builder.mul(strides[0], n))
+    nitems = shape[0]
+    for n in shape[1:]:
+        nitems = builder.mul(nitems, n)
+    out.data = builder.gep(src.data, [context.cast(builder, args[1], sig.args[1], types.intp)])
+    out.shape = cgutils.pack_array(builder, shape)
+    out.strides = cgutils.pack_array(builder, strides)
+    out.nitems = nitems
+    out.itemsize = src.itemsize
+    out.meminfo = src.meminfo
+    out.parent = src.parent
+    return impl_ret_borrowed(context, builder, sig.return_type, out._getvalue())
+
+
+@intrinsic
+def view1(typingctx, a, start, n):
+    """a[start:start + n] of a 1-D C-contiguous array (unchecked)."""
+    return types.Array(a.dtype, 1, "C")(a, start, n), _view
+
+
+@intrinsic
+def view2(typingctx, a, start, m, n):
+    """a[start:start + m * n].reshape((m, n)) of a 1-D C-contiguous array (unchecked)."""
+    return types.Array(a.dtype, 2, "C")(a, start, m, n), _view
+'''
 
 
 def _kernels(c: dict, direct_gemm: bool = False) -> list[str]:
@@ -217,9 +275,11 @@ def _train_epochs(c: dict, decorator: str) -> list[str]:
     update = ", ".join(["P", "D", *state, *_optimizer_scalars(c["optimizer"])])
     unpack = [f"{column} = prog[li, {i}]" for i, column in enumerate(PROG_COLUMNS)]
     if rows:
-        z, t, gz = "z.reshape((mb, n_last))", "t2", "gz.reshape((mb, n_last))"
+        loss_args = "view2(AV, z_offset, mb, n_last), t2, view2(GV, z_offset, mb, n_last)"
     else:
-        z, t, gz = "z", "tb", "gz"
+        loss_args = "view1(AV, z_offset, mb * n_last), view1(AV, t_offset, mb * n_t), view1(GV, z_offset, mb * n_last)"
+    x, y = "view1(AV, in_offset, mb * n_in)", "view1(AV, out_offset, mb * n_out)"
+    gx, gy = "view1(GV, in_offset, mb * n_in)", "view1(GV, out_offset, mb * n_out)"
     return [
         decorator,
         "def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV):",
@@ -238,12 +298,11 @@ def _train_epochs(c: dict, decorator: str) -> list[str]:
         "        lr = lrs[e]",
         "        for bi in range(n_batches):",
         "            lo = bi * batch_size",
-        "            mb = min(batch_size, n_rows - lo)",
+        "            mb = batch_size if lo + batch_size <= n_rows else n_rows - lo  # not min(): a compiled call",
         *[f"            {name} = scalars[step, {i}]" for i, name in enumerate(r["per_step"])],
         "            # the batch: its rows of X and Y, in the epoch's order",
-        "            x0 = AV[:mb * n_x].reshape((mb, n_x))",
-        "            tb = AV[t_offset:t_offset + mb * n_t]",
-        "            t2 = tb.reshape((mb, n_t))",
+        "            x0 = view2(AV, 0, mb, n_x)",
+        "            t2 = view2(AV, t_offset, mb, n_t)",
         "            for r in range(mb):",
         "                row = perm[lo + r]",
         "                for j in range(n_x):",
@@ -253,34 +312,23 @@ def _train_epochs(c: dict, decorator: str) -> list[str]:
         "            # forward, layer by layer",
         "            for li in range(n_layers):",
         *[f"                {line}" for line in unpack],
-        "                x = AV[in_offset:in_offset + mb * n_in]",
-        "                y = AV[out_offset:out_offset + mb * n_out]",
         "                if op == 0:",
-        "                    w = P[w_offset:w_offset + n_out * n_in].reshape((n_out, n_in))",
-        "                    dense_forward(x.reshape((mb, n_in)), w, P[b_offset:b_offset + n_out],",
-        "                                  y.reshape((mb, n_out)))",
-        *[f"                elif op == {i + 1}:\n                    {name}_forward(x, y)"
+        "                    dense_forward(view2(AV, in_offset, mb, n_in), view2(P, w_offset, n_out, n_in),",
+        "                                  view1(P, b_offset, n_out), view2(AV, out_offset, mb, n_out))",
+        *[f"                elif op == {i + 1}:\n                    {name}_forward({x}, {y})"
           for i, name in enumerate(c["activations"])],
         f"            # loss {c['loss']}: the batch's mean, and the gradient of the outputs",
-        "            z = AV[z_offset:z_offset + mb * n_last]",
-        "            gz = GV[z_offset:z_offset + mb * n_last]",
-        f"            losses[e, bi] = loss_value_and_grad({z}, {t}, {gz})",
+        f"            losses[e, bi] = loss_value_and_grad({loss_args})",
         "            # backward, layer by layer (the first layer's input needs no gradient)",
         "            for li in range(n_layers - 1, -1, -1):",
         *[f"                {line}" for line in unpack],
-        "                x = AV[in_offset:in_offset + mb * n_in]",
-        "                y = AV[out_offset:out_offset + mb * n_out]",
-        "                gx = GV[in_offset:in_offset + mb * n_in]",
-        "                gy = GV[out_offset:out_offset + mb * n_out]",
         "                if op == 0:",
-        "                    gy2 = gy.reshape((mb, n_out))",
-        "                    dense_grad_params(x.reshape((mb, n_in)), gy2,",
-        "                                      D[w_offset:w_offset + n_out * n_in].reshape((n_out, n_in)),",
-        "                                      D[b_offset:b_offset + n_out])",
+        "                    gy2 = view2(GV, out_offset, mb, n_out)",
+        "                    dense_grad_params(view2(AV, in_offset, mb, n_in), gy2, view2(D, w_offset, n_out, n_in),",
+        "                                      view1(D, b_offset, n_out))",
         "                    if li > 0:",
-        "                        w = P[w_offset:w_offset + n_out * n_in].reshape((n_out, n_in))",
-        "                        dense_grad_input(w, gy2, gx.reshape((mb, n_in)))",
-        *[f"                elif op == {i + 1} and li > 0:\n                    {name}_backward(x, y, gy, gx)"
+        "                        dense_grad_input(view2(P, w_offset, n_out, n_in), gy2, view2(GV, in_offset, mb, n_in))",
+        *[f"                elif op == {i + 1} and li > 0:\n                    {name}_backward({x}, {y}, {gy}, {gx})"
           for i, name in enumerate(c["activations"])],
         f"            # update: {c['optimizer']} on all parameters at once (it is elementwise)",
         f"            {c['optimizer']}({update})",
@@ -299,8 +347,7 @@ def fused_module(spec: dict, direct_gemm: bool = False) -> str:
     gemm = [] if not direct_gemm else [
         "# The matrix products: NumPy's OpenBLAS, bound to these symbols by symnn.runtime.blas at import",
         "# (the compiled code names only the symbols, so Numba's cache stays valid across processes).",
-        "from numba import types  # noqa: E402",
-        "from numba.extending import overload  # noqa: E402",
+        "from numba.core.funcdesc import ExternalFunctionDescriptor  # noqa: E402",
         "",
         "from symnn.runtime.blas import NO_TRANS, ROW_MAJOR, TRANS, external_gemm  # noqa: E402",
         "",
@@ -317,7 +364,10 @@ def fused_module(spec: dict, direct_gemm: bool = False) -> str:
             "import math",
             "",
             "import numpy as np",
-            "from numba import njit",
+            "from numba import njit, types",
+            "from numba.core import cgutils",
+            "from numba.core.imputils import impl_ret_borrowed",
+            "from numba.extending import intrinsic",
             "",
             f"ACTIVATIONS = {c['activations']!r}",
             f"LOSS = {c['loss']!r}",
@@ -328,7 +378,7 @@ def fused_module(spec: dict, direct_gemm: bool = False) -> str:
             "", *gemm, "", ""]
     kernels = _kernels(c, direct_gemm)
     decorator = kernels[0].split("\n", 1)[0].replace(', inline="always")', ")")
-    body = "\n\n".join(kernels) + "\n\n" + "\n".join(_train_epochs(c, decorator)) + "\n"
+    body = _VIEWS + "\n\n" + "\n\n".join(kernels) + "\n\n" + "\n".join(_train_epochs(c, decorator)) + "\n"
     return "\n".join(head) + body
 
 
