@@ -378,6 +378,11 @@ def fused_module(spec: dict, direct_gemm: bool = False) -> str:
             "", *gemm, "", ""]
     kernels = _kernels(c, direct_gemm)
     decorator = kernels[0].split("\n", 1)[0].replace(', inline="always")', ")")
+    if direct_gemm:
+        # No reference counting: the loop allocates nothing and its views borrow from its arguments,
+        # so Numba's incref/decref of every array it passes around (a fifth of the IR to optimize) is
+        # not needed. (np.dot's implementation allocates, so the np.dot loop keeps it.)
+        decorator = decorator[:-1] + ", _nrt=False)"
     body = _VIEWS + "\n\n" + "\n\n".join(kernels) + "\n\n" + "\n".join(_train_epochs(c, decorator)) + "\n"
     return "\n".join(head) + body
 
