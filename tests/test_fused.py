@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import os
 import re
@@ -296,3 +297,52 @@ def test_direct_gemm_rewrites_every_matrix_product_of_the_dense_kernels():
     for name in ("dense_forward", "dense_grad_input", "dense_grad_params"):
         out = emit_fused._direct_gemm(fns[name])
         assert "np.dot" not in out and out.count("gemm(") == 1
+
+
+# --- the kernels inlined into the loop as text --------------------------------------------------
+
+def _kernel_cases():
+    """(generated module, kernel, its arguments) for every kernel the fused loop can inline."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(9)
+    for name in emit_fused.generated("activations").NAMES:
+        yield f"activations.{name}", f"{name}_forward", [x, np.zeros(9)]
+        yield f"activations.{name}", f"{name}_backward", [x, np.tanh(x), rng.standard_normal(9), np.zeros(9)]
+    xb, w, gy = rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), rng.standard_normal((4, 5))
+    yield "layers.dense", "dense_forward", [xb, w, rng.standard_normal(5), np.zeros((4, 5))]
+    yield "layers.dense", "dense_grad_input", [w, gy, np.zeros((4, 3))]
+    yield "layers.dense", "dense_grad_params", [xb, gy, np.zeros((5, 3)), np.zeros(5)]
+    for module, kernel, rows in emit_fused.LOSSES.values():
+        z = rng.standard_normal((4, 3) if rows else 7)
+        t = np.eye(3)[[0, 2, 1, 2]] if rows else (rng.standard_normal(7) > 0).astype(float)
+        yield f"losses.{module}", kernel, [z, t, np.zeros_like(z)]
+    for module in emit_fused.generated("optimizers").NAMES:
+        for kernel, (state, scalars) in emit_fused.generated(f"optimizers.{module}").KERNELS.items():
+            # state: the first (a sum of squares where there is one) above the others squared
+            arrays = [rng.standard_normal(6), rng.standard_normal(6), *(rng.random(6) + (i == 0) for i in range(len(state)))]
+            yield f"optimizers.{module}", kernel, arrays + [0.9 - 0.1 * i for i in range(len(scalars))]
+
+
+@pytest.mark.parametrize("module, kernel, args", list(_kernel_cases()), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_kernel_inlined_as_text_does_what_calling_it_does(module, kernel, args):
+    """Run as Python: the kernel called, and its body inlined (some arguments as expressions)."""
+    source = emit_fused.functions(emit_fused.generated_text(module))[kernel]
+    called, inlined = [np.copy(a) for a in args], [np.copy(a) for a in args]
+    namespace = {"math": __import__("math"), "np": np}
+    exec(source.split("\n", 1)[1], namespace)  # without its @njit line
+    expected = namespace[kernel](*called)
+    names = [f"arg{i}" if i % 2 else f"args[{i}]" for i in range(len(args))]
+    lines = emit_fused._inline(source, names, None if expected is None else "result")
+    namespace.update({"args": inlined, **{n: a for n, a in zip(names, inlined) if n.isidentifier()}})
+    # the caller's variables named like the kernel's parameters and locals are left alone
+    fn = ast.parse(source).body[0]
+    mine = {a.arg for a in fn.args.args}
+    mine |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    namespace.update({name: f"the caller's {name}" for name in mine})
+    exec("\n".join(lines), namespace)
+    assert {name: namespace[name] for name in mine} == {name: f"the caller's {name}" for name in mine}
+    assert all(namespace[n] is a for n, a in zip(names, inlined) if n.isidentifier())
+    assert not any(f"{kernel}(" in line for line in lines)
+    assert namespace.get("result") == expected
+    for a, b in zip(called, inlined, strict=True):
+        assert np.array_equal(a, b)

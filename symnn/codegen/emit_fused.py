@@ -24,7 +24,8 @@ one compiled loop per dtype serves every depth and width.
 
 The per-element work is the per-layer kernels themselves: their functions are copied from the
 modules of `generated/` (printed there from the symbolic definitions by `symnn generate`, which
-checks they are current), marked for inlining into the loop. So both training paths run the same
+checks they are current) into the module, and their bodies are inlined into the loop as text (their
+names prefixed; see `_inline`), so Numba compiles one function. So both training paths run the same
 code and give the same numbers (up to the last bit where two BLAS builds round a product
 differently), and making a fused module needs no SymPy. Changes: the loss value is summed in the
 arrays' dtype, not in float64 (a float32 loop has no float64 arithmetic); the products may call
@@ -34,6 +35,7 @@ only the function that binds the BLAS symbols), so Numba's cache of it cannot go
 
 from __future__ import annotations
 
+import ast
 import re
 from importlib import import_module
 from pathlib import Path
@@ -79,13 +81,66 @@ def functions(text: str) -> dict[str, str]:
     return out
 
 
-def _inlined(function: str) -> str:
-    """The function marked for inlining into its caller: one compiled loop, not one per kernel.
+def _inline(function: str, args: list[str], result: str | None = None) -> list[str]:
+    """Statements doing what the call `function(*args)` does: the kernel's body, its names prefixed.
 
-    (Inlined code compiles with the caller's flags: the loop takes the kernels' decorator.)
+    `args` are source text; a parameter the body never assigns takes a plain-name argument as is,
+    any other gets a variable of its own (`<kernel>__<parameter>`), as do the body's locals. A
+    final `return value` becomes `result = value`. Inlined as text, the loop is one function for
+    Numba to type and lower: no callee to compile first, no inlining pass, no argument copies.
     """
-    decorator, rest = function.split("\n", 1)
-    return f'{decorator[:-1]}, inline="always")\n{rest}'
+    fn = ast.parse(function).body[0]
+    if not isinstance(fn, ast.FunctionDef) or fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs:
+        raise ValueError(f"cannot inline:\n{function}")
+    body = list(fn.body)
+    if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    value = body.pop().value if isinstance(body[-1], ast.Return) else None
+    for node in (n for stmt in body for n in ast.walk(stmt)):
+        if isinstance(node, (ast.Return, ast.FunctionDef, ast.Lambda, ast.Global, ast.Nonlocal, ast.Yield)):
+            raise ValueError(f"cannot inline, {type(node).__name__} in:\n{function}")
+    if (value is None) != (result is None):
+        raise ValueError(f"cannot inline {fn.name} as {'a statement' if result is None else 'an expression'}")
+    params = [a.arg for a in fn.args.args]
+    if len(params) != len(args):
+        raise ValueError(f"{fn.name} takes {len(params)} arguments, not {len(args)}")
+    stored = {n.id for stmt in body for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    names = {name: f"{fn.name}__{name}" for name in stored}
+    lines = []
+    for param, arg in zip(params, args):
+        if param not in stored and arg.isidentifier():
+            names[param] = arg
+        else:
+            names[param] = f"{fn.name}__{param}"
+            lines.append(f"{names[param]} = {arg}")
+
+    class Rename(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            node.id = names.get(node.id, node.id)
+            return node
+
+    lines += ast.unparse(Rename().visit(ast.Module(body=body, type_ignores=[]))).splitlines()
+    if value is not None:
+        lines.append(f"{result} = {ast.unparse(Rename().visit(value))}")
+    return lines
+
+
+def _inline_calls(lines: list[str], kernels: dict[str, str]) -> list[str]:
+    """The lines with each call of a kernel (a line `f(...)` or `target = f(...)`) inlined."""
+    out = []
+    for line in "\n".join(lines).split("\n"):
+        code = line.lstrip()
+        indent = line[:len(line) - len(code)]
+        m = re.match(r"(?:[\w\[\], ]+ = )?(\w+)\(", code)
+        if m is None or m[1] not in kernels:
+            out.append(line)
+            continue
+        stmt = ast.parse(code).body[0]
+        call = stmt.value
+        result = ast.unparse(stmt.targets[0]) if isinstance(stmt, ast.Assign) else None
+        out.append(f"{indent}# {m[1]}, inlined")
+        out += [indent + s for s in _inline(kernels[m[1]], [ast.unparse(a) for a in call.args], result)]
+    return out
 
 
 def _summed_in_dtype(function: str, name: str) -> str:
@@ -96,7 +151,7 @@ def _summed_in_dtype(function: str, name: str) -> str:
     if (n, m) != (1, 1):
         raise ValueError(f"unexpected loss kernel, cannot sum it in the arrays' dtype:\n{function}")
     out = out.replace("accumulated in float64", "accumulated in the arrays' dtype")
-    return re.sub(r"^def \w+\(", f"def {name}(", _inlined(out), count=1, flags=re.M)
+    return re.sub(r"^def \w+\(", f"def {name}(", out, count=1, flags=re.M)
 
 
 def optimizer_module(kernel: str) -> str:
@@ -250,9 +305,9 @@ def _kernels(c: dict, direct_gemm: bool = False) -> list[str]:
     out = []
     for name in c["activations"]:
         fns = functions(generated_text(f"activations.{name}"))
-        out += [_inlined(fns[f"{name}_forward"]), _inlined(fns[f"{name}_backward"])]
+        out += [fns[f"{name}_forward"], fns[f"{name}_backward"]]
     fns = functions(generated_text("layers.dense"))
-    dense = [_inlined(fns[f]) for f in ("dense_forward", "dense_grad_input", "dense_grad_params")]
+    dense = [fns[f] for f in ("dense_forward", "dense_grad_input", "dense_grad_params")]
     if direct_gemm:
         dense = [_direct_gemm(f) for f in dense]
     out += dense
@@ -260,8 +315,8 @@ def _kernels(c: dict, direct_gemm: bool = False) -> list[str]:
     out.append(_summed_in_dtype(functions(generated_text(f"losses.{module}"))[value_and_grad],
                                 "loss_value_and_grad"))
     kernel = c["optimizer"]
-    out.append(_inlined(functions(generated_text(f"optimizers.{optimizer_module(kernel)}"))[kernel]))
-    decorators = {f.split("\n", 1)[0].replace(', inline="always")', ")") for f in out}
+    out.append(functions(generated_text(f"optimizers.{optimizer_module(kernel)}"))[kernel])
+    decorators = {f.split("\n", 1)[0] for f in out}
     if len(decorators) != 1:
         raise ValueError(f"the generated kernels are compiled with different flags: {sorted(decorators)}")
     return out
@@ -313,8 +368,8 @@ def _train_epochs(c: dict, decorator: str) -> list[str]:
         "            for li in range(n_layers):",
         *[f"                {line}" for line in unpack],
         "                if op == 0:",
-        "                    dense_forward(view2(AV, in_offset, mb, n_in), view2(P, w_offset, n_out, n_in),",
-        "                                  view1(P, b_offset, n_out), view2(AV, out_offset, mb, n_out))",
+        "                    dense_forward(view2(AV, in_offset, mb, n_in), view2(P, w_offset, n_out, n_in), "
+        "view1(P, b_offset, n_out), view2(AV, out_offset, mb, n_out))",
         *[f"                elif op == {i + 1}:\n                    {name}_forward({x}, {y})"
           for i, name in enumerate(c["activations"])],
         f"            # loss {c['loss']}: the batch's mean, and the gradient of the outputs",
@@ -324,8 +379,8 @@ def _train_epochs(c: dict, decorator: str) -> list[str]:
         *[f"                {line}" for line in unpack],
         "                if op == 0:",
         "                    gy2 = view2(GV, out_offset, mb, n_out)",
-        "                    dense_grad_params(view2(AV, in_offset, mb, n_in), gy2, view2(D, w_offset, n_out, n_in),",
-        "                                      view1(D, b_offset, n_out))",
+        "                    dense_grad_params(view2(AV, in_offset, mb, n_in), gy2, view2(D, w_offset, n_out, n_in), "
+        "view1(D, b_offset, n_out))",
         "                    if li > 0:",
         "                        dense_grad_input(view2(P, w_offset, n_out, n_in), gy2, view2(GV, in_offset, mb, n_in))",
         *[f"                elif op == {i + 1} and li > 0:\n                    {name}_backward({x}, {y}, {gy}, {gx})"
@@ -377,13 +432,14 @@ def fused_module(spec: dict, direct_gemm: bool = False) -> str:
             f"MATRIX_PRODUCTS = {'NumPy OpenBLAS, direct' if direct_gemm else 'np.dot'!r}",
             "", *gemm, "", ""]
     kernels = _kernels(c, direct_gemm)
-    decorator = kernels[0].split("\n", 1)[0].replace(', inline="always")', ")")
+    decorator = kernels[0].split("\n", 1)[0]
     if direct_gemm:
         # No reference counting: the loop allocates nothing and its views borrow from its arguments,
         # so Numba's incref/decref of every array it passes around (a fifth of the IR to optimize) is
         # not needed. (np.dot's implementation allocates, so the np.dot loop keeps it.)
         decorator = decorator[:-1] + ", _nrt=False)"
-    body = _VIEWS + "\n\n" + "\n\n".join(kernels) + "\n\n" + "\n".join(_train_epochs(c, decorator)) + "\n"
+    loop = _inline_calls(_train_epochs(c, decorator), {re.search(r"^def (\w+)\(", f, re.M)[1]: f for f in kernels})
+    body = _VIEWS + "\n\n" + "\n\n".join(kernels) + "\n\n" + "\n".join(loop) + "\n"
     return "\n".join(head) + body
 
 
