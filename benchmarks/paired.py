@@ -2,6 +2,9 @@
 
     python benchmarks/paired.py W1 [--against jax_scan] [--threads 1] [--epochs 200] [--core 0]
 
+`--against floor`: the matrix-multiply floor, as an "epoch" of only the workload's matrix products
+(the same BLAS calls as symnn's loop), so symnn's time over the floor is measured side by side too.
+
 `run.py` runs every peer in a fresh process, one after the other; on a shared machine whose speed
 drifts by 1.5x over tens of seconds (other tenants of the host), a ratio of two medians taken a
 minute apart measures the drift as much as the peers. Here symnn and one peer (JAX's whole-epoch
@@ -28,10 +31,32 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peer as peer_module  # noqa: E402  (benchmarks/peer.py: the peers themselves)
 
 
+def floor_peer(wl, X, y, weights, threads):
+    """The matrix-multiply floor as a peer: its "epoch" is every matrix product of one of the
+    workload's epochs (workloads.matmuls: each shape, as many times as an epoch has it), by NumPy's
+    OpenBLAS called from Numba as symnn's loop calls it, and nothing else."""
+    import numpy as np
+
+    direct = peer_module.direct_gemm()
+    if direct is None:
+        raise SystemExit("--against floor needs NumPy's bundled OpenBLAS (symnn.runtime.blas)")
+    products = []
+    for what, sa, sb, count in peer_module.workloads.matmuls(wl.key, X.shape[0]):
+        a, b = peer_module.product_operands(what, sa, sb)
+        products.append((a, b, np.empty((sa[0], sb[1]), np.float32), count))
+
+    def run_epoch(e):
+        for a, b, out, count in products:
+            direct(a, b, out, count)
+
+    return run_epoch, None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("workload", choices=peer_module.WORKLOAD_KEYS)
-    ap.add_argument("--against", default="jax_scan", choices=sorted(set(peer_module.PEER_FUNCTIONS) - {"symnn"}))
+    ap.add_argument("--against", default="jax_scan",
+                    choices=sorted(set(peer_module.PEER_FUNCTIONS) - {"symnn"} | {"floor"}))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=200, help="timed epochs per peer, after one warm-up epoch each")
     ap.add_argument("--core", type=int, default=0, help="first core to pin to (threads cores from there)")
@@ -53,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = {}
     for name in names:
         weights = [(W.copy(), b.copy()) for W, b in workloads.initial_weights(wl.key)]
-        run_epoch, _ = peer_module.PEER_FUNCTIONS[name](wl, X, y, weights, args.threads)
+        peer = floor_peer if name == "floor" else peer_module.PEER_FUNCTIONS[name]
+        run_epoch, _ = peer(wl, X, y, weights, args.threads)
         run_epoch(0)  # warm-up: compilation, first calls
         runs[name] = run_epoch
     peer_module.limit_blas(args.threads)  # pools a peer loaded itself (torch, jax) are capped too

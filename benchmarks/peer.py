@@ -307,6 +307,46 @@ def peer_sklearn(wl, X, y, weights, threads):
 
 # --- the matrix-multiply floor ------------------------------------------------------------------
 
+def direct_gemm():
+    """`direct(a, b, out, reps)`: out = a @ b, `reps` times, by NumPy's OpenBLAS called from a Numba
+    function with no Python per product (what symnn's fused loop calls, symnn.runtime.blas); a, b
+    C-contiguous or the transpose of a C-contiguous array, as symnn's loop holds them. None where
+    NumPy bundles no OpenBLAS."""
+    import numpy as np
+    from numba import njit
+
+    try:
+        from symnn.runtime.blas import NO_TRANS, ROW_MAJOR, TRANS, external_gemm
+    except ImportError:
+        return None
+    sgemm, _ = external_gemm("symnn_cblas_sgemm", "symnn_cblas_dgemm")
+
+    @njit(cache=False)
+    def direct(a, b, out, reps):
+        ta = np.int32(NO_TRANS if a.flags.c_contiguous else TRANS)
+        tb = np.int32(NO_TRANS if b.flags.c_contiguous else TRANS)
+        lda = a.shape[1] if a.flags.c_contiguous else a.shape[0]
+        ldb = b.shape[1] if b.flags.c_contiguous else b.shape[0]
+        for _ in range(reps):
+            sgemm(np.int32(ROW_MAJOR), ta, tb, out.shape[0], out.shape[1], a.shape[1], np.float32(1),
+                  a.ctypes.data, lda, b.ctypes.data, ldb, np.float32(0), out.ctypes.data, out.shape[1])
+
+    return direct
+
+
+def product_operands(what: str, sa: tuple[int, int], sb: tuple[int, int], seed: int = 0):
+    """Random float32 operands of one of workloads.matmuls' products, in symnn's layouts:
+    X W^T with W (n_out, n_in); G^T X; G W."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if what.startswith("fwd"):
+        return rng.standard_normal(sa, dtype=np.float32), rng.standard_normal(sb[::-1], dtype=np.float32).T
+    if what.startswith("dW"):
+        return rng.standard_normal(sa[::-1], dtype=np.float32).T, rng.standard_normal(sb, dtype=np.float32)
+    return rng.standard_normal(sa, dtype=np.float32), rng.standard_normal(sb, dtype=np.float32)
+
+
 def gemm_floor(wl, n: int, threads: int, sample_s: float = 0.02, passes: int = 11) -> dict:
     """Time each product of an epoch with np.dot (NumPy's BLAS), with np.dot inside a Numba function
     (SciPy's OpenBLAS, what symnn's per-layer kernels call) and with NumPy's OpenBLAS called directly
@@ -330,34 +370,8 @@ def gemm_floor(wl, n: int, threads: int, sample_s: float = 0.02, passes: int = 1
         for _ in range(reps):
             np.dot(a, b, out=out)
 
-    direct = None  # NumPy's OpenBLAS from Numba with no Python per product: what symnn's fused loop calls
-    try:
-        from symnn.runtime.blas import NO_TRANS, ROW_MAJOR, TRANS, external_gemm
-
-        sgemm, _ = external_gemm("symnn_cblas_sgemm", "symnn_cblas_dgemm")
-
-        @njit(cache=False)
-        def direct(a, b, out, reps):
-            # a, b as symnn's loop holds them: C-contiguous, or the transpose of a C-contiguous array
-            ta = np.int32(NO_TRANS if a.flags.c_contiguous else TRANS)
-            tb = np.int32(NO_TRANS if b.flags.c_contiguous else TRANS)
-            lda = a.shape[1] if a.flags.c_contiguous else a.shape[0]
-            ldb = b.shape[1] if b.flags.c_contiguous else b.shape[0]
-            for _ in range(reps):
-                sgemm(np.int32(ROW_MAJOR), ta, tb, out.shape[0], out.shape[1], a.shape[1], np.float32(1),
-                      a.ctypes.data, lda, b.ctypes.data, ldb, np.float32(0), out.ctypes.data, out.shape[1])
-    except ImportError:
-        pass
-
-    rng = np.random.default_rng(0)
-
-    def operands(what, sa, sb):
-        # symnn's layouts: X W^T with W (n_out, n_in); G^T X; G W
-        if what.startswith("fwd"):
-            return rng.standard_normal(sa, dtype=np.float32), rng.standard_normal(sb[::-1], dtype=np.float32).T
-        if what.startswith("dW"):
-            return rng.standard_normal(sa[::-1], dtype=np.float32).T, rng.standard_normal(sb, dtype=np.float32)
-        return rng.standard_normal(sa, dtype=np.float32), rng.standard_normal(sb, dtype=np.float32)
+    direct = direct_gemm()
+    operands = product_operands
 
     def calibrate(fn, args):
         fn(*args, 1)
