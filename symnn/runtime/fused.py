@@ -27,6 +27,7 @@ it is C's `pow` (as in torch); the two differ in the last bit for about 0.5% of 
 from __future__ import annotations
 
 import hashlib
+import operator
 import time
 import weakref
 from collections.abc import Callable
@@ -182,27 +183,29 @@ class _Session:
         self.GV = np.zeros_like(self.AV)
         self.S = np.empty((len(mod.ROLES["state"]), layout.n_params), dtype)
         self.owner: Callable[[], object] = lambda: None  # the optimizer whose state is in S (weakly)
-        self.views: list[list[np.ndarray]] = []  # the views of S handed to the owner's state
+        self.views: list[np.ndarray] = []  # the views of S handed to the owner's state, flat
         self.spec_inputs: tuple = ()  # what spec_of found the spec from (see _spec_inputs)
         self.spec: dict | None = None
         self.scalars = _StepScalars()
+        self.batch_sizes: dict[int, np.ndarray] = {}  # rows -> the size of each batch
 
-    def state_in(self, optimizer, params: list[np.ndarray]) -> tuple[int, bool] | None:
-        """Put the optimizer's state into S: (its step count, whether it was created now), or None
-        if the state is not uniform over the parameters (the fused loop cannot continue it)."""
+    def state_in(self, optimizer, params: list[np.ndarray]) -> tuple[int, bool, bool] | None:
+        """Put the optimizer's state into S: (its step count, whether it was created now, whether it
+        was there already as views of S), or None if the state is not uniform over the parameters
+        (the fused loop cannot continue it)."""
         names = self.mod.ROLES["state"]
         state = optimizer.state
         if self.owner() is optimizer and len(state) == len(params) and self.in_place(state):
             step = state[0]["step"]
             if all(s["step"] == step for s in state):
-                return step, False  # the common case, fitting again: checked in one pass
+                return step, False, True  # the common case, fitting again
         if self.owner() is not optimizer:
             self.S = np.empty_like(self.S)  # S may back another optimizer's state: never overwrite it
             self.owner, self.views = weakref.ref(optimizer), []
         if not state:
             for k, name in enumerate(names):
                 self.S[k] = optimizer._initial(name)
-            return 0, True
+            return 0, True, False
         if len(state) != len(params):
             return None
         steps = {s["step"] for s in state}
@@ -211,23 +214,24 @@ class _Session:
             return None
         created = not have.pop()
         if not created and self.in_place(state):
-            return steps.pop(), False  # already in S, as the last fit left it
+            return steps.pop(), False, True  # already in S, as the last fit left it
         for off, p, s in zip(self.layout.offsets, params, state):
             if s["size"] is not None and (s["size"], s["dtype"]) != (p.size, p.dtype):
                 return None
             for k, name in enumerate(names):
                 self.S[k, off:off + p.size] = s[name] if name in s else optimizer._initial(name)
-        return steps.pop(), created
+        return steps.pop(), created, False
 
     def in_place(self, state: list[dict]) -> bool:
         """Whether each state array is still the view of S that the last fit handed out."""
         names = self.mod.ROLES["state"]
-        return len(self.views) == len(state) and all(
-            s[name] is view for s, row in zip(state, self.views) for name, view in zip(names, row))
+        arrays = [s.get(name) for s in state for name in names]
+        return len(arrays) == len(self.views) and all(map(operator.is_, arrays, self.views))
 
-    def state_out(self, optimizer, params: list[np.ndarray], step: int) -> None:
-        """Leave the optimizer's state as its own `step` would have: views of S's rows."""
-        if self.owner() is optimizer and len(optimizer.state) == len(params) and self.in_place(optimizer.state):
+    def state_out(self, optimizer, params: list[np.ndarray], step: int, in_place: bool) -> None:
+        """Leave the optimizer's state as its own `step` would have: views of S's rows
+        (`in_place`: they are already, as state_in found them)."""
+        if in_place:
             for s in optimizer.state:
                 s["step"] = step
             return
@@ -239,7 +243,7 @@ class _Session:
             s.update(step=step, size=p.size, dtype=p.dtype)
             row = [self.S[k, off:off + p.size] for k in range(len(names))]
             s.update(zip(names, row))
-            self.views.append(row)
+            self.views += row
 
 
 def _session(model, spec: dict, batch_size: int, n_targets: int) -> _Session:
@@ -294,7 +298,7 @@ class _StepScalars:
         """The rows of the next `lrs.shape[0]` epochs (lrs: per epoch) of n_batches steps each."""
         steps = lrs.shape[0] * n_batches
         lr = lrs[0]
-        if (created and "first" in names) or not (lrs == lr).all():
+        if (created and "first" in names) or (lrs.shape[0] > 1 and not (lrs == lr).all()):
             return _per_step(optimizer, names, np.repeat(lrs, n_batches), t0, created, dtype)
         key = (optimizer.module, names, dtype, float(lr), tuple(optimizer._scalars().items()))
         if key != self.key or not self.t0 <= t0 <= t0 + steps <= self.t0 + self.table.shape[0]:
@@ -356,12 +360,12 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
 
 
 def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.ndarray], optimizer,
-         state: tuple[int, bool], epochs: int, batch_size: int, shuffle: bool, seed: int | None,
+         state: tuple[int, bool, bool], epochs: int, batch_size: int, shuffle: bool, seed: int | None,
          schedule, verbose: bool) -> list[float]:
     """The fit itself, in chunks of epochs: one compiled call per chunk."""
     from symnn.runtime.progress import Progress
 
-    t0, created = state
+    t0, created, in_place = state
     n = X.shape[0]
     mod, layout, P, S = sess.mod, sess.layout, sess.P, sess.S
     roles = mod.ROLES
@@ -371,8 +375,10 @@ def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nd
     hyper_values = optimizer._scalars()
     hyper = np.array([hyper_values[k] for k in roles["hyper"]], dtype)
     n_batches = -(-n // batch_size)
-    sizes = np.full(n_batches, batch_size, np.float64)
-    sizes[-1] = n - batch_size * (n_batches - 1)
+    sizes = sess.batch_sizes.get(n)
+    if sizes is None:
+        sizes = sess.batch_sizes[n] = np.full(n_batches, batch_size, np.float64)
+        sizes[-1] = n - batch_size * (n_batches - 1)
     most = max(1, min(epochs, _CHUNK_ENTRIES // max(n, n_batches * max(1, len(roles["per_step"])))))
     perms = np.empty((most if shuffle else 1, n), np.int64)
     if not shuffle:
@@ -399,7 +405,8 @@ def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nd
                              batch_size, losses[:k], layout.prog, P, sess.D, S, sess.AV, sess.GV)
             seconds = time.perf_counter() - start
             step, done = step + k * n_batches, done + k
-            history += (np.dot(losses[:k].astype(np.float64), sizes) / n).tolist()
+            history += (np.dot(losses[:k].astype(np.float64), sizes) / n).tolist() if k > 1 else [
+                float(np.dot(losses[0].astype(np.float64), sizes)) / n]
             progress.update(done, history[-1])
             # About _CALL_SECONDS per call: progress and Ctrl-C stay responsive, calls stay few.
             chunk = max(1, min(most, int(k * _CALL_SECONDS / max(seconds, 1e-9))))
@@ -408,7 +415,7 @@ def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nd
         for off, p in zip(layout.offsets, params):
             p.reshape(-1)[:] = P[off:off + p.size]
         if step > t0:
-            sess.state_out(optimizer, params, step)
+            sess.state_out(optimizer, params, step, in_place)
     return history
 
 

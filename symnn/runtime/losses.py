@@ -73,8 +73,10 @@ class Loss:
 
 
 def _zero_one(y: np.ndarray, out: np.ndarray) -> bool:
-    """Whether every target is 0 or 1: for integer labels, their range says so (two passes, no
-    temporaries); otherwise the converted targets are compared."""
-    if y.dtype.kind in "iub" and y.size:
-        return bool(y.min() >= 0 and y.max() <= 1)
+    """Whether every target is 0 or 1: integer labels are checked as they are (one pass), other
+    targets after conversion."""
+    if y.dtype.kind == "b":
+        return True
+    if y.dtype.kind in "iu":  # as unsigned, a negative label is huge: one comparison covers both ends
+        return not (y.view(f"u{y.dtype.itemsize}") > 1).any()
     return bool(((out == 0) | (out == 1)).all())
