@@ -197,6 +197,30 @@ def test_parameters_assigned_between_fits_are_used():
         np.testing.assert_allclose(p, q, rtol=1e-10, atol=1e-12)
 
 
+def test_a_loop_this_numba_cannot_compile_falls_back_to_the_per_layer_kernels(monkeypatch):
+    """The fused loop uses some of Numba's internal API; where a Numba cannot compile it, fit warns
+    and trains with the per-layer kernels (the same numbers), and fused=True says why."""
+    from numba.core.errors import TypingError
+
+    case = CASES["relu-ce-adam-f64"]
+    X, y = _data(case["n"], case["n_out"], case["loss"])
+    model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+    mod = fused.load_module(fused.spec_of(model, symnn.Adam()))
+
+    def not_compiled(*args):
+        raise TypingError("simulated: no such internal API")
+
+    monkeypatch.setattr(mod, "train_epochs", not_compiled)
+    monkeypatch.setattr(fused, "_unbuildable", {})
+    with pytest.warns(RuntimeWarning, match="does not build with Numba .*TypingError.*per-layer"):
+        loss = model.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=2, verbose=False)["loss"]
+    reference = _model(case["acts"], case["loss"], case["n_out"], "float64")
+    assert loss == reference.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=2, verbose=False,
+                                 fused=False)["loss"]
+    with pytest.raises(symnn.UserInputError, match="fused=True, but the fused loop does not build"):
+        model.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=1, verbose=False, fused=True)
+
+
 def test_float32_loop_has_no_float64_arithmetic():
     case = CASES["relu-ce-adam-f32"]
     _, _, model = _train(True, case)

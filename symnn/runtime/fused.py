@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import operator
 import time
+import warnings
 import weakref
 from collections.abc import Callable
 from importlib import import_module
@@ -36,6 +37,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+from numba.core.errors import NumbaError
 
 from symnn.atomic import write_text
 from symnn.codegen.emit_fused import fused_module
@@ -53,6 +55,8 @@ _CALL_SECONDS = 0.25
 
 _modules: dict[str, ModuleType] = {}
 _by_spec: dict[str, ModuleType] = {}
+#: Specs whose loop this Numba would not build (spec key -> why): fits of them run per layer.
+_unbuildable: dict[tuple, str] = {}
 
 
 def _optimizer_kernel(optimizer: object) -> str | None:
@@ -338,10 +342,14 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
     spec = spec_of(model, optimizer)
     why = unsupported(model, optimizer, validation, callback, spec)
     if why is None:
+        why = _unbuildable.get(_spec_key(spec))
+    if why is None:
         try:
             sess = _session(model, spec, batch_size, T.shape[1])
         except OSError as exc:
             why = f"the fused loop cannot be written to the cache folder ({exc})"
+        except (ImportError, NumbaError) as exc:
+            why = _not_built(spec, exc)
     if why is None:
         sess.spec_inputs, sess.spec = _spec_inputs(model, optimizer), spec
         params = model.parameters()
@@ -355,8 +363,27 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
         if required:
             raise UserInputError(f"fused=True, but {why}; pass fused=None to fall back")
         return None
-    return _run(sess, model, X, T, params, optimizer, state, epochs, batch_size, shuffle, seed,
-                schedule, verbose)
+    try:
+        return _run(sess, model, X, T, params, optimizer, state, epochs, batch_size, shuffle, seed,
+                    schedule, verbose)
+    except NumbaError as exc:  # raised only by compiling (before any step): nothing was changed
+        why = _not_built(spec, exc)
+        if required:
+            raise UserInputError(f"fused=True, but {why}; pass fused=None to fall back") from None
+        return None
+
+
+def _not_built(spec: dict, exc: Exception) -> str:
+    """Remember that this Numba does not build the spec's loop (it uses some of Numba's internal
+    API, which a later Numba may change), warn once, and say why."""
+    import numba
+
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    why = f"the fused loop does not build with Numba {numba.__version__} ({type(exc).__name__}: {detail})"
+    _unbuildable[_spec_key(spec)] = why
+    warnings.warn(f"symnn: {why}; training with the per-layer kernels instead (slower)", RuntimeWarning,
+                  stacklevel=4)
+    return why
 
 
 def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.ndarray], optimizer,
