@@ -68,6 +68,18 @@ CASES = {
 }
 
 
+def _ce_data() -> tuple[np.ndarray, np.ndarray]:
+    """The data of the "relu-ce-adam-f64" case, which the stateful tests below share."""
+    case = CASES["relu-ce-adam-f64"]
+    return _data(case["n"], case["n_out"], case["loss"])
+
+
+def _ce_model() -> symnn.Sequential:
+    """A fresh float64 model of the "relu-ce-adam-f64" case."""
+    case = CASES["relu-ce-adam-f64"]
+    return _model(case["acts"], case["loss"], case["n_out"], "float64")
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_fused_and_per_layer_paths_give_the_same_numbers(name):
     case = CASES[name]
@@ -98,11 +110,10 @@ def test_updating_each_layer_after_its_gradients_gives_the_numbers_of_one_update
 
 def test_optimizer_state_continues_after_a_fused_fit():
     """Fused epochs then per-layer epochs equal per-layer epochs throughout (Adam's moments, t)."""
-    case = CASES["relu-ce-adam-f64"]
-    X, y = _data(case["n"], case["n_out"], case["loss"])
+    X, y = _ce_data()
     results = []
     for first in (True, False):
-        model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+        model = _ce_model()
         opt = symnn.Adam(lr=0.01)
         model.fit(X, y, optimizer=opt, epochs=2, batch_size=16, seed=3, verbose=False, fused=first)
         model.fit(X, y, optimizer=opt, epochs=1, batch_size=16, seed=4, verbose=False, fused=False)
@@ -115,9 +126,8 @@ def test_optimizer_state_continues_after_a_fused_fit():
 
 
 def _alternate_two_optimizers(fused_flag: bool) -> list[np.ndarray]:
-    case = CASES["relu-ce-adam-f64"]
-    X, y = _data(case["n"], case["n_out"], case["loss"])
-    model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+    X, y = _ce_data()
+    model = _ce_model()
     first, second = symnn.Adam(lr=0.01), symnn.Adam(lr=0.003, betas=(0.8, 0.99))
     for epoch, opt in enumerate((first, second, first, second, first)):
         model.fit(X, y, optimizer=opt, epochs=1, batch_size=16, seed=epoch, verbose=False, fused=fused_flag)
@@ -131,11 +141,10 @@ def test_two_optimizers_taking_turns_on_one_model_keep_their_own_state():
 
 def test_one_epoch_fits_continue_as_one_fit_does():
     """Fitting one epoch per call (the state kept between calls) equals the per-layer path doing the same."""
-    case = CASES["relu-ce-adam-f64"]
-    X, y = _data(case["n"], case["n_out"], case["loss"])
+    X, y = _ce_data()
     results = []
     for fused_flag in (True, False):
-        model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+        model = _ce_model()
         opt = symnn.Adam(lr=0.01)
         losses = [model.fit(X, y, optimizer=opt, epochs=1, batch_size=16, seed=e, verbose=False,
                             fused=fused_flag)["loss"][0] for e in range(4)]
@@ -152,11 +161,10 @@ def test_one_epoch_fits_take_per_step_scalars_from_any_block_as_computed_afresh(
     """The per-step scalars kept between fits (a block of steps ahead) are the ones each step needs,
     across block ends and learning-rate changes: the per-layer path, fitting the same way, agrees."""
     monkeypatch.setattr(fused._StepScalars, "BLOCK", block)
-    case = CASES["relu-ce-adam-f64"]
-    X, y = _data(case["n"], case["n_out"], case["loss"])
+    X, y = _ce_data()
     results = []
     for fused_flag in (True, False):
-        model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+        model = _ce_model()
         opt = symnn.Adam(lr=0.01)
         losses = []
         for e in range(5):
@@ -171,9 +179,8 @@ def test_one_epoch_fits_take_per_step_scalars_from_any_block_as_computed_afresh(
 
 
 def test_a_parameter_of_another_shape_is_refused_by_name():
-    case = CASES["relu-ce-adam-f64"]
-    X, y = _data(case["n"], case["n_out"], case["loss"])
-    model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+    X, y = _ce_data()
+    model = _ce_model()
     model.fit(X, y, optimizer=symnn.SGD(lr=0.05), epochs=1, verbose=False, fused=True)
     model.layers[0].W = np.zeros((7, 2))
     with pytest.raises(symnn.UserInputError, match="shape is not its layer's"):
@@ -182,11 +189,10 @@ def test_a_parameter_of_another_shape_is_refused_by_name():
 
 def test_parameters_assigned_between_fits_are_used():
     """The fused loop reads the model's arrays on every fit: values written into them in between count."""
-    case = CASES["relu-ce-adam-f64"]
-    X, y = _data(case["n"], case["n_out"], case["loss"])
+    X, y = _ce_data()
     results = []
     for fused_flag in (True, False):
-        model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+        model = _ce_model()
         opt = symnn.SGD(lr=0.05)
         model.fit(X, y, optimizer=opt, epochs=1, batch_size=16, seed=0, verbose=False, fused=fused_flag)
         model.layers[0].W[...] = 0.1
@@ -202,9 +208,8 @@ def test_a_loop_this_numba_cannot_compile_falls_back_to_the_per_layer_kernels(mo
     and trains with the per-layer kernels (the same numbers), and fused=True says why."""
     from numba.core.errors import TypingError
 
-    case = CASES["relu-ce-adam-f64"]
-    X, y = _data(case["n"], case["n_out"], case["loss"])
-    model = _model(case["acts"], case["loss"], case["n_out"], "float64")
+    X, y = _ce_data()
+    model = _ce_model()
     mod = fused.load_module(fused.spec_of(model, symnn.Adam()))
 
     def not_compiled(*args):
@@ -214,7 +219,7 @@ def test_a_loop_this_numba_cannot_compile_falls_back_to_the_per_layer_kernels(mo
     monkeypatch.setattr(fused, "_unbuildable", {})
     with pytest.warns(RuntimeWarning, match="does not build with Numba .*TypingError.*per-layer"):
         loss = model.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=2, verbose=False)["loss"]
-    reference = _model(case["acts"], case["loss"], case["n_out"], "float64")
+    reference = _ce_model()
     assert loss == reference.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=2, verbose=False,
                                  fused=False)["loss"]
     with pytest.raises(symnn.UserInputError, match="fused=True, but the fused loop does not build"):
