@@ -36,6 +36,7 @@ import numpy as np
 
 from symnn.atomic import atomic_target
 from symnn.errors import UserInputError
+from symnn.runtime import kernels
 from symnn.runtime.optimizers import OPTIMIZER_NAMES, make_optimizer
 
 #: The optimizers raced when none are named.
@@ -98,7 +99,7 @@ def load_surface(name: str) -> Surface:
     names = surface_names()
     if not isinstance(name, str) or name not in names:
         raise UserInputError(f"unknown surface {name!r}; choose one of {', '.join(names)}")
-    mod: ModuleType = import_module(f"symnn.generated.surfaces.{name}")
+    mod: ModuleType = kernels.generated(f"surfaces.{name}")
     return Surface(name, getattr(mod, f"{name}_value"), getattr(mod, f"{name}_grad"), getattr(mod, f"{name}_grid"),
                    mod.START, mod.WINDOW, mod.MINIMA, mod.DESCRIPTION, mod.FORMULA)
 

@@ -1,4 +1,4 @@
-"""A warm cache: the compiled loop is loaded without Numba's per-process set-up, same numbers."""
+"""A warm cache: compiled kernels load without Numba's per-process set-up, with the same numbers."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ import textwrap
 
 import numpy as np
 import pytest
-from numba.core.typing.typeof import Purpose, typeof
 
 from symnn.runtime.cache import import_file
-from symnn.runtime.warm_start import argument_type, load_cached
+from symnn.runtime.warm_start import CacheWithoutRefresh
 
 FIT_IN_A_NEW_PROCESS = textwrap.dedent("""
     import json, sys
@@ -27,7 +26,9 @@ FIT_IN_A_NEW_PROCESS = textwrap.dedent("""
     history = model.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=3, batch_size=16, seed=4,
                         verbose=False, fused=True)
     loop = model._fused_session.mod.train_epochs
+    predicted = model.predict(X)  # the per-layer kernels
     print(json.dumps({"loss": history["loss"], "params": [p.tolist() for p in model.parameters()],
+                      "predicted": predicted.tolist(),
                       "numba_registries_loaded": "numba.np.arraymath" in sys.modules,
                       "cache_hits": sum(loop._cache_hits.values()),
                       "compiled": sum(loop._cache_misses.values())}))
@@ -51,54 +52,48 @@ def test_a_new_process_with_a_warm_cache_trains_without_numba_set_up_and_the_sam
     assert not warm["numba_registries_loaded"]
     assert warm["loss"] == cold["loss"]
     assert warm["params"] == cold["params"]
+    assert warm["predicted"] == cold["predicted"]
 
 
-@pytest.mark.parametrize("value", [
-    np.ones((3, 4), np.float32),
-    np.ones((3, 4), np.float64, order="F"),
-    np.ones((6, 4))[::2],
-    np.arange(5),
-    np.ones((2, 2))[:, :1].T,
-    np.zeros(0, np.float32),
-    3,
-    2.5,
-], ids=["c-f32", "f-f64", "strided", "int64", "transposed-column", "empty", "int", "float"])
-def test_argument_type_is_numbas_own(value):
-    assert argument_type(value) == typeof(value, Purpose.argument)
+def _write_module(tmp_path) -> None:
+    (tmp_path / "kernels_module.py").write_text(
+        "from numba import njit\n\n"
+        "@njit(cache=True)\ndef double(x):\n    return 2 * x\n\n"
+        "@njit\ndef triple(x):\n    return 3 * x\n\n"
+        "def plain(x):\n    return x\n")
 
 
-def test_argument_type_of_a_read_only_array_is_read_only():
-    a = np.ones(4)
-    a.flags.writeable = False
-    assert argument_type(a) == typeof(a, Purpose.argument)
-    assert argument_type(a).mutable is False
+def test_only_the_cached_numba_functions_load_without_refresh(tmp_path):
+    _write_module(tmp_path)
+    mod = import_file(tmp_path / "kernels_module.py", "symnn_test_kernels_a")
+    assert isinstance(mod.double._cache, CacheWithoutRefresh)
+    assert not isinstance(mod.triple._cache, CacheWithoutRefresh)
+    assert mod.plain(1) == 1
 
 
-def _cached_function_module(tmp_path, name: str):
-    path = tmp_path / "cached_double.py"
-    if not path.exists():
-        path.write_text("from numba import njit\n\n@njit(cache=True)\ndef double(x):\n    return 2 * x\n")
-    return import_file(path, name)
-
-
-def test_load_cached_is_false_and_changes_nothing_without_a_cache_entry(tmp_path):
-    double = _cached_function_module(tmp_path, "symnn_test_uncached_double").double
-    assert load_cached(double, (np.ones(3),)) is False
-    assert not double.overloads
-
-
-def test_load_cached_puts_the_cached_compilation_in_place(tmp_path):
-    first = _cached_function_module(tmp_path, "symnn_test_double_a").double
+def test_a_kernel_loaded_without_refresh_gives_its_results_and_compiles_nothing(tmp_path):
+    _write_module(tmp_path)
+    first = import_file(tmp_path / "kernels_module.py", "symnn_test_kernels_b").double
     first(np.ones(3))  # compiled, and written to the cache
-    again = _cached_function_module(tmp_path, "symnn_test_double_b").double
-    assert load_cached(again, (np.arange(3.0),)) is True
-    assert len(again.overloads) == 1
+    again = import_file(tmp_path / "kernels_module.py", "symnn_test_kernels_c").double
     np.testing.assert_array_equal(again(np.arange(3.0)), [0.0, 2.0, 4.0])
-    assert not again._cache_misses  # nothing was compiled
+    assert sum(again._cache_hits.values()) == 1 and not again._cache_misses
 
 
-def test_load_cached_is_false_when_numbas_internals_are_not_as_expected():
-    class NotADispatcher:
-        overloads: dict = {}
+def test_a_load_that_numbas_internals_refuse_falls_back_to_numbas_own_load():
+    class Cache:
+        def _load_overload(self, sig, ctx):
+            raise AttributeError("an internal API that changed")
 
-    assert load_cached(NotADispatcher(), (np.ones(3),)) is False
+        def load_overload(self, sig, ctx):
+            return ("numba's own load", sig)
+
+    assert CacheWithoutRefresh(Cache(), uses_nrt=False).load_overload("sig", None) == ("numba's own load", "sig")
+
+
+def test_everything_else_is_numbas_cache():
+    class Cache:
+        def flush(self):
+            return "flushed"
+
+    assert CacheWithoutRefresh(Cache(), uses_nrt=False).flush() == "flushed"

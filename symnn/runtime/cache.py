@@ -24,11 +24,14 @@ def cache_dir() -> Path:
 
 
 def import_file(path: Path, module_name: str) -> ModuleType:
-    """Import a generated module from its file, so Numba's cache=True can key on it."""
+    """Import a generated module from its file, so Numba's cache=True can key on it; its cached
+    kernels load without Numba's per-process set-up (symnn.runtime.warm_start)."""
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
-    return module
+    from symnn.runtime.warm_start import skip_registry_refresh
+
+    return skip_registry_refresh(module)

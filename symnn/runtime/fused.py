@@ -32,7 +32,6 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable
-from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 
@@ -45,7 +44,6 @@ from symnn.errors import UserInputError
 from symnn.runtime import blas, kernels
 from symnn.runtime.cache import cache_dir, import_file
 from symnn.runtime.layers import Activation, Dense
-from symnn.runtime.warm_start import load_cached
 
 #: Losses the fused loop covers (every built-in loss).
 _LOSSES = ("mse", "mae", "huber", "binary_cross_entropy", "hinge", "cross_entropy")
@@ -193,7 +191,6 @@ class _Session:
         self.spec: dict | None = None
         self.scalars = _StepScalars()
         self.batch_sizes: dict[int, np.ndarray] = {}  # rows -> the size of each batch
-        self.loaded = False  # whether the compiled loop was looked for in the cache yet
 
     def state_in(self, optimizer, params: list[np.ndarray]) -> tuple[int, bool, bool] | None:
         """Put the optimizer's state into S: (its step count, whether it was created now, whether it
@@ -270,7 +267,7 @@ def _per_step(optimizer, names: tuple[str, ...], lrs: np.ndarray, t0: int, creat
     out = np.empty((steps, len(names)), dtype)
     if not names:
         return out
-    module = import_module(f"symnn.generated.optimizers.{optimizer.module}")
+    module = kernels.generated(f"optimizers.{optimizer.module}")
     results: dict[str, object] = {}
     if module.STEP_SCALARS:
         values = optimizer._scalars()
@@ -429,13 +426,9 @@ def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nd
                     perms[i] = rng.permutation(n)
             scalars = sess.scalars.rows(optimizer, roles["per_step"], lrs, n_batches, step,
                                         created and step == t0, dtype)
-            args = (X, T, perms[:k] if shuffle else perms, lrs.astype(dtype), scalars, hyper, batch_size,
-                    losses[:k], layout.prog, P, sess.D, S, sess.AV, sess.GV)
             start = time.perf_counter()
-            if not sess.loaded:  # from a warm cache without Numba's per-process set-up (see warm_start)
-                load_cached(mod.train_epochs, args)
-                sess.loaded = True
-            mod.train_epochs(*args)
+            mod.train_epochs(X, T, perms[:k] if shuffle else perms, lrs.astype(dtype), scalars, hyper,
+                             batch_size, losses[:k], layout.prog, P, sess.D, S, sess.AV, sess.GV)
             seconds = time.perf_counter() - start
             step, done = step + k * n_batches, done + k
             history += (np.dot(losses[:k].astype(np.float64), sizes) / n).tolist() if k > 1 else [

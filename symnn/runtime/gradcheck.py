@@ -123,13 +123,12 @@ def check_optimizer(name: str, rng: np.random.Generator) -> list[Row]:
 
     Not a gradient, but the same question: does the compiled code compute its derivation?
     """
-    import importlib
 
     import sympy as sp
 
     from symnn.symbolic.optimizers import OPTIMIZERS
 
-    module = importlib.import_module(f"symnn.generated.optimizers.{name}")
+    module = kernels.generated(f"optimizers.{name}")
     rows = []
     for kernel in OPTIMIZERS[name].kernels():
         for first in ((0, 1) if any(s.name == "first" for s in kernel.scalars) else (0,)):

@@ -10,19 +10,23 @@ from symnn.errors import UserInputError
 
 
 @cache
-def _module(path: str) -> ModuleType:
-    return importlib.import_module(f"symnn.generated.{path}")
+def generated(path: str) -> ModuleType:
+    """The generated module `symnn.generated.<path>`, its cached kernels set to load without
+    Numba's per-process set-up (symnn.runtime.warm_start)."""
+    from symnn.runtime.warm_start import skip_registry_refresh
+
+    return skip_registry_refresh(importlib.import_module(f"symnn.generated.{path}"))
 
 
 def builtin_names(kind: str) -> tuple[str, ...]:
     """Names of the built-in kernels of one kind (activations, losses), from the generated index."""
-    return tuple(_module(kind).NAMES)
+    return tuple(generated(kind).NAMES)
 
 
 def activation(name: str):
     """(forward, backward) kernels of a built-in activation, or of a formula in x."""
     if name in builtin_names("activations"):
-        mod = _module(f"activations.{name}")
+        mod = generated(f"activations.{name}")
         return getattr(mod, f"{name}_forward"), getattr(mod, f"{name}_backward")
     from symnn.runtime import custom  # a user's formula: derived and compiled on first use
 
@@ -38,7 +42,7 @@ def loss(name: str, n_outputs: int):
     if name not in builtin_names("losses"):
         raise UserInputError(
             f"unknown loss {name!r}; choose one of {', '.join(builtin_names('losses'))}")
-    mod = _module(f"losses.{name}")
+    mod = generated(f"losses.{name}")
     kernel, rows = ("multi_margin", True) if name == "hinge" and n_outputs > 1 else (name, name == "cross_entropy")
     return (getattr(mod, f"{kernel}_forward"), getattr(mod, f"{kernel}_backward"),
             getattr(mod, f"{kernel}_value_and_grad"), rows)
@@ -46,4 +50,4 @@ def loss(name: str, n_outputs: int):
 
 def dense() -> ModuleType:
     """The dense layer's kernels: dense_forward, dense_grad_input, dense_grad_params."""
-    return _module("layers.dense")
+    return generated("layers.dense")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from importlib import import_module
 from numbers import Real
 from typing import Any
 
 import numpy as np
 
 from symnn.errors import UserInputError
+from symnn.runtime import kernels
 
 #: The optimizer names the command line accepts.
 OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
@@ -28,7 +28,7 @@ _PLANS: dict[str, tuple] = {}
 def _plan(module: str, kernel: str) -> tuple:
     """(kernel, state array names, scalar names, per-step function or None, its inputs, outputs)."""
     if kernel not in _PLANS:
-        mod = import_module(f"symnn.generated.optimizers.{module}")
+        mod = kernels.generated(f"optimizers.{module}")
         arrays, scalars = mod.KERNELS[kernel]
         step_fn = getattr(mod, f"{module}_scalars", None) if mod.STEP_SCALARS else None
         _PLANS[kernel] = (getattr(mod, kernel), arrays, scalars, step_fn, mod.STEP_INPUTS, mod.STEP_SCALARS)

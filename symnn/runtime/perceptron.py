@@ -12,8 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from symnn.errors import UserInputError
-from symnn.generated.activations.step import step_forward
+from symnn.runtime import kernels
 from symnn.runtime.model import as_dtype
+
+_step_forward = kernels.activation("step")[0]
 
 _WINDOW = 256
 """How many samples ahead of the current one each vectorised look for the next mistake covers."""
@@ -90,7 +92,7 @@ class Perceptron:
         """step(w·x + b) for every row: int64 labels 0/1 (step(0) = 0)."""
         z = np.ascontiguousarray(self.decision_function(X))
         out = np.empty_like(z)
-        step_forward(z, out)
+        _step_forward(z, out)
         return out.astype(np.int64)
 
     def accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
@@ -112,7 +114,7 @@ class Perceptron:
             idx = order[pos:pos + _WINDOW]
             m = idx.shape[0]
             z = np.ascontiguousarray(X[idx] @ w + self.dtype.type(self.b))
-            step_forward(z, out[:m])
+            _step_forward(z, out[:m])
             wrong = np.flatnonzero(out[:m] != T[idx])
             if wrong.size == 0:
                 pos += m
