@@ -162,10 +162,15 @@ def test_cross_entropy_takes_integer_and_whole_float_labels_alike():
     assert a.loss(X, np.array([0, 1, 2, 2, 1, 0])) == b.loss(X, np.array([0.0, 1.0, 2.0, 2.0, 1.0, 0.0]))
 
 
-@pytest.mark.parametrize(("loss", "targets"), [("binary_cross_entropy", [0.0, 2.0]), ("hinge", [0.0, 0.5])])
-def test_binary_losses_refuse_targets_outside_their_range(loss, targets):
+@pytest.mark.parametrize(("loss", "targets", "message"), [
+    ("binary_cross_entropy", [0.0, 2.0], r"needs targets in \[0, 1\]"),
+    ("binary_cross_entropy", [-0.5, 1.0], r"needs targets in \[0, 1\]"),
+    ("binary_cross_entropy", [np.nan, 1.0], r"needs targets in \[0, 1\]"),
+    ("hinge", [0.0, 0.5], "needs 0/1 targets"),
+])
+def test_binary_losses_refuse_targets_outside_their_range(loss, targets, message):
     model = symnn.Sequential([symnn.Dense(2, 1)], loss=loss)
-    with pytest.raises(symnn.UserInputError, match=f"{loss} needs 0/1 targets"):
+    with pytest.raises(symnn.UserInputError, match=f"{loss} {message}"):
         model.fit(np.zeros((2, 2)), np.array(targets), epochs=1, verbose=False)
 
 

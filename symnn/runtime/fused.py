@@ -70,11 +70,16 @@ def _optimizer_kernel(optimizer: object) -> str | None:
 
 def spec_of(model, optimizer) -> dict | None:
     """The fused spec of a model and optimizer: {"layers", "loss", "optimizer", "dtype"}, or None."""
+    return _spec_and_inputs(model, optimizer)[0]
+
+
+def _spec_and_inputs(model, optimizer) -> tuple[dict | None, tuple]:
+    """The spec, and what it was found from (the session's, when those are the same)."""
     sess = getattr(model, "_fused_session", None)
     inputs = _spec_inputs(model, optimizer)
     if sess is not None and _same(sess.spec_inputs, inputs):
-        return sess.spec
-    return _spec(model, optimizer)
+        return sess.spec, inputs
+    return _spec(model, optimizer), inputs
 
 
 def _spec_inputs(model, optimizer) -> tuple:
@@ -181,6 +186,8 @@ class _Session:
         self.layout = layout = _Layout(model, mod, batch_size, n_targets)
         dtype = model.dtype
         self.P = np.empty(layout.n_params, dtype)
+        self.param_views = [self.P[off:off + int(np.prod(shape))].reshape(shape)
+                            for off, shape in zip(layout.offsets, layout.shapes)]
         self.D = np.zeros_like(self.P)
         self.AV = np.zeros(layout.workspace, dtype)
         self.GV = np.zeros_like(self.AV)
@@ -251,8 +258,10 @@ class _Session:
 
 def _session(model, spec: dict, batch_size: int, n_targets: int) -> _Session:
     """The model's fused session for this spec and batch shape, made anew when either changed."""
-    key = (_spec_key(spec), batch_size, n_targets)
     sess = getattr(model, "_fused_session", None)
+    if sess is not None and sess.spec is spec and sess.key[1:] == (batch_size, n_targets):
+        return sess  # the spec it was made for (spec_of found the same inputs)
+    key = (_spec_key(spec), batch_size, n_targets)
     if sess is None or sess.key != key:
         sess = _Session(key, load_module(spec), model, batch_size, n_targets)
         model._fused_session = sess
@@ -312,16 +321,19 @@ class _StepScalars:
 
 
 def unsupported(model, optimizer, validation: object = None, callback: object = None,
-                spec: dict | None = None) -> str | None:
-    """Why the fused loop cannot run this fit, or None if it can (`spec`: spec_of, if known)."""
+                spec: dict | None = None, params: list[np.ndarray] | None = None) -> str | None:
+    """Why the fused loop cannot run this fit, or None if it can (`spec`: spec_of, and `params`:
+    the model's parameters, if known)."""
     if validation is not None or callback is not None:
         return "validation data and callbacks need Python between epochs"
     if (spec or spec_of(model, optimizer)) is None:
         return ("the fused loop covers Dense layers, built-in activations and losses, and the "
                 "built-in optimizers")
     dtype = model.dtype
-    if not all(p.dtype == dtype and p.flags.c_contiguous and p.flags.writeable for p in model.parameters()):
-        return "a parameter array is not a writeable C-contiguous array of the model's dtype"
+    for p in model.parameters() if params is None else params:
+        flags = p.flags
+        if p.dtype != dtype or not (flags.c_contiguous and flags.writeable):
+            return "a parameter array is not a writeable C-contiguous array of the model's dtype"
     return None
 
 
@@ -338,9 +350,10 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
     n = X.shape[0]
     if n == 0 or epochs == 0:
         return None
-    spec = spec_of(model, optimizer)
-    why = unsupported(model, optimizer, validation, callback, spec)
-    if why is None:
+    spec, inputs = _spec_and_inputs(model, optimizer)
+    params = model.parameters()
+    why = unsupported(model, optimizer, validation, callback, spec, params)
+    if why is None and _unbuildable:
         why = _unbuildable.get(_spec_key(spec))
     if why is None:
         try:
@@ -350,8 +363,7 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
         except (ImportError, NumbaError) as exc:
             why = _not_built(spec, exc)
     if why is None:
-        sess.spec_inputs, sess.spec = _spec_inputs(model, optimizer), spec
-        params = model.parameters()
+        sess.spec_inputs, sess.spec = inputs, spec
         state = None
         if [p.shape for p in params] != sess.layout.shapes:
             why = "a parameter array's shape is not its layer's; assign arrays of the layer's shape"
@@ -385,19 +397,22 @@ def _not_built(spec: dict, exc: Exception) -> str:
     return why
 
 
+def _progress(epochs: int):
+    from symnn.runtime.progress import Progress
+
+    return Progress(epochs)
+
+
 def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.ndarray], optimizer,
          state: tuple[int, bool, bool], epochs: int, batch_size: int, shuffle: bool, seed: int | None,
          schedule, verbose: bool) -> list[float]:
     """The fit itself, in chunks of epochs: one compiled call per chunk."""
-    from symnn.runtime.progress import Progress
-
     t0, created, in_place = state
     n = X.shape[0]
     mod, layout, P, S = sess.mod, sess.layout, sess.P, sess.S
     roles = mod.ROLES
     dtype = model.dtype
-    for off, p in zip(layout.offsets, params):
-        P[off:off + p.size] = p.reshape(-1)
+    np.concatenate([p.reshape(-1) for p in params], out=P)  # the layout's order, back to back
     hyper_values = optimizer._scalars()
     hyper = np.array([hyper_values[k] for k in roles["hyper"]], dtype)
     n_batches = -(-n // batch_size)
@@ -412,7 +427,7 @@ def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nd
     rng = np.random.default_rng(seed) if shuffle else None
     losses = np.empty((most, n_batches), dtype)
     history: list[float] = []
-    progress = Progress(epochs, enabled=verbose)
+    progress = _progress(epochs) if verbose else None
     step, done, chunk = t0, 0, 1
     try:
         while done < epochs:
@@ -433,13 +448,15 @@ def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nd
             step, done = step + k * n_batches, done + k
             history += (np.dot(losses[:k].astype(np.float64), sizes) / n).tolist() if k > 1 else [
                 float(np.dot(losses[0].astype(np.float64), sizes)) / n]
-            progress.update(done, history[-1])
+            if progress is not None:
+                progress.update(done, history[-1])
             # About _CALL_SECONDS per call: progress and Ctrl-C stay responsive, calls stay few.
             chunk = max(1, min(most, int(k * _CALL_SECONDS / max(seconds, 1e-9))))
     finally:
-        progress.close()
-        for off, p in zip(layout.offsets, params):
-            p.reshape(-1)[:] = P[off:off + p.size]
+        if progress is not None:
+            progress.close()
+        for p, view in zip(params, sess.param_views):
+            np.copyto(p, view)
         if step > t0:
             sess.state_out(optimizer, params, step, in_place)
     return history

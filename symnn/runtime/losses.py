@@ -43,9 +43,10 @@ class Loss:
         out = np.ascontiguousarray(y.reshape(y.shape[0], cols), dtype=dtype)
         if out.shape[1] != k:
             raise UserInputError(f"targets have {out.shape[1]} columns, the model {k} outputs")
-        if self.name in ("binary_cross_entropy", "hinge") and k == 1 and not _zero_one(y, out):
-            if self.name == "hinge" or not ((out >= 0) & (out <= 1)).all():
-                raise UserInputError(f"{self.name} needs 0/1 targets")
+        if k == 1 and self.name == "binary_cross_entropy" and not _unit_interval(out):
+            raise UserInputError("binary_cross_entropy needs targets in [0, 1]: 0/1 labels or probabilities")
+        if k == 1 and self.name == "hinge" and not _zero_one(y, out):
+            raise UserInputError("hinge needs 0/1 targets")
         return out
 
     def value(self, z: np.ndarray, t: np.ndarray) -> float:
@@ -70,6 +71,11 @@ class Loss:
         if z.shape[1] == 1:
             return (z[:, 0] > 0).astype(np.int64)
         return np.argmax(z, axis=1)
+
+
+def _unit_interval(out: np.ndarray) -> bool:
+    """Whether every target lies in [0, 1] (NaN does not): two reductions, no temporaries."""
+    return bool(out.min(initial=0) >= 0 and out.max(initial=1) <= 1)
 
 
 def _zero_one(y: np.ndarray, out: np.ndarray) -> bool:

@@ -132,9 +132,6 @@ class Sequential:
         Batches follow row order when shuffle is False; the last, partial batch is used.
         `fused`: use the whole-epoch compiled loop (None: wherever it covers the model).
         """
-
-        from symnn.runtime.progress import Progress
-
         if optimizer is None:
             from symnn.runtime.optimizers import SGD
 
@@ -155,6 +152,8 @@ class Sequential:
                                verbose=verbose, required=bool(fused), validation=validation, callback=callback)
             if losses is not None:
                 return {"loss": losses, "seconds": time.perf_counter() - start}
+        from symnn.runtime.progress import Progress
+
         n = X.shape[0]
         rng = np.random.default_rng(seed)
         params = self.parameters()
