@@ -398,6 +398,7 @@ def _not_built(spec: dict, exc: Exception) -> str:
 
 
 def _progress(epochs: int):
+    """A progress bar over the epochs (its module is imported only when one is asked for)."""
     from symnn.runtime.progress import Progress
 
     return Progress(epochs)
