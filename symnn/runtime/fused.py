@@ -9,7 +9,8 @@ end; the optimizer's state lives in the rows of one array, and the optimizer's s
 left as views of them, so a later per-layer `optimizer.step` continues exactly where the fused run
 stopped and the next fused fit finds the state in place. What stays the same from fit to fit (module,
 layout, arrays, the spec, the per-step scalars of a block of steps ahead) is kept on the model
-(`_Session`), so fitting one epoch per call costs little more than the compiled loop.
+(`_Session`), so fitting one epoch per call costs little more than the compiled loop. A new process
+loads the compiled loop from Numba's cache without Numba's set-up of its compiler (warm_start).
 
 Numbers: the same as the per-layer loop, which this reproduces (the matrix products may run in
 NumPy's OpenBLAS where the per-layer kernels' np.dot runs SciPy's, which can round a product

@@ -123,7 +123,6 @@ def check_optimizer(name: str, rng: np.random.Generator) -> list[Row]:
 
     Not a gradient, but the same question: does the compiled code compute its derivation?
     """
-
     import sympy as sp
 
     from symnn.symbolic.optimizers import OPTIMIZERS
