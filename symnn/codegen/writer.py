@@ -49,27 +49,67 @@ def render_all() -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
-def _existing(out: Path) -> set[str]:
-    """Generated modules already in `out` (recognised by their header), as relative paths."""
-    if not out.is_dir():
+#: The file, beside the modules, listing every module `symnn generate` wrote there: the only files
+#: it ever removes are ones this list names (a user's own files in the folder are never touched).
+MANIFEST = "MANIFEST.txt"
+_MANIFEST_TITLE = "# Modules written by `symnn generate`; it removes only files listed here.\n"
+
+
+def manifest_text(files: dict[str, str]) -> str:
+    """The manifest for a set of generated modules: one relative path a line, sorted."""
+    return _MANIFEST_TITLE + "".join(f"{rel}\n" for rel in sorted(files))
+
+
+def _recorded(out: Path) -> set[str]:
+    """Modules an earlier `symnn generate` recorded in `out`'s manifest and that are still its own:
+    a path inside `out`, ending in .py, whose file still carries the generated header."""
+    try:
+        lines = (out / MANIFEST).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
         return set()
-    return {str(p.relative_to(out)) for p in out.rglob("*.py")
-            if HEADER_MARK in p.read_text(encoding="utf-8", errors="replace")[:400]}
+    root = out.resolve()
+    kept = set()
+    for rel in lines:
+        if not rel or rel.startswith("#") or not rel.endswith(".py") or "\\" in rel:
+            continue
+        path = (out / rel).resolve()
+        if path == root or root not in path.parents or path.is_symlink() or not path.is_file():
+            continue
+        try:
+            with path.open("rb") as f:
+                head = f.read(400).decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        if HEADER_MARK in head:
+            kept.add(str(path.relative_to(root)))
+    return kept
 
 
 def stale(out: Path, files: dict[str, str]) -> list[str]:
     """Relative paths whose bytes differ from `files`, are missing, or are no longer generated."""
-    changed = [rel for rel, text in files.items()
+    wanted = {**files, MANIFEST: manifest_text(files)}
+    changed = [rel for rel, text in wanted.items()
                if not (out / rel).is_file() or (out / rel).read_bytes() != text.encode()]
-    return sorted(changed + sorted(_existing(out) - set(files)))
+    return sorted(changed + sorted(_recorded(out) - set(files)))
 
 
 def generate(out: Path, check: bool = False) -> list[str]:
-    """Write (or, with check, only compare) every module; returns the paths that differ(ed)."""
+    """Write (or, with check, only compare) every module; returns the paths that differ(ed).
+
+    Removes only modules the previous run recorded in the manifest and no longer generates.
+    """
     files = render_all()
     differing = stale(out, files)
     if check:
         return differing
+    for rel in differing:
+        if rel in files:
+            write_text(out / rel, files[rel])
+        elif rel != MANIFEST:
+            (out / rel).unlink()
+    if MANIFEST in differing or set(differing) - set(files):
+        write_text(out / MANIFEST, manifest_text(files))
+    return differing
     for rel in differing:
         if rel in files:
             write_text(out / rel, files[rel])

@@ -234,6 +234,9 @@ class _Parser:
         text = self.text
         if not text:
             raise UserInputError(f"expression is empty; write a formula such as {self._example()}")
+        if "#" in text:
+            raise UserInputError(
+                f"comments ('#') are not allowed in an expression; write only the formula, such as {self._example()}")
         self._check_bracket_depth(text)
         try:
             tree = ast.parse(text, mode="eval")
