@@ -54,6 +54,19 @@ class KernelPrinter(PythonCodePrinter):
             return f"T(1)/math.sqrt({self._print(base)})"
         return f"{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}**{self._print(e)}"
 
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        """SymPy prints a single denominator bare (`g/x**2`); ours prints x**2 as `x*x`, so it is
+        bracketed: `g/(x*x)`, not `(g/x)*x`."""
+        dens = [f for f in sp.Mul.make_args(expr) if f.is_Pow and f.exp.is_Rational and f.exp.is_negative]
+        if len(dens) == 1:
+            den = sp.Pow(dens[0].base, -dens[0].exp, evaluate=False)
+            text = self._print(den)
+            if not den.exp.is_Integer or den.exp == 1 or text.startswith("math."):
+                return super()._print_Mul(expr)
+            num = sp.Mul(*[f for f in sp.Mul.make_args(expr) if f is not dens[0]])
+            return f"{self.parenthesize(num, sp.printing.precedence.PRECEDENCE['Mul'], strict=True)}/({text})"
+        return super()._print_Mul(expr)
+
     def _print_Abs(self, expr: sp.Abs) -> str:
         return f"abs({self._print(expr.args[0])})"
 
