@@ -50,8 +50,11 @@ def _imports(*lines: str) -> str:
 
 
 def _loads(expr: sp.Expr, names: dict[sp.Symbol, str], indent: str) -> list[str]:
-    """Lines binding the scalars an expression reads (x = x_in[i], ...), in a fixed order."""
+    """Lines binding the scalars an expression reads (x = x_in[i], ...), in a fixed order.
+    The first name is the kernel's variable: `u = exp(-|x|)` reads it too."""
     free = expr.free_symbols
+    if U in free:
+        free = free | {next(iter(names))}
     return [f"{indent}{sym.name} = {src}" for sym, src in names.items() if sym in free]
 
 
