@@ -140,61 +140,57 @@ def elementwise_loss_module(loss: loss_defs.ElementwiseLoss, source: str) -> str
     return out
 
 
+def _cross_entropy_row(store: bool) -> str:
+    """The row's maximum m, exp sum s and target sum S (storing e_j = exp(z_j - m) in grad_z)."""
+    e = loss_defs.STORED_EXP.subs(loss_defs.shifted, sp.Symbol("z_in[r, j] - m"))
+    lines = ["    for r in range(z_in.shape[0]):",
+             "        m = z_in[r, 0]",
+             "        for j in range(1, z_in.shape[1]):",
+             "            m = max(m, z_in[r, j])",
+             "        s = T(0)",
+             "        S = T(0)",
+             "        for j in range(z_in.shape[1]):",
+             *(f"            {line}" for line in statements("e", e))]
+    lines += ["            grad_z[r, j] = e"] if store else []
+    lines += ["            s += e", "            S += t_in[r, j]"]
+    return "\n".join(lines) + "\n"
+
+
 def cross_entropy_module(source: str) -> str:
     """Softmax cross-entropy on rows of logits against probability (or one-hot) rows."""
-    z, t = loss_defs.z, loss_defs.t
-    term, grad = loss_defs.CROSS_ENTROPY_STABLE_TERM, loss_defs.CROSS_ENTROPY_FUSED_GRADIENT
+    t = loss_defs.t
+    w, e = loss_defs.shifted, loss_defs.stored_exp
+    term = loss_defs.CROSS_ENTROPY_STABLE_TERM
+    grad_e = loss_defs.cross_entropy_gradient_from_stored_exps()
     summary = [f"l = {sp.sstr(loss_defs.CROSS_ENTROPY_FORWARD)} (C = 3 shown), mean over rows",
-               f"computed per element as {sp.sstr(term)}, lse = max(z) + log(sum(exp(z - max(z))))",
-               f"dL/dz_j = {sp.sstr(grad)}  (softmax(z) - t over n: checked equal to sympy.diff)",
-               f"one pass: e = {sp.sstr(loss_defs.STORED_EXP)} stored while summing s, "
-               f"lse = {sp.sstr(loss_defs.LSE_FROM_SUM)}, so exp(z - lse) = e/s and "
-               f"dL/dz_j = {sp.sstr(loss_defs.cross_entropy_gradient_from_stored_exps())} "
-               "(checked an identity by SymPy)"]
+               f"computed per element as {sp.sstr(term)}, w = z - max(z), s = sum(exp(w))",
+               f"dL/dz_j = {sp.sstr(loss_defs.CROSS_ENTROPY_FUSED_GRADIENT)}  (S the row's target sum: "
+               "checked equal to sympy.diff)",
+               f"one pass: e = {sp.sstr(loss_defs.STORED_EXP)} stored while summing s and S, "
+               f"so exp(z - lse) = e/s and dL/dz_j = {sp.sstr(grad_e)} (checked an identity by SymPy)"]
     ind = "            "
-    names = {z: "z_in[r, j]", t: "t_in[r, j]"}
-    row = ("    for r in range(z_in.shape[0]):\n"
-           "        m = z_in[r, 0]\n"
-           "        for j in range(1, z_in.shape[1]):\n"
-           "            m = max(m, z_in[r, j])\n"
-           "        s = T(0)\n"
-           "        for j in range(z_in.shape[1]):\n"
-           "            s += math.exp(z_in[r, j] - m)\n"
-           "        lse = m + math.log(s)\n"
-           "        for j in range(z_in.shape[1]):\n")
+    names = {w: "z_in[r, j] - m", t: "t_in[r, j]", e: "grad_z[r, j]"}
+    per_element = "        for j in range(z_in.shape[1]):\n"
     out = header("cross_entropy", source, summary) + _imports("import math", "", "from numba import njit")
     out += (f"{NJIT}\ndef cross_entropy_forward(z_in, t_in):\n"
             '    """Mean over rows of -sum_j t_j log softmax(z)_j, with the row maximum subtracted."""\n'
             "    T = z_in.dtype.type\n"
-            "    total = 0.0\n" + row)
+            "    total = 0.0\n" + _cross_entropy_row(False) + per_element)
     out += "\n".join(_loads(term, names, ind) + statements("total", term, ind, "+=")) + "\n"
     out += "    return total / z_in.shape[0]\n\n\n"
     out += (f"{NJIT}\ndef cross_entropy_backward(z_in, t_in, grad_z):\n"
-            '    """grad_z = (softmax(z) - t) / n, row by row."""\n'
+            '    """grad_z = (softmax(z) S - t) / n, row by row, from the stored exponentials."""\n'
             "    T = z_in.dtype.type\n"
-            "    n = T(z_in.shape[0])\n" + row)
-    out += "\n".join(_loads(grad, names, ind) + statements("grad_z[r, j]", grad, ind)) + "\n\n\n"
-    # One pass: e_j = exp(z_j - m) is stored in grad_z while summing, and the gradient reuses it.
-    e = loss_defs.stored_exp
-    grad_e = loss_defs.cross_entropy_gradient_from_stored_exps()
+            "    n = T(z_in.shape[0])\n" + _cross_entropy_row(True) + per_element)
+    out += "\n".join(_loads(grad_e, names, ind) + statements("grad_z[r, j]", grad_e, ind)) + "\n\n\n"
     both = sp.Tuple(term, grad_e)
     out += (f"{NJIT}\ndef cross_entropy_value_and_grad(z_in, t_in, grad_z):\n"
             '    """_forward and _backward in one pass, one exp per element: returns the mean loss\n'
-            '    (accumulated in float64) and writes grad_z = (softmax(z) - t) / n."""\n'
+            '    (accumulated in float64) and writes grad_z = (softmax(z) S - t) / n."""\n'
             "    T = z_in.dtype.type\n"
             "    n = T(z_in.shape[0])\n"
-            "    total = 0.0\n"
-            "    for r in range(z_in.shape[0]):\n"
-            "        m = z_in[r, 0]\n"
-            "        for j in range(1, z_in.shape[1]):\n"
-            "            m = max(m, z_in[r, j])\n"
-            "        s = T(0)\n"
-            "        for j in range(z_in.shape[1]):\n")
-    out += "\n".join(_loads(loss_defs.STORED_EXP, names, ind) + statements("e", loss_defs.STORED_EXP, ind)
-                      + [f"{ind}grad_z[r, j] = e", f"{ind}s += e"]) + "\n"
-    out += "\n".join(statements("lse", loss_defs.LSE_FROM_SUM, "        ")) + "\n"
-    out += "        for j in range(z_in.shape[1]):\n"
-    out += "\n".join(_loads(both, names | {e: "grad_z[r, j]"}, ind)
+            "    total = 0.0\n" + _cross_entropy_row(True) + per_element)
+    out += "\n".join(_loads(both, names, ind)
                       + joint_statements([("total", term, "+="), ("grad_z[r, j]", grad_e, "=")], ind)) + "\n"
     out += "    return total / z_in.shape[0]\n"
     return out

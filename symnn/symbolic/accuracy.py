@@ -48,12 +48,30 @@ def _call(func, *args: float) -> float:
         return math.nan
 
 
+#: Past this argument exp, sinh and cosh overflow any float by far: the point is skipped, rather than
+#: mpmath computing exp(exp(700)) with a 10**304-digit exponent.
+_MP_ARGUMENT_LIMIT = 1e5
+
+
+def _bounded(func):
+    def call(a):
+        if abs(a) > _MP_ARGUMENT_LIMIT:
+            raise OverflowError("argument too large to evaluate exactly")
+        return func(a)
+
+    return call
+
+
+_MP_FUNCTIONS = {"Heaviside": _heaviside, "sign": mpmath.sign, "exp": _bounded(mpmath.exp),
+                 "sinh": _bounded(mpmath.sinh), "cosh": _bounded(mpmath.cosh)}
+
+
 def _exact(expr: sp.Expr, x: sp.Symbol):
     """expr as an mpmath function of x (DiracDelta, which no kernel computes, as 0)."""
     mp_expr = expr.replace(lambda e: isinstance(e, (softplus_stable, log1p, expm1)),
                            lambda e: e.rewrite(sp.log).rewrite(sp.exp))
     mp_expr = mp_expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
-    return sp.lambdify(x, mp_expr, modules=[{"Heaviside": _heaviside, "sign": mpmath.sign}, "mpmath"])
+    return sp.lambdify(x, mp_expr, modules=[_MP_FUNCTIONS, "mpmath"])
 
 
 #: A value this close to the exact one (relatively) counts as accurate.

@@ -20,7 +20,8 @@ ACTIVATIONS: dict[str, tuple[sp.Expr, str]] = {
         sp.Piecewise((x, x > 0), (sp.Rational(1, 100) * x, True)),
         "leaky ReLU, negative slope 0.01",
     ),
-    "elu": (sp.Piecewise((x, x > 0), (sp.exp(x) - 1, True)), "exponential linear unit, alpha 1"),
+    # NaN takes the branch `otherwise`, as in torch's kernels: ELU's gradient at NaN is g.
+    "elu": (sp.Piecewise((sp.exp(x) - 1, x <= 0), (x, True)), "exponential linear unit, alpha 1"),
     "softplus": (sp.log(1 + sp.exp(x)), "softplus, beta 1: a smooth ReLU"),
     "silu": (x / (1 + sp.exp(-x)), "SiLU (swish): x * sigmoid(x)"),
     "gelu": (x * (1 + sp.erf(x / sp.sqrt(2))) / 2, "GELU, exact erf form"),

@@ -102,6 +102,11 @@ def in_terms_of_output(f: sp.Expr, d: sp.Expr, x: sp.Symbol) -> list[sp.Expr]:
     return found
 
 
+#: The most operations a derivative may have for `derive` to try simplifying it (and writing it in
+#: y): a deterministic bound on SymPy's work, so a large formula is derived in seconds.
+SIMPLIFY_LIMIT = 60
+
+
 def _function_kinds(e: sp.Expr) -> set[type]:
     """The kinds of function in e: simplify may trade exp for cosh, which overflows differently."""
     return {type(a) for a in e.atoms(sp.Function)}
@@ -120,6 +125,8 @@ def _best_derivative(f: sp.Expr, d: sp.Expr, x: sp.Symbol, where: sp.Basic = sp.
             branches.append((_best_derivative(fb, db, x, dc), dc))
         else:
             return sp.Piecewise(*branches)
+    if sp.count_ops(d) > SIMPLIFY_LIMIT:
+        return d  # left as sympy.diff gave it: simplifying it could take minutes
     known = _function_kinds(f) | _function_kinds(d)
     candidates = [d] + [c for c in (sp.simplify(d), sp.factor(d)) if _function_kinds(c) <= known]
     forms = [c for form in in_terms_of_output(f, d, x) for c in (form, sp.factor(form), -sp.factor(-form))]
