@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 #: Loss name -> (its generated module, its value-and-gradient kernel, whether it takes rows).
 LOSSES: dict[str, tuple[str, str, bool]] = {
@@ -60,13 +62,50 @@ PROG_COLUMNS = ("op", "n_in", "n_out", "in_offset", "out_offset", "w_offset", "b
 
 
 
-def generated(module: str) -> ModuleType:
-    """A generated module, e.g. "activations.relu" (importing it compiles nothing)."""
-    return import_module(f"symnn.generated.{module}")
+#: While assembling from rendered text (`from_texts`): relative path -> text of every generated module.
+_texts: dict[str, str] | None = None
+
+
+@contextmanager
+def from_texts(files: dict[str, str]) -> Iterator[None]:
+    """Assemble from these module texts (`symnn generate`'s rendering) instead of the installed
+    `symnn.generated`, so the golden fused modules follow the kernels written beside them."""
+    global _texts
+    previous, _texts = _texts, files
+    try:
+        yield
+    finally:
+        _texts = previous
+
+
+def _path(module: str) -> str:
+    rel = module.replace(".", "/")
+    return f"{rel}.py" if _texts is not None and f"{rel}.py" in _texts else f"{rel}/__init__.py"
+
+
+def generated(module: str) -> ModuleType | SimpleNamespace:
+    """A generated module, e.g. "activations.relu" (importing it compiles nothing); from rendered
+    text, its module-level literals (NAMES, KERNELS, STEP_SCALARS)."""
+    if _texts is None:
+        return import_module(f"symnn.generated.{module}")
+    tree = ast.parse(_texts[_path(module)])
+    return SimpleNamespace(**{node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+                              if isinstance(node, ast.Assign) and len(node.targets) == 1
+                              and isinstance(node.targets[0], ast.Name) and _is_literal(node.value)})
+
+
+def _is_literal(node: ast.expr) -> bool:
+    try:
+        ast.literal_eval(node)
+    except ValueError:
+        return False
+    return True
 
 
 def generated_text(module: str) -> str:
     """The source text of a generated module."""
+    if _texts is not None:
+        return _texts[_path(module)]
     return Path(generated(module).__file__).read_text(encoding="utf-8")
 
 
