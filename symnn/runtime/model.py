@@ -288,14 +288,18 @@ class Sequential:
                 layers.append({"type": "dense", "n_in": layer.n_in, "n_out": layer.n_out, "init": layer.init})
             else:
                 layers.append({"type": "activation", "name": layer.name})
-        return {"format": "symnn-model", "version": 1, "layers": layers, "loss": self.loss_fn.name,
+        desc = {"format": "symnn-model", "version": 1, "layers": layers, "loss": self.loss_fn.name,
                 "dtype": self.dtype.name}
+        if self.input_scaling is not None:
+            desc["standardize"] = self.input_scaling.describe()
+        return desc
 
     def save(self, path: str, extra: dict | None = None) -> None:
         """An .npz with the parameters and a JSON description; written atomically."""
         from symnn.runtime.files import save_model
 
-        save_model(path, self.describe() | (extra or {}), self.parameters())
+        kept = {k: v for k, v in getattr(self, "info", {}).items() if k in ("feature_names", "class_names")}
+        save_model(path, kept | self.describe() | (extra or {}), self.parameters())
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
@@ -364,7 +368,7 @@ def _check_layers(layers: object) -> None:
 
 
 def from_description(desc: dict, arrays: list[np.ndarray]) -> Sequential:
-    """Rebuild a model from describe() data and its parameter arrays."""
+    """Rebuild a model from describe() data and its parameter arrays (and its input scaling)."""
     layers = [Dense(d["n_in"], d["n_out"], d.get("init", "auto")) if d["type"] == "dense"
               else Activation(d["name"]) for d in desc["layers"]]
     model = Sequential(layers, loss=desc["loss"], dtype=desc["dtype"])
@@ -373,5 +377,7 @@ def from_description(desc: dict, arrays: list[np.ndarray]) -> Sequential:
         raise UserInputError("model file's arrays do not match its description; re-save the model")
     for p, a in zip(params, arrays):
         p[...] = a
+    scale = desc.get("standardize")
+    if scale:
+        model.input_scaling = InputScaling(np.asarray(scale["mean"], np.float64), np.asarray(scale["std"], np.float64))
     return model
-
