@@ -13,6 +13,9 @@ class FileWriteError(UserInputError, OSError):
     An OSError too, so code that catches OSError around a save still catches it.
     """
 
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
 
 class TrainingDiverged(UserInputError):
     """Training produced a non-finite loss or weights and was stopped.

@@ -43,7 +43,7 @@ from symnn.atomic import write_text
 from symnn.codegen.emit_fused import fused_module
 from symnn.errors import TrainingDiverged, UserInputError
 from symnn.runtime import blas, kernels
-from symnn.runtime.cache import cache_dir, import_file
+from symnn.runtime.cache import CorruptCacheModule, cache_dir, import_file
 from symnn.runtime.layers import Activation, Dense
 from symnn.runtime.validation import all_finite
 
@@ -142,9 +142,13 @@ def _spec_key(spec: dict) -> tuple:
 def _load_source(source: str) -> ModuleType:
     path = module_path(source)
     if path.stem not in _modules:
-        if not path.is_file() or path.read_text(encoding="utf-8") != source:
+        if not path.is_file() or path.read_bytes() != source.encode("utf-8"):  # missing, or damaged
             write_text(path, source)
-        _modules[path.stem] = import_file(path, f"symnn_{path.stem}")
+        try:
+            _modules[path.stem] = import_file(path, f"symnn_{path.stem}")
+        except CorruptCacheModule:  # changed under us after the check: removed, written again
+            write_text(path, source)
+            _modules[path.stem] = import_file(path, f"symnn_{path.stem}")
     return _modules[path.stem]
 
 
