@@ -70,6 +70,8 @@ class CheckedCacheFile(IndexDataCacheFile):
                 raw = f.read()
         except FileNotFoundError:
             return {}
+        if not raw.startswith(_SEAL):  # written by Numba itself (a symnn before checked files): a miss
+            return {}
         stream = io.BytesIO(unseal(raw, self._index_path))
         if pickle.load(stream) != self._version:
             return {}
