@@ -199,6 +199,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(**{k: v for k, v in vars(args).items() if k not in ("command", "run", "json",
                                                                               "plot", "save")})
+    if args.save:
+        from symnn.runtime.files import check_model_path
+
+        check_model_path(args.save)
     for path in (args.save, args.plot):
         if path:
             check_writable(path)  # before the training, not after it

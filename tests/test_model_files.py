@@ -72,18 +72,18 @@ def _bomb(path: Path, gigabytes: float) -> None:
 
 def test_a_zip_bomb_is_refused_before_anything_is_decompressed(tmp_path):
     path = tmp_path / "bomb.npz"
-    _bomb(path, 1.0)
-    assert path.stat().st_size < 3e6
+    _bomb(path, 0.3)
+    assert path.stat().st_size < 1e6
     tracemalloc.start()
     start = time.perf_counter()
     try:
-        with pytest.raises(ValueError, match=r"has shape \(125000000,\) where the description needs \(4, 2\)"):
+        with pytest.raises(ValueError, match=r"has shape \(37500000,\) where the description needs \(4, 2\)"):
             symnn.load(str(path))
         seconds = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 10e6 and seconds < 5  # reading the member would cost 1 GB and seconds
+    assert peak < 10e6 and seconds < 5  # reading the member would cost 300 MB and a second
 
 
 def test_only_the_arrays_the_description_names_are_read(tmp_path):

@@ -31,11 +31,16 @@ MAX_NPY_HEADER = 1 << 16
 _DTYPES = ("float32", "float64")
 
 
+def check_model_path(path: str) -> None:
+    """A model file's name must end in .npz (checked before training, and again when saving)."""
+    if Path(path).suffix != ".npz":
+        raise UserInputError(f"model file {path!r} must end in .npz")
+
+
 def save_model(path: str, description: dict, params: list[np.ndarray]) -> None:
     """Write atomically: a temporary file in the same folder, then rename."""
     target = Path(path)
-    if target.suffix != ".npz":
-        raise UserInputError(f"model file {path!r} must end in .npz")
+    check_model_path(path)
     bad = [i for i, p in enumerate(params) if not np.isfinite(p).all()]
     if bad:
         warnings.warn(f"saving {path}: parameters {bad} hold NaN or inf (the training diverged); "
