@@ -28,6 +28,7 @@ it is C's `pow` (as in torch); the two differ in the last bit for about 0.5% of 
 from __future__ import annotations
 
 import hashlib
+import math
 import operator
 import time
 import warnings
@@ -461,7 +462,7 @@ def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nd
             seconds = time.perf_counter() - start
             epoch_losses = (np.dot(losses[:k].astype(np.float64), sizes) / n).tolist() if k > 1 else [
                 float(np.dot(losses[0].astype(np.float64), sizes)) / n]
-            if not (all_finite(np.asarray(epoch_losses)) and all_finite(P)):
+            if not (all(map(math.isfinite, epoch_losses)) and all_finite(P)):
                 np.copyto(P, sess.P_before)  # back to the weights (and state) before this call
                 np.copyto(S, sess.S_before)
                 bad = next((i for i, v in enumerate(epoch_losses) if not np.isfinite(v)), k - 1)

@@ -100,9 +100,13 @@ class Sequential:
             raise UserInputError(f"inputs have shape {a.shape}; the model expects (batch, {self.n_in})")
         if rows_needed and a.shape[0] == 0:
             raise UserInputError("X has no rows; pass at least one example")
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported by require_finite
-            out = np.ascontiguousarray(a, dtype=self.dtype)
-        checks.require_finite("X", out, a if out is not a else None)
+        if a.dtype == self.dtype and a.flags.c_contiguous:
+            out = a
+            checks.require_finite("X", out)
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported by require_finite
+                out = np.ascontiguousarray(a, dtype=self.dtype)
+            checks.require_finite("X", out, a)
         if self.input_scaling is not None:
             out = self.input_scaling.apply(out, self.dtype)
         return out
@@ -110,10 +114,12 @@ class Sequential:
     def _targets(self, y: np.ndarray, n_rows: int) -> np.ndarray:
         """y checked (real, finite, one per input row) as the loss's (N, n_outputs) targets."""
         a = checks.real_array("y", y)
-        with np.errstate(over="ignore", invalid="ignore"):  # NaN, inf and overflows: reported below
-            T = self.loss_fn.targets(a, self.dtype)
-        if a.dtype.kind == "f":
+        if a.dtype.kind == "f" and (a.dtype != self.dtype or not checks.all_finite(a)):
+            with np.errstate(over="ignore", invalid="ignore"):  # NaN, inf and overflows: reported below
+                T = self.loss_fn.targets(a, self.dtype)
             checks.require_finite("y", T, a.reshape(T.shape) if a.size == T.size else None)
+        else:  # integers, or finite floats of the model's dtype: targets that are finite
+            T = self.loss_fn.targets(a, self.dtype)
         if T.shape[0] != n_rows:
             raise UserInputError(f"{n_rows} input rows but {T.shape[0]} targets; give one target per row")
         return T
