@@ -7,7 +7,7 @@ folder under a hash of this text: do not edit by hand.
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import config, njit, types
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
@@ -85,6 +85,17 @@ def view1(typingctx, a, start, n):
 def view2(typingctx, a, start, m, n):
     """a[start:start + m * n].reshape((m, n)) of a 1-D C-contiguous array (unchecked)."""
     return types.Array(a.dtype, 2, "C")(a, start, m, n), _view
+
+
+if config.DISABLE_JIT:
+    def view1(a, start, n):  # noqa: F811 - the intrinsic's pure-Python stand-in
+        return a[start:start + n]
+
+    def view2(a, start, m, n):  # noqa: F811
+        return a[start:start + m * n].reshape(m, n)
+
+    def gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c):  # noqa: F811
+        c[...] = (a.T if trans_a == TRANS else a) @ (b.T if trans_b == TRANS else b)
 
 
 @njit(cache=True, error_model="numpy")

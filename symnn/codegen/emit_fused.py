@@ -345,6 +345,23 @@ def view2(typingctx, a, start, m, n):
 '''
 
 
+#: Pure-Python stand-ins of the intrinsics: with NUMBA_DISABLE_JIT=1 the loop runs as plain Python
+#: (pdb steps through it) and computes the same numbers.
+_STAND_INS = """\
+if config.DISABLE_JIT:
+    def view1(a, start, n):  # noqa: F811 - the intrinsic's pure-Python stand-in
+        return a[start:start + n]
+
+    def view2(a, start, m, n):  # noqa: F811
+        return a[start:start + m * n].reshape(m, n)
+"""
+_GEMM_STAND_IN = """\
+
+    def gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c):  # noqa: F811
+        c[...] = (a.T if trans_a == TRANS else a) @ (b.T if trans_b == TRANS else b)
+"""
+
+
 def _kernels(c: dict, direct_gemm: bool = False) -> list[str]:
     """The per-layer kernels the loop calls, copied from their generated modules."""
     out = []
@@ -478,7 +495,7 @@ def fused_module(spec: dict, direct_gemm: bool = False) -> str:
             "import math",
             "",
             "import numpy as np",
-            "from numba import njit, types",
+            "from numba import config, njit, types",
             "from numba.core import cgutils",
             "from numba.core.imputils import impl_ret_borrowed",
             "from numba.extending import intrinsic",
@@ -498,7 +515,8 @@ def fused_module(spec: dict, direct_gemm: bool = False) -> str:
         # not needed. (np.dot's implementation allocates, so the np.dot loop keeps it.)
         decorator = decorator[:-1] + ", _nrt=False)"
     loop = _inline_calls(_train_epochs(c, decorator), {re.search(r"^def (\w+)\(", f, re.M)[1]: f for f in kernels})
-    body = _VIEWS + "\n\n" + "\n\n".join(kernels) + "\n\n" + "\n".join(loop) + "\n"
+    stand_ins = _STAND_INS + (_GEMM_STAND_IN if direct_gemm else "")
+    body = _VIEWS + "\n\n" + stand_ins + "\n\n" + "\n\n".join(kernels) + "\n\n" + "\n".join(loop) + "\n"
     return "\n".join(head) + body
 
 

@@ -48,8 +48,6 @@ from symnn.runtime.cache import CorruptCacheModule, cache_dir, import_file
 from symnn.runtime.layers import Activation, Dense
 from symnn.runtime.validation import all_finite
 
-#: Losses the fused loop covers (every built-in loss).
-_LOSSES = ("mse", "mae", "huber", "binary_cross_entropy", "hinge", "cross_entropy")
 #: At most this many permutation entries per call (8 MB of int64): epochs are run in chunks.
 _CHUNK_ENTRIES = 1 << 20
 #: Chunks are sized to take about this long (the first call runs one epoch, and compiles).
@@ -65,7 +63,10 @@ def _optimizer_kernel(optimizer: object) -> str | None:
     """The optimizer's kernel name ("adam_step"), if it is one of the built-in classes."""
     from symnn.runtime import optimizers as opt
 
-    if type(optimizer) not in (opt.SGD, opt.Adagrad, opt.RMSprop, opt.Adam, opt.AdamW):
+    # One of symnn's own optimizer classes (a user's subclass may change what a step does), for a
+    # generated optimizer module: a new optimizer is fused once its module is generated.
+    if type(optimizer).__module__ != opt.__name__ or getattr(optimizer, "module", "") not in \
+            kernels.builtin_names("optimizers"):
         return None
     variant = optimizer._variant()
     return f"{optimizer.module}_{variant}_step" if variant else f"{optimizer.module}_step"
@@ -106,7 +107,7 @@ def _spec(model, optimizer) -> dict | None:
         else:
             return None
     kernel = _optimizer_kernel(optimizer)
-    if kernel is None or model.loss_fn.name not in _LOSSES or not layers or layers[0][0] != "dense":
+    if kernel is None or model.loss_fn.name not in kernels.builtin_names("losses") or not layers or layers[0][0] != "dense":
         return None
     return {"layers": layers, "loss": model.loss_fn.name, "optimizer": kernel, "dtype": model.dtype.name}
 
