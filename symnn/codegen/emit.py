@@ -291,9 +291,14 @@ def dense_module(d: Derivation, source: str) -> str:
     return out
 
 
-def package_init(title: str, exports: dict[str, tuple[str, ...]]) -> str:
-    """A generated package's __init__: its index of names, so the runtime needs no SymPy."""
+def package_init(title: str, exports: dict[str, tuple[str, ...]], route_cache: bool = False) -> str:
+    """A generated package's __init__: its index of names, so the runtime needs no SymPy.
+
+    `route_cache` (the top package): Numba caches the kernels in symnn's user cache folder, never in
+    the installed package, however they are imported (symnn.runtime.cache.route_numba_cache)."""
     out = header(title, "symnn.symbolic.registry", ["The names below are the kernels in this folder."])
+    if route_cache:
+        out += "from symnn.runtime.cache import route_numba_cache\n\nroute_numba_cache()\n\n"
     for key, names in exports.items():
         out += f"{key} = {names!r}\n"
     return out

@@ -47,7 +47,7 @@ def render_all() -> dict[str, str]:
     files.update(surface_files())
     files["__init__.py"] = emit.package_init("symnn.generated", {
         "ACTIVATIONS": tuple(acts), "LOSSES": losses.LOSS_NAMES, "LAYERS": ("dense",),
-        "OPTIMIZERS": tuple(OPTIMIZERS), "SURFACES": tuple(SURFACES)})
+        "OPTIMIZERS": tuple(OPTIMIZERS), "SURFACES": tuple(SURFACES)}, route_cache=True)
     files.update(golden_fused_files(files))
     return dict(sorted(files.items()))
 
