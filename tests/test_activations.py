@@ -117,7 +117,7 @@ def test_float32_kernels_compute_in_float32(name):
 
 
 TORCH = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky_relu": "leaky_relu", "elu": "elu",
-         "softplus": "softplus", "silu": "silu", "gelu": "gelu"}
+         "softplus": "softplus", "silu": "silu", "gelu": "gelu", "mish": "mish", "selu": "selu"}
 
 
 @pytest.mark.parametrize("name", list(TORCH))

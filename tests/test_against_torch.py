@@ -91,7 +91,7 @@ def test_the_issues_formulas_give_torchs_numbers(formula, torch_fn, xs, dtype):
 BUILTINS = {
     "relu": F.relu, "leaky_relu": F.leaky_relu, "elu": F.elu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
     "silu": F.silu, "gelu": F.gelu, "identity": lambda x: x * 1,
-    "softplus": F.softplus,
+    "softplus": F.softplus, "mish": F.mish, "selu": F.selu,
 }
 
 

@@ -16,7 +16,7 @@ import sympy as sp
 from symnn.symbolic.rules import U, expm1, log1p, softplus_stable, stable_elementwise
 
 _MAGNITUDES = (0.0, 1e-8, 1e-4, 0.01, 0.1, 0.3, 0.5, 0.9, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0, 12.0, 17.0, 25.0, 37.0,
-               50.0, 80.0, 200.0, 700.0)
+               50.0, 80.0, 200.0, 700.0, 1e4, 1e20)
 #: Sample points: both signs of each magnitude, so a form right for x > 0 only is caught.
 POINTS: tuple[float, ...] = tuple(sorted({s * m for m in _MAGNITUDES for s in (1.0, -1.0)}))
 
@@ -34,9 +34,17 @@ _FLOAT_FUNCTIONS = {"Heaviside": _heaviside, "sign": lambda a: float((a > 0) - (
 
 
 def _float_function(expr: sp.Expr, x: sp.Symbol, y: sp.Symbol):
-    """expr in (x, y) as a float64 function, in its kernel form (the stable rewrites applied)."""
+    """expr in (x, y) as the float64 function a kernel computes: its kernel form (the stable rewrites
+    applied) printed by the kernel printer, statement for statement, so the order of operations,
+    and so the rounding, is the kernel's."""
+    from symnn.codegen.printer import statements  # printing is codegen's; imported when first used
+
     form, _ = stable_elementwise(expr, x)
-    return sp.lambdify((x, y, U), form, modules=[_FLOAT_FUNCTIONS, "math"])
+    body = "\n".join(statements("out", form, "    "))
+    source = f"def kernel({x.name}, {y.name}, {U.name}):\n{body}\n    return out\n"
+    env = {"T": float, "math": math, "abs": abs, "max": max, "min": min}
+    exec(compile(source, "<kernel form>", "exec"), env)  # the printer's output of a parsed expression
+    return env["kernel"]
 
 
 def _call(func, *args: float) -> float:
@@ -50,7 +58,7 @@ def _call(func, *args: float) -> float:
 
 #: Past this argument exp, sinh and cosh overflow any float by far: the point is skipped, rather than
 #: mpmath computing exp(exp(700)) with a 10**304-digit exponent.
-_MP_ARGUMENT_LIMIT = 1e5
+_MP_ARGUMENT_LIMIT = 1e25
 
 
 def _bounded(func):

@@ -72,9 +72,16 @@ def exp_sign_split(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
     exps = _linear_exps(expr, x)
     if not exps:
         return expr
-    positive = sp.cancel(expr.xreplace({e: U ** (-k) for e, k in exps.items()}))
-    negative = sp.cancel(expr.xreplace({e: U ** k for e, k in exps.items()}))
+    positive = _grouped(sp.cancel(expr.xreplace({e: U ** (-k) for e, k in exps.items()})), x)
+    negative = _grouped(sp.cancel(expr.xreplace({e: U ** k for e, k in exps.items()})), x)
     return sp.Piecewise((positive, x >= 0), (negative, True))
+
+
+def _grouped(fraction: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """`cancel`'s numerator with its terms in x collected: Mish's -t*t*x + t*u + t + x is 0 at
+    x = 1e20 (t = 1), x*(1 - t*t) + t*u + t is 1."""
+    num, den = sp.fraction(fraction)
+    return sp.collect(sp.expand(num), x) / den
 
 
 class expm1(_Rewritten):  # noqa: N801 - printed name
@@ -90,16 +97,17 @@ class expm1(_Rewritten):  # noqa: N801 - printed name
 
 
 def _expm1(expr: sp.Expr) -> sp.Expr:
-    """exp(a) - 1 -> expm1(a) and 1 - exp(a) -> -expm1(a), wherever a sum holds them."""
+    """c*exp(a) - c -> c*expm1(a), c a number (exp(a) - 1, 1 - exp(a), SELU's 1.7581*exp(x) - 1.7581),
+    wherever a sum holds them."""
 
     def rewrite(e: sp.Add) -> sp.Expr:
         terms = list(e.args)
-        for sign in (1, -1):
-            exps = [a for a in terms if isinstance(sign * a, sp.exp)]
-            if exps and -sign in terms:
-                terms.remove(exps[0])
-                terms.remove(sp.Integer(-sign))
-                return sp.Add(sign * expm1((sign * exps[0]).args[0]), *terms)
+        for term in terms:
+            c, rest = term.as_coeff_Mul()
+            if isinstance(rest, sp.exp) and -c in terms and c != 0:
+                terms.remove(term)
+                terms.remove(-c)
+                return sp.Add(c * expm1(rest.args[0]), *terms)
         return e
 
     return expr.replace(lambda e: isinstance(e, sp.Add), rewrite)
