@@ -10,7 +10,7 @@ from symnn.runtime.cache import route_numba_cache
 route_numba_cache()
 
 ACTIVATIONS = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'silu', 'gelu', 'mish', 'selu')
-LOSSES = ('mse', 'mae', 'huber', 'cross_entropy', 'binary_cross_entropy', 'hinge')
+LOSSES = ('mse', 'mae', 'huber', 'cross_entropy', 'binary_cross_entropy', 'hinge', 'poisson_nll')
 LAYERS = ('dense',)
 OPTIMIZERS = ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw')
 SURFACES = ('beale', 'rosenbrock', 'saddle', 'himmelblau', 'booth', 'ravine')

@@ -20,6 +20,8 @@ ACTIVATIONS = {"identity": lambda x: x, "sigmoid": torch.sigmoid, "tanh": torch.
 def _targets(loss: str, rng: np.random.Generator, n: int, k: int):
     if loss == "cross_entropy":
         return rng.integers(0, k, n)
+    if loss == "poisson_nll":
+        return rng.poisson(2.0, (n, k)).astype(float)
     if loss in ("binary_cross_entropy", "hinge"):
         return rng.integers(0, 2, (n, 1)).astype(float) if k == 1 else rng.integers(0, k, n)
     return rng.normal(size=(n, k)) * 3
@@ -36,6 +38,8 @@ def _torch_loss(loss: str, z, y, k: int):
         return F.cross_entropy(z, y)
     if loss == "binary_cross_entropy":
         return F.binary_cross_entropy_with_logits(z, y)
+    if loss == "poisson_nll":
+        return F.poisson_nll_loss(z, y)
     if k == 1:  # hinge, one output: mean of max(0, 1 - s z), s = 2t - 1
         return torch.clamp(1 - (2 * y - 1) * z, min=0).mean()
     return F.multi_margin_loss(z, y)
@@ -43,14 +47,14 @@ def _torch_loss(loss: str, z, y, k: int):
 
 def _architecture(seed: int):
     rng = random.Random(seed)
-    loss = rng.choice(["mse", "mae", "huber", "cross_entropy", "binary_cross_entropy", "hinge"])
+    loss = rng.choice(["mse", "mae", "huber", "cross_entropy", "binary_cross_entropy", "hinge", "poisson_nll"])
     k = {"cross_entropy": rng.randint(2, 5), "binary_cross_entropy": 1}.get(loss, rng.choice([1, 3]))
     widths = [rng.randint(1, 6) for _ in range(rng.randint(1, 3))]
     acts = [rng.choice(sorted(ACTIVATIONS)) for _ in widths]
     return loss, [rng.randint(1, 5), *widths, k], acts
 
 
-@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("seed", range(24))
 def test_random_networks_give_torchs_loss_and_gradients(seed):
     loss, sizes, acts = _architecture(seed)
     layers = []

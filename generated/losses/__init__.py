@@ -5,4 +5,4 @@ Do not edit by hand: change the definition and run `symnn generate`.
 The names below are the kernels in this folder.
 """
 
-NAMES = ('mse', 'mae', 'huber', 'cross_entropy', 'binary_cross_entropy', 'hinge')
+NAMES = ('mse', 'mae', 'huber', 'cross_entropy', 'binary_cross_entropy', 'hinge', 'poisson_nll')

@@ -46,7 +46,7 @@ from types import ModuleType, SimpleNamespace
 #: Loss name -> (its generated module, its value-and-gradient kernel, whether it takes rows).
 LOSSES: dict[str, tuple[str, str, bool]] = {
     **{name: (name, f"{name}_value_and_grad", False)
-       for name in ("mse", "mae", "huber", "binary_cross_entropy", "hinge")},
+       for name in ("mse", "mae", "huber", "binary_cross_entropy", "hinge", "poisson_nll")},
     "multi_margin": ("hinge", "multi_margin_value_and_grad", True),
     "cross_entropy": ("cross_entropy", "cross_entropy_value_and_grad", True),
 }

@@ -61,6 +61,9 @@ ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
     "hinge": ElementwiseLoss(
         "hinge", "hinge loss max(0, 1 - s z) with s = 2t - 1 = +-1 from 0/1 labels (one output)",
         sp.Max(0, 1 - (2 * t - 1) * z), targets="0/1 labels"),
+    "poisson_nll": ElementwiseLoss(
+        "poisson_nll", "Poisson negative log-likelihood of counts t with log-rate z (torch poisson_nll_loss, "
+        "log_input=True, full=False)", sp.exp(z) - t * z, targets="counts"),
 }
 
 
@@ -188,4 +191,4 @@ def derive_multi_margin() -> Derivation:
                       MARGIN_TERM, {"z_y": dzy, "z_i": dzi}, None, steps)
 
 
-LOSS_NAMES = ("mse", "mae", "huber", "cross_entropy", "binary_cross_entropy", "hinge")
+LOSS_NAMES = ("mse", "mae", "huber", "cross_entropy", "binary_cross_entropy", "hinge", "poisson_nll")
