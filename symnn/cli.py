@@ -14,8 +14,22 @@ from pathlib import Path
 from symnn.errors import UserInputError
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help that shows every option's default (unless its text already says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the contract's one-line error and exit code 2."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UserInputError(f"{message}; see '{self.prog} --help'")
@@ -38,6 +52,16 @@ def _nonneg_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number")
     return value
 
 
@@ -64,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("names", nargs="*", metavar="NAME", help="registered names (see --list)")
     d.add_argument("--expr", help="your own activation as a formula in x, e.g. 'x*tanh(softplus(x))'")
     d.add_argument("--model", help="a network, e.g. 'dense(2,3) tanh dense(3,1) mse': its chain rule")
-    d.add_argument("--format", choices=("pretty", "latex", "text"), default="pretty")
+    d.add_argument("--format", choices=("pretty", "latex", "text"), default="pretty",
+                   help="pretty (Unicode), latex (for KaTeX/MathJax) or text (SymPy syntax)")
     d.add_argument("--list", action="store_true", help="list the registered names and exit")
     d.set_defaults(run=cmd_derive)
 
@@ -80,20 +105,34 @@ def build_parser() -> argparse.ArgumentParser:
                        "option: a small 2-D classification problem (moons).")
     t.add_argument("--data", default="moons", help="xor, blobs, moons, circles, spiral, digits, iris, "
                    "breast_cancer, wine, or csv:PATH (default: moons)")
+    t.add_argument("--noise", type=_nonneg_float, help="generated sets: the noise's standard deviation "
+                   "(default: per set; raise it so that activations and optimizers differ)")
+    t.add_argument("--n-samples", type=_positive_int, help="generated sets: the number of points (default: per set)")
     t.add_argument("--target", help="with csv:PATH, the target column's name (default: the last)")
     t.add_argument("--layers", type=_layers, help="sizes, e.g. 2,16,16,1 (default: inputs,16,16,outputs)")
     t.add_argument("--activation", default="relu", help="a registered activation or a formula in x")
-    t.add_argument("--loss", help="mse, mae, huber, cross_entropy, binary_cross_entropy, hinge "
-                   "(default: from the data)")
-    t.add_argument("--optimizer", default="adam", help="sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw")
+    t.add_argument("--loss", help="mse, mae, huber, cross_entropy, binary_cross_entropy, hinge, multi_margin "
+                   "(hinge with one output per class); mse, mae and huber also fit 0/1 labels with one output "
+                   "(default: binary_cross_entropy for 2 classes, cross_entropy for more, mse for regression)")
+    t.add_argument("--optimizer", default="adam", help="sgd, momentum (SGD, momentum 0.9), nesterov, adagrad, "
+                   "rmsprop, adam, adamw")
     t.add_argument("--lr", type=_nonneg_float, help="learning rate (default: the optimizer's, 0.01 for adam)")
-    t.add_argument("--schedule", default="constant", help="constant, step, exponential, cosine")
-    t.add_argument("--epochs", type=_positive_int, default=100)
-    t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--init", default="auto", help="auto, normal, xavier, xavier_normal, he, he_uniform")
-    t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--test-fraction", type=_nonneg_float, default=0.2)
+    t.add_argument("--momentum", type=_nonneg_float, help="momentum of sgd, momentum, nesterov or rmsprop "
+                   "(default: 0 for sgd and rmsprop, 0.9 for momentum and nesterov)")
+    t.add_argument("--schedule", default="constant", help="learning-rate schedule stepped per epoch: constant, "
+                   "step, exponential, cosine")
+    t.add_argument("--step-size", type=_positive_int, help="--schedule step: epochs between decays "
+                   "(default: a third of the epochs)")
+    t.add_argument("--gamma", type=_nonneg_float, help="--schedule step or exponential: the decay factor "
+                   "(default: 0.1 for step, 0.95 for exponential)")
+    t.add_argument("--eta-min", type=_nonneg_float, default=0.0, help="--schedule cosine: the lowest learning rate")
+    t.add_argument("--epochs", type=_positive_int, default=100, help="passes over the training rows")
+    t.add_argument("--batch-size", type=_positive_int, default=32, help="rows per gradient step")
+    t.add_argument("--init", default="auto", help="weight initialisation: auto (he before relu-like "
+                   "activations, else xavier), normal, xavier, xavier_normal, he, he_uniform")
+    t.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="the arrays' float type")
+    t.add_argument("--seed", type=int, default=0, help="seeds the data, the split, the weights and the shuffle")
+    t.add_argument("--test-fraction", type=_nonneg_float, default=0.2, help="share of rows held out for testing")
     t.add_argument("--save", help="write the trained model to PATH.npz")
     t.add_argument("--plot", help="draw the loss curve (and the decision boundary of 2-D data) to PATH.png")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -102,8 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("gradcheck", help="compiled gradients against finite differences",
                        description="Check every compiled gradient (or the named ones) against central "
                        "finite differences in float64; exit 1 on any mismatch.")
-    c.add_argument("names", nargs="*", metavar="NAME")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("names", nargs="*", metavar="NAME", help="definitions to check (default: all)")
+    c.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
     c.set_defaults(run=cmd_gradcheck)
 
     v = sub.add_parser("optviz", help="optimizers racing on a 2-D test surface",
@@ -138,11 +177,12 @@ def _version() -> str:
 # --- derive --------------------------------------------------------------------------------------
 def cmd_derive(args: argparse.Namespace) -> int:
     from symnn.symbolic import registry
-    from symnn.symbolic.api import derive, derive_formula
+    from symnn.symbolic.api import OPTIMIZER_ALIASES, derive, derive_formula
 
     if args.list:
         for kind, table in registry.DEFINITIONS.items():
-            print(f"{kind + 'es' if kind.endswith('s') else kind + 's':12} {' '.join(table)}")
+            names = [*table, *OPTIMIZER_ALIASES] if kind == "optimizer" else list(table)
+            print(f"{kind + 'es' if kind.endswith('s') else kind + 's':12} {' '.join(names)}")
         return 0
     derivations = []
     if args.model:
@@ -152,7 +192,8 @@ def cmd_derive(args: argparse.Namespace) -> int:
     if args.expr is not None:
         derivations.append(derive_formula(args.expr))
     for name in args.names:
-        registry.kind_of(name)  # unknown names are bad input
+        if name not in OPTIMIZER_ALIASES:
+            registry.kind_of(name)  # unknown names are bad input
         derivations.append(derive(name))
     if not derivations:
         derivations = [registry.derivation(name) for name in registry.names()]
@@ -185,7 +226,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(**{k: v for k, v in vars(args).items() if k not in ("command", "run", "json",
                                                                               "plot", "save")})
-    result = train(config, progress=not args.json)
+    on_start = None if args.json else (lambda text: print(text, flush=True))
+    result = train(config, progress=not args.json, on_start=on_start)
     if args.save:
         result.model.save(args.save, extra=result.file_info())
     if args.plot:
@@ -195,7 +237,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.summary()))
     else:
-        print(result.report())
+        print(result.outcome())
         if args.save:
             print(f"saved the model to {args.save}")
         if args.plot:
