@@ -19,7 +19,9 @@ class _Help(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        default = action.default
+        if "default" in text or default is None or default is False or default == argparse.SUPPRESS \
+                or not action.option_strings:
             return text
         return f"{text} (default: %(default)s)"
 
@@ -63,6 +65,17 @@ def _finite_float(text: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number")
     return value
+
+
+def _rates(text: str) -> dict[str, float]:
+    """`adagrad=0.5,adam=0.05` -> {"adagrad": 0.5, "adam": 0.05}."""
+    rates = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"{item!r}: write NAME=LR, e.g. adagrad=0.5")
+        rates[name.strip()] = _nonneg_float(value.strip())
+    return rates
 
 
 def _layers(text: str) -> list[int]:
@@ -150,11 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
                        "gradient SymPy derives, print where each ends, and draw the race.")
     v.add_argument("--surface", default="beale",
                    help="beale, rosenbrock, saddle, himmelblau, booth, ravine (default: beale)")
-    v.add_argument("--optimizers", default="sgd,momentum,adagrad,rmsprop,adam",
-                   help="comma-separated: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw "
-                   "(default: sgd,momentum,adagrad,rmsprop,adam)")
+    v.add_argument("--optimizers", default="sgd,momentum,nesterov,adagrad,rmsprop,adam",
+                   help="comma-separated: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw")
     v.add_argument("--steps", type=_positive_int, help="steps per optimizer (default: per surface, 100 to 1000)")
-    v.add_argument("--lr", type=_nonneg_float, help="one learning rate for all (default: a per-surface table)")
+    v.add_argument("--lr", type=_nonneg_float, help="the learning rate every optimizer shares (default: per "
+                   "surface, the largest at which none of the default optimizers diverges)")
+    v.add_argument("--lr-for", type=_rates, default={}, metavar="NAME=LR,...",
+                   help="one optimizer's own learning rate, e.g. adagrad=0.5,adam=0.05 (default: none)")
+    v.add_argument("--tuned-lr", action="store_true", help="each optimizer at its own tuned rate for the "
+                   "surface instead of one shared rate (a showcase, not a fair race)")
     v.add_argument("--out", help="draw the race to PATH.png, or PATH.gif (animated)")
     v.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     v.set_defaults(run=cmd_optviz)
@@ -263,8 +280,8 @@ def cmd_optviz(args: argparse.Namespace) -> int:
 
     if args.out:
         optviz.output_path(args.out)  # a bad suffix fails before the race
-    lrs = optviz.learning_rates(args.surface, args.optimizers, args.lr)
-    race = optviz.run_race(args.surface, args.optimizers, args.steps, args.lr)
+    lrs = optviz.learning_rates(args.surface, args.optimizers, args.lr, lr_for=args.lr_for, tuned=args.tuned_lr)
+    race = optviz.run_race(args.surface, args.optimizers, args.steps, args.lr, lr_for=args.lr_for, tuned=args.tuned_lr)
     if args.out:
         optviz.draw(args.out, args.surface, race, lrs)
     rows = optviz.summary(race, args.surface, lrs)
