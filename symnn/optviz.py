@@ -241,17 +241,11 @@ def table(rows: Sequence[Row], surface: str | None = None) -> str:
 
 
 # --- drawing -------------------------------------------------------------------------------------
-def new_figure(figsize: tuple[float, float], what: str = "optviz"):
-    """A matplotlib Figure on its own Agg canvas: no pyplot, so no global state, no backend switch (a
-    notebook keeps its inline backend) and nothing to close; a notebook shows it when returned."""
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise UserInputError(f"{what} needs matplotlib: pip install 'symnn[plot]'") from None
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    return fig
+def new_figure(figsize: tuple[float, float]):
+    """A matplotlib Figure on its own canvas, without pyplot (symnn.plotting.new_figure)."""
+    from symnn.plotting import new_figure as figure
+
+    return figure(figsize, "optviz")
 
 
 def _levels(z: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -7,7 +7,9 @@ inline backend), no global figure list to close.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +20,31 @@ from symnn.errors import UserInputError
 _SUFFIXES = (".png", ".pdf", ".svg")
 
 
-def new_figure(figsize: tuple[float, float]):
-    """A Figure on its own Agg canvas (see the module's docstring)."""
+@cache
+def _figure_class() -> type:
+    """matplotlib's Figure with a PNG for IPython's display (made once, when matplotlib is first needed)."""
+    from matplotlib.figure import Figure
+
+    class ShownFigure(Figure):
+        """A matplotlib Figure that a notebook shows as a PNG, whether or not pyplot was imported there."""
+
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=100)
+            return buffer.getvalue()
+
+    return ShownFigure
+
+
+def new_figure(figsize: tuple[float, float], what: str = "plotting"):
+    """A Figure on its own Agg canvas (see the module's docstring); a notebook shows it as a PNG when it
+    is a cell's value."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
+
+        fig = _figure_class()(figsize=figsize)
     except ImportError:
-        raise UserInputError("plotting needs matplotlib: pip install 'symnn[plot]'") from None
-    fig = Figure(figsize=figsize)
+        raise UserInputError(f"{what} needs matplotlib: pip install 'symnn[plot]'") from None
     FigureCanvasAgg(fig)
     return fig
 
