@@ -219,3 +219,20 @@ def test_runtime_does_not_import_sympy():
     code = ("import sys, symnn.optviz as o; o.summary(o.run_race('booth', steps=3), 'booth'); "
             "assert 'sympy' not in sys.modules, 'sympy imported'")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_cli_race_shares_one_rate_unless_told_otherwise(capsys):
+    from symnn.cli import main
+
+    assert main(["optviz", "--surface", "booth", "--steps", "5", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    assert [r["optimizer"] for r in rows] == list(optviz.DEFAULT_OPTIMIZERS)
+    assert {r["lr"] for r in rows} == {optviz.SHARED_LR["booth"]}
+    assert main(["optviz", "--surface", "booth", "--steps", "5", "--lr", "0.02", "--lr-for", "adagrad=0.5", "--json"]) == 0
+    rates = {r["optimizer"]: r["lr"] for r in json.loads(capsys.readouterr().out)["results"]}
+    assert rates.pop("adagrad") == 0.5 and set(rates.values()) == {0.02}
+    assert main(["optviz", "--surface", "booth", "--steps", "5", "--tuned-lr", "--json"]) == 0
+    rates = {r["optimizer"]: r["lr"] for r in json.loads(capsys.readouterr().out)["results"]}
+    assert rates == {n: optviz.TUNED_LR["booth"][n] for n in optviz.DEFAULT_OPTIMIZERS}
+    assert main(["optviz", "--lr-for", "adagrad"]) == 2
+    assert "NAME=LR" in capsys.readouterr().err
