@@ -40,10 +40,15 @@ def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]], caption: str = "") -> str:
-    head = "".join(f'<th style="{_HEAD}">{html.escape(h)}</th>' for h in header)
-    body = "".join("<tr>" + "".join(f'<td style="{_CELL}">{html.escape(str(c))}</td>' for c in row) + "</tr>"
-                   for row in rows)
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]], caption: str = "",
+           left: Sequence[int] = ()) -> str:
+    """An HTML table; the columns numbered in `left` are left-aligned (text), the others right (numbers)."""
+    def style(base: str, i: int) -> str:
+        return base.replace("text-align:right", "text-align:left") if i in left else base
+
+    head = "".join(f'<th style="{style(_HEAD, i)}">{html.escape(h)}</th>' for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f'<td style="{style(_CELL, i)}">{html.escape(str(c))}</td>'
+                                    for i, c in enumerate(row)) + "</tr>" for row in rows)
     cap = f'<caption style="text-align:left;font-weight:bold">{html.escape(caption)}</caption>' if caption else ""
     return f'<table style="{_TABLE}">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -64,7 +69,7 @@ def model_html(model) -> str:
     total = sum(r[3] for r in rows)
     table_rows = [(*r[:3], f"{r[3]:,}") for r in rows] + [("", f"loss {model.loss_fn.name}", "", f"{total:,} in total")]
     return _table(("#", "layer", "output shape", "parameters"), table_rows,
-                  f"Sequential: {model.n_in} inputs -> {model.n_out} outputs, {model.dtype.name}")
+                  f"Sequential: {model.n_in} inputs -> {model.n_out} outputs, {model.dtype.name}", left=(1,))
 
 
 def svg_curves(series: Mapping[str, Sequence[float]], width: int = 360, height: int = 180,
