@@ -27,7 +27,7 @@ _EXPORTS = {
     "UserInputError": "symnn.errors",
 }
 
-__all__ = sorted([*_EXPORTS, "derive", "load"])
+__all__ = sorted([*_EXPORTS, "derive", "load", "sweep"])
 
 
 def __getattr__(name: str) -> Any:
@@ -48,3 +48,13 @@ def load(path: str):
     from symnn.runtime.files import load_model
 
     return load_model(path)
+
+
+def sweep(grid=None, **options):
+    """Many trainings at once: every combination of `grid` x seeds (x folds), on joblib or Dask.
+
+    See `symnn.sweeps.api.sweep` (and `symnn sweep --help`); returns a SweepResult.
+    """
+    from symnn.sweeps.api import sweep as _sweep
+
+    return _sweep(grid, **options)
