@@ -12,7 +12,7 @@ from symnn.runtime.training import TrainConfig
 from symnn.sweeps import engines, precompile, worker
 from symnn.sweeps.plan import SWEEPABLE, normalise_grid, plan
 from symnn.sweeps.results import ResultsFile
-from symnn.sweeps.summary import SweepResult
+from symnn.sweeps.summary import SweepResult, check_metric
 
 
 def sweep(grid: Mapping[str, Sequence] | None = None, *, seeds: int = 1, cv: int | None = None,
@@ -37,11 +37,14 @@ def sweep(grid: Mapping[str, Sequence] | None = None, *, seeds: int = 1, cv: int
     grid = normalise_grid(grid or {}, parser)
     runs = plan(base, grid, seeds=seeds, cv=cv)
     engines.check_choice(jobs, scheduler, local_cluster)
+    if metric is not None:
+        check_metric(metric)
     if "data" not in grid:
         _check_data(base)
     start = time.perf_counter()
     results = ResultsFile(out, resume, {r.id for r in runs}) if out else None
     done = dict(results.done) if results else {}
+    resumed = len(done)
     pending = [r for r in runs if r.id not in done]
     shown = _Progress(len(runs), len(done), enabled=progress)
     interrupted = False
@@ -75,7 +78,7 @@ def sweep(grid: Mapping[str, Sequence] | None = None, *, seeds: int = 1, cv: int
             results.close()
     records = [done[r.id] for r in runs if r.id in done]
     return SweepResult(records, list(grid), metric=metric, out=out, seconds=time.perf_counter() - start,
-                       engine=description, planned=len(runs), interrupted=interrupted)
+                       engine=description, planned=len(runs), resumed=resumed, interrupted=interrupted)
 
 
 def _base(base: TrainConfig | None, options: dict) -> TrainConfig:

@@ -41,16 +41,14 @@ class SweepResult:
     seconds: float = 0.0
     engine: str = ""
     planned: int = 0
+    resumed: int = 0  # runs taken from the results file, not run again
     interrupted: bool = False
     rows: list[Row] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.metric is None:
             self.metric = default_metric(self.records)
-        elif self.metric not in METRICS:
-            from symnn.errors import UserInputError
-
-            raise UserInputError(f"--metric {self.metric}: choose one of {', '.join(METRICS)}")
+        check_metric(self.metric)
         self.rows = summarise(self.records, self.metric)
 
     @property
@@ -70,7 +68,7 @@ class SweepResult:
     def to_json(self) -> dict:
         """The `symnn sweep --json` object."""
         return {"metric": self.metric, "higher_is_better": METRICS[self.metric], "runs": len(self.records),
-                "planned": self.planned, "failed": len(self.failed), "seconds": round(self.seconds, 3),
+                "planned": self.planned, "resumed": self.resumed, "failed": len(self.failed), "seconds": round(self.seconds, 3),
                 "engine": self.engine, "out": self.out,
                 "configs": [{"config": r.config, "runs": r.runs, "failed": r.failed, "mean": r.mean, "std": r.std,
                              "min": r.low, "max": r.high, "seconds": r.seconds} for r in self.rows]}
@@ -125,6 +123,13 @@ class SweepResult:
         from symnn.sweeps.plot import plot_sweep
 
         return plot_sweep(self, path)
+
+
+def check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        from symnn.errors import UserInputError
+
+        raise UserInputError(f"--metric {metric}: choose one of {', '.join(METRICS)}")
 
 
 def default_metric(records: list[dict]) -> str:
