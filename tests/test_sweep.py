@@ -63,6 +63,15 @@ def test_a_local_dask_cluster_gives_the_serial_numbers(serial):
     assert {r["blas_threads"] for r in result.records} == {1} and os.getpid() not in {r["pid"] for r in result.records}
 
 
+def test_a_cluster_by_scheduler_address_gives_the_serial_numbers(serial):
+    distributed = pytest.importorskip("distributed")
+    small = dict(SMALL, grid={"lr": [0.01]}, cv=None)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as c:
+        result = symnn.sweep(**small, scheduler=c.scheduler_address, progress=False)
+    assert result.engine == f"Dask at {c.scheduler_address} (2 workers)" and result.ok
+    assert _numbers(result) == _numbers(symnn.sweep(**small, jobs=1, progress=False))
+
+
 def test_the_local_cluster_listens_on_127_0_0_1_only():
     pytest.importorskip("distributed")
     import psutil
@@ -85,8 +94,8 @@ def test_without_dask_the_cluster_options_name_the_extra(monkeypatch):
 def test_a_bad_configuration_is_recorded_the_others_finish_and_the_exit_code_is_1(tmp_path, capsys):
     out = tmp_path / "runs.jsonl"
     code = main(["sweep", "--data", "moons", "--epochs", "3", "--grid", "activation=relu,nosuch", "--seeds", "2",
-                 "--jobs", "2", "--out", str(out), "--json"])
-    assert code == 1
+                 "--jobs", "2", "--out", str(out), "--json", "--plot", str(tmp_path / "sweep.png")])
+    assert code == 1 and (tmp_path / "sweep.png").is_file()
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     failed = [r for r in lines if r["error"]]
     assert len(lines) == 4 and len(failed) == 2
@@ -116,7 +125,7 @@ def test_a_run_counts_what_numba_compiles_in_it():
 
 
 def _sweep_command(out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "symnn", "sweep", "--data", "digits", "--layers", "64,32,10", "--epochs", "15",
+    return [sys.executable, "-m", "symnn", "sweep", "--data", "digits", "--layers", "64,32,10", "--epochs", "8",
             "--grid", "lr=0.001,0.003,0.01", "--seeds", "4", "--jobs", "1", "--out", str(out), *extra]
 
 
