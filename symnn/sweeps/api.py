@@ -39,15 +39,13 @@ def sweep(grid: Mapping[str, Sequence] | None = None, *, seeds: int = 1, cv: int
     engines.check_choice(jobs, scheduler, local_cluster)
     if metric is not None:
         check_metric(metric)
-    if "data" not in grid:
-        _check_data(base)
     start = time.perf_counter()
+    data = _load_data(base, runs, data_swept="data" in grid or "target" in grid)
     results = ResultsFile(out, resume, {r.id for r in runs}) if out else None
     done = dict(results.done) if results else {}
     resumed = len(done)
     pending = [r for r in runs if r.id not in done]
     shown = _Progress(len(runs), len(done), enabled=progress)
-    interrupted = False
     description = ""
     try:
         with engines.engine(jobs, scheduler, local_cluster) as eng:
@@ -60,14 +58,14 @@ def sweep(grid: Mapping[str, Sequence] | None = None, *, seeds: int = 1, cv: int
             from joblib import delayed
 
             base_dict = asdict(base)
-            tasks = [delayed(worker.run)(base_dict, r, cv) for r in pending]
+            tasks = [delayed(worker.run)(base_dict, r, cv, data.get(worker.data_key(r.train_config(base))))
+                     for r in pending]
             for record in engines.run_all(eng, tasks) if tasks else ():
                 done[record["id"]] = record
                 if results:
                     results.append(record)
                 shown.update(record)
     except KeyboardInterrupt:
-        interrupted = True
         shown.close()
         where = f" in {out}; run it again with --resume for the rest" if out else ""
         print(f"symnn: interrupted: {len(done)} of {len(runs)} runs finished{where}", file=sys.stderr)
@@ -78,7 +76,7 @@ def sweep(grid: Mapping[str, Sequence] | None = None, *, seeds: int = 1, cv: int
             results.close()
     records = [done[r.id] for r in runs if r.id in done]
     return SweepResult(records, list(grid), metric=metric, out=out, seconds=time.perf_counter() - start,
-                       engine=description, planned=len(runs), resumed=resumed, interrupted=interrupted)
+                       engine=description, planned=len(runs), resumed=resumed)
 
 
 def _base(base: TrainConfig | None, options: dict) -> TrainConfig:
@@ -93,11 +91,24 @@ def _base(base: TrainConfig | None, options: dict) -> TrainConfig:
     return TrainConfig(**values)
 
 
-def _check_data(base: TrainConfig) -> None:
-    """A bad --data is bad usage (exit 2), not a sweep of failed runs."""
-    from symnn import datasets
+def _load_data(base: TrainConfig, runs: list, data_swept: bool) -> dict:
+    """The runs' data sets, loaded once here and shipped with the runs: workers need neither the
+    loaders' imports nor the files (a csv:PATH exists on this machine, not necessarily on a cluster's).
 
-    datasets.load(base.data, seed=base.seed, **({"target": base.target} if base.target else {}))
+    A bad --data is bad usage (exit 2); a bad value in the grid is left for its runs to record.
+    """
+    data = {}
+    for run in runs:
+        config = run.train_config(base)
+        key = worker.data_key(config)
+        if key not in data:
+            try:
+                data[key] = worker.load_data(config)
+            except Exception:
+                if not data_swept:
+                    raise
+                data[key] = None
+    return data
 
 
 class _Progress:

@@ -42,7 +42,6 @@ class SweepResult:
     engine: str = ""
     planned: int = 0
     resumed: int = 0  # runs taken from the results file, not run again
-    interrupted: bool = False
     rows: list[Row] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -20,15 +20,19 @@ from symnn.runtime.training import TrainConfig
 from symnn.sweeps.plan import Run
 
 
-def run(base: dict, run: Run, cv: int | None) -> dict:
-    """Train `run` on top of the base options (a TrainConfig as a dict) and return its JSON line."""
+def run(base: dict, run: Run, cv: int | None, dataset=None) -> dict:
+    """Train `run` on top of the base options (a TrainConfig as a dict) and return its JSON line.
+
+    `dataset`: the run's data as the parent loaded it (see `data_key`); None: load it here.
+    """
     start = time.perf_counter()
     record = {"id": run.id, "config": run.config, "seed": run.seed, "fold": run.fold}
     compiled = _compile_counter()
     before = len(compiled)
     try:
         with _one_blas_thread() as blas_threads:
-            result = _train(run.train_config(TrainConfig(**base)), run.fold, cv, cv_seed=base["seed"])
+            config = run.train_config(TrainConfig(**base))
+            result = _train(config, dataset or load_data(config), run.fold, cv, cv_seed=base["seed"])
             summary = result.summary()
             record["metrics"] = {k: _finite(summary[k]) for k in
                                  ("loss", "train_accuracy", "test_accuracy", "test_loss") if k in summary}
@@ -42,25 +46,34 @@ def run(base: dict, run: Run, cv: int | None) -> dict:
     return record
 
 
-def _train(config: TrainConfig, fold: int | None, cv: int | None, cv_seed: int):
-    """`symnn train`'s split without --cv; with it, fold `fold` held out (folds drawn with the base
-    seed, so every configuration and seed meets the same folds)."""
-    from symnn.runtime.training import train
+def data_key(config: TrainConfig) -> tuple:
+    """What a run's data depends on: the name, the target, and the seed for generated sets."""
+    from symnn import datasets
 
-    if fold is None:
-        return train(config, progress=False)
+    generated = config.data.strip().lower().replace("-", "_") in datasets.GENERATED
+    return config.data, config.target, config.seed if generated else None
+
+
+def load_data(config: TrainConfig):
+    """The run's Dataset, as `symnn train` loads it."""
+    from symnn import datasets
+
+    return datasets.load(config.data, seed=config.seed, **({"target": config.target} if config.target else {}))
+
+
+def _train(config: TrainConfig, ds, fold: int | None, cv: int | None, cv_seed: int):
+    """`symnn train`'s split and fit (the same numbers as `train(config)`); with --cv, fold `fold`
+    held out instead (folds drawn with the base seed, so every configuration and seed meets the
+    same folds)."""
     from symnn import datasets
     from symnn.runtime.training import fit_split
 
-    ds = datasets.load(config.data, seed=config.seed, **({"target": config.target} if config.target else {}))
+    if fold is None:
+        Xtr, Xte, ytr, yte = datasets.train_test_split(ds.X, ds.y, config.test_fraction, config.seed)
+        return fit_split(config, ds, Xtr, Xte, ytr, yte, progress=False)
     test = fold_rows(ds.y, cv, fold, seed=cv_seed)
     train_rows = np.setdiff1d(np.arange(len(ds.y)), test)
     return fit_split(config, ds, ds.X[train_rows], ds.X[test], ds.y[train_rows], ds.y[test], progress=False)
-
-
-def run_batch(base: dict, runs: list[Run], cv: int | None) -> list[dict]:
-    """Several runs in one task (an engine's unit of work), in order."""
-    return [run(base, r, cv) for r in runs]
 
 
 def fold_rows(y: np.ndarray, k: int, fold: int, seed: int) -> np.ndarray:
@@ -150,4 +163,4 @@ def _compile_counter() -> list[str]:
     return _COMPILED
 
 
-__all__ = ["fold_rows", "run", "run_batch"]
+__all__ = ["data_key", "fold_rows", "load_data", "run"]
