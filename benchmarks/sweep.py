@@ -90,7 +90,7 @@ def main() -> None:
             small, _ = sweep([*tiny(a.small), *ENGINES[name]], tmp_dir)
             large, records = sweep([*tiny(a.large), *ENGINES[name]], tmp_dir)
             marginal = (large - small) / (a.large - a.small)
-            own = statistics.mean(r["seconds"] for r in records)
+            own = statistics.median(r["seconds"] for r in records)  # the first run of a process also imports
             per_run[name].append(marginal)
             overhead[name].append(marginal * WORKERS[name] - own)
             print(f"  tiny {name}: {small:.2f} s / {large:.2f} s", file=sys.stderr)

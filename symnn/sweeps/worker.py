@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import socket
+import sys
 import time
 import traceback
 
@@ -32,7 +33,8 @@ def run(base: dict, run: Run, cv: int | None, dataset=None) -> dict:
     try:
         with _one_blas_thread() as blas_threads:
             config = run.train_config(TrainConfig(**base))
-            result = _train(config, dataset or load_data(config), run.fold, cv, cv_seed=base["seed"])
+            data = dataset if dataset is not None else load_data(config)
+            result = _train(config, data, run.fold, cv, cv_seed=base["seed"])
             summary = result.summary()
             record["metrics"] = {k: _finite(summary[k]) for k in
                                  ("loss", "train_accuracy", "test_accuracy", "test_loss") if k in summary}
@@ -118,11 +120,9 @@ class _one_blas_thread:
     during the block by the environment variables they read. Yields a probe of the threads in effect."""
 
     def __enter__(self):
-        from threadpoolctl import threadpool_limits
-
         self._env = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
         os.environ.update(dict.fromkeys(_THREAD_VARIABLES, "1"))
-        self._limits = threadpool_limits(limits=1, user_api="blas")
+        self._limits = _blas_controller().limit(limits=1, user_api="blas")
         return _blas_threads
 
     def __exit__(self, *exc) -> None:
@@ -134,11 +134,23 @@ class _one_blas_thread:
                 os.environ[name] = value
 
 
+_CONTROLLER: dict = {}
+
+
+def _blas_controller():
+    """threadpoolctl's view of the loaded libraries, scanned again only when modules were imported
+    since the last scan (a scan costs ~7 ms, more than a tiny run)."""
+    from threadpoolctl import ThreadpoolController
+
+    if _CONTROLLER.get("modules") != len(sys.modules):
+        _CONTROLLER.update(controller=ThreadpoolController(), modules=len(sys.modules))
+    return _CONTROLLER["controller"]
+
+
 def _blas_threads() -> int:
     """The most threads any loaded BLAS library would use now."""
-    from threadpoolctl import threadpool_info
-
-    return max((int(i["num_threads"]) for i in threadpool_info() if i.get("user_api") == "blas"), default=1)
+    return max((int(i["num_threads"]) for i in _blas_controller().info() if i.get("user_api") == "blas"),
+               default=1)
 
 
 _COMPILED: list[str] = []
