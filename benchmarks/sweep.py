@@ -3,7 +3,9 @@
 Not a test. Every measurement is one `symnn sweep` command in a fresh process, timed from outside
 (what a user waits for: start-up, engine start, the parent's precompile, the runs, the summary),
 on a warm kernel cache (a first, untimed sweep compiles). The engines take turns (A B C, B C A, ...)
-so a drift in the machine's speed is shared among them; medians and the range are printed.
+so a drift in the machine's speed is shared among them; before each measurement it waits (up to
+--max-wait s) for the machine's other processes to use fewer than --idle cores (run.py's sampler),
+and prints how busy it was. Medians and the range are printed.
 
 1. The sweep: digits, 64-32-10, grid lr x activation (4 x 4) x 4 seeds = 64 runs, at `--jobs 1`,
    `--jobs 2` and `--local-cluster 2`; the speed-up is `--jobs 1`'s median over the engine's.
@@ -27,6 +29,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import wait_idle  # noqa: E402 - the suite's sampler of how busy the machine is
 
 ENGINES = {"jobs 1": ["--jobs", "1"], "jobs 2": ["--jobs", "2"], "local-cluster 2": ["--local-cluster", "2"]}
 WORKERS = {"jobs 1": 1, "jobs 2": 2, "local-cluster 2": 2}
@@ -69,7 +74,10 @@ def main() -> None:
     p.add_argument("--small", type=int, default=16, help="tiny runs in the small overhead sweep")
     p.add_argument("--large", type=int, default=256, help="tiny runs in the large overhead sweep")
     p.add_argument("--engines", default=",".join(ENGINES))
+    p.add_argument("--idle", type=float, default=0.3, help="wait for the machine to use fewer cores than this")
+    p.add_argument("--max-wait", type=float, default=60.0, help="seconds to wait for --idle at most")
     a = p.parse_args()
+    busy: list[float] = []
     names = a.engines.split(",")
     digits = [*DIGITS, "--epochs", str(a.epochs)]
     with tempfile.TemporaryDirectory(prefix="symnn-bench-sweep-") as tmp:
@@ -79,6 +87,7 @@ def main() -> None:
         walls: dict[str, list[float]] = {n: [] for n in names}
         run_seconds: dict[str, list[float]] = {n: [] for n in names}
         for name in rotations(names, a.repeats):
+            busy.append(wait_idle(a.idle, a.max_wait))
             wall, records = sweep([*digits, *ENGINES[name]], tmp_dir)
             assert len(records) == 64 and not any(r["error"] for r in records)
             walls[name].append(wall)
@@ -87,6 +96,7 @@ def main() -> None:
         per_run: dict[str, list[float]] = {n: [] for n in names}
         overhead: dict[str, list[float]] = {n: [] for n in names}
         for name in rotations(names, a.repeats):
+            busy.append(wait_idle(a.idle, a.max_wait))
             small, _ = sweep([*tiny(a.small), *ENGINES[name]], tmp_dir)
             large, records = sweep([*tiny(a.large), *ENGINES[name]], tmp_dir)
             marginal = (large - small) / (a.large - a.small)
@@ -96,7 +106,8 @@ def main() -> None:
             print(f"  tiny {name}: {small:.2f} s / {large:.2f} s", file=sys.stderr)
     base = statistics.median(walls["jobs 1"]) if "jobs 1" in walls else None
     print(f"\n64-run sweep on digits ({a.epochs} epochs, 64-32-10, lr x activation x 4 seeds), "
-          f"{a.repeats} repeats, median (range), warm cache, cpu_count {os.cpu_count()}:\n")
+          f"{a.repeats} repeats, median (range), warm cache, cpu_count {os.cpu_count()}; other processes kept "
+          f"{statistics.median(busy):.2f} cores busy before a measurement (median; max {max(busy):.2f}):\n")
     print("| engine | wall time | speed-up over --jobs 1 | median seconds of one run (in the worker) |")
     print("|---|---|---|---|")
     for name in names:
