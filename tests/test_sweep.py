@@ -163,10 +163,14 @@ def test_resume_after_a_kill_runs_only_the_missing_runs(tmp_path):
 
 
 def test_ctrl_c_leaves_a_valid_file_and_resume_finishes_it(tmp_path):
+    """Ctrl-C in a terminal interrupts the whole process group: the sweep and its loky workers."""
     out = tmp_path / "runs.jsonl"
-    proc = subprocess.Popen(_sweep_command(out), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    command = [*_sweep_command(out)[:-4], "--jobs", "2", "--out", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,  # as a terminal's Ctrl-C, even where our SIGINT is ignored:
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_for_lines(out, 2, proc)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "--resume" in err
     lines = out.read_text().splitlines()
