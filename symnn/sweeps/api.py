@@ -60,7 +60,8 @@ def sweep(grid: Mapping[str, Sequence] | None = None, *, seeds: int = 1, cv: int
             base_dict = asdict(base)
             tasks = [delayed(worker.run)(base_dict, r, cv, data.get(worker.data_key(r.train_config(base))))
                      for r in pending]
-            for record in engines.run_all(eng, tasks) if tasks else ():
+            shared = [d for d in data.values() if d is not None]
+            for record in engines.run_all(eng, tasks, shared) if tasks else ():
                 done[record["id"]] = record
                 if results:
                     results.append(record)

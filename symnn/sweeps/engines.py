@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 from symnn.errors import UserInputError
@@ -107,8 +107,13 @@ def workers_on_other_hosts(eng: Engine) -> list[str]:
     return list(chosen.values())
 
 
-def run_all(eng: Engine, tasks: list) -> Iterator:
-    """The results of joblib-delayed `tasks`, each as soon as it is done (in any order)."""
-    from joblib import Parallel
+def run_all(eng: Engine, tasks: list, shared: list = ()) -> Iterator:
+    """The results of joblib-delayed `tasks`, each as soon as it is done (in any order).
 
-    yield from Parallel(n_jobs=eng.n_jobs, batch_size="auto", return_as="generator_unordered")(tasks)
+    `shared`: objects many tasks take (the data sets); on Dask they are sent to the workers once
+    (joblib's `scatter`) instead of with every batch.
+    """
+    from joblib import Parallel, parallel_config
+
+    with parallel_config(backend="dask", scatter=list(shared)) if eng.name == "dask" and shared else nullcontext():
+        yield from Parallel(n_jobs=eng.n_jobs, batch_size="auto", return_as="generator_unordered")(tasks)
