@@ -17,8 +17,8 @@ import symnn
 from symnn.cli import main
 from symnn.errors import UserInputError
 from symnn.runtime.training import TrainConfig
-from symnn.sweeps import engines, worker
-from symnn.sweeps.plan import Run
+from symnn.sweeps import engines, precompile, worker
+from symnn.sweeps.plan import Run, plan
 
 #: A small sweep: 2 x 2 configurations x 2 seeds x 2 folds on moons, a few epochs each.
 SMALL = dict(grid={"lr": [0.01, 0.05], "activation": ["relu", "tanh"]}, seeds=2, cv=2, data="moons", epochs=4,
@@ -86,6 +86,11 @@ def test_the_local_cluster_listens_on_127_0_0_1_only_and_a_sweep_by_its_address_
                      for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
         assert listening and set(listening) == {"127.0.0.1"}
         result = symnn.sweep(**SMALL, scheduler=eng.info["scheduler"], progress=False)
+        with pytest.MonkeyPatch.context() as mp:  # were this machine another: one worker there compiles first
+            mp.setattr(engines, "this_host", lambda: "elsewhere")
+            configs = precompile.representatives(TrainConfig(**{k: SMALL[k] for k in ("data", "epochs", "layers")}),
+                                                 plan(TrainConfig(), SMALL["grid"]))
+            assert len(engines.precompile_on_other_hosts(eng, precompile.precompile, configs)) == 1
     assert result.engine == f"Dask at {eng.info['scheduler']} (2 workers)"
     assert _numbers(result) == _numbers(serial)
 
@@ -108,6 +113,12 @@ def test_a_bad_configuration_is_recorded_the_others_finish_and_the_exit_code_is_
                for r in failed)
     summary = json.loads(capsys.readouterr().out)
     assert summary["failed"] == 2 and summary["configs"][0]["config"] == {"activation": "relu"}
+    code = main(["sweep", "--data", "moons", "--epochs", "3", "--grid", "activation=relu,nosuch", "--seeds", "2",
+                 "--jobs", "1", "--out", str(out), "--json", "--resume"])  # the failed runs are run again
+    assert code == 1 and json.loads(capsys.readouterr().out)["resumed"] == 2
+    again = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(again) == 4 and sorted(r["id"] for r in again) == sorted(r["id"] for r in lines)
+    assert [r for r in again if not r["error"]] == [r for r in lines if not r["error"]]
 
 
 def test_workers_compile_nothing_the_parent_compiled_first(tmp_path):

@@ -53,8 +53,7 @@ def sweep(grid: Mapping[str, Sequence] | None = None, *, seeds: int = 1, cv: int
             if pending and eng.name != "serial":
                 configs = precompile.representatives(base, pending)
                 precompile.precompile(configs)
-                for address in engines.workers_on_other_hosts(eng):
-                    eng.client.run(precompile.precompile, configs, workers=[address])
+                engines.precompile_on_other_hosts(eng, precompile.precompile, configs)
             from joblib import delayed
 
             base_dict = asdict(base)

@@ -95,16 +95,31 @@ def _dask_engine(client) -> Engine:
                                         "worker_addresses": sorted(workers)})
 
 
+def precompile_on_other_hosts(eng: Engine, precompile, configs: list) -> list[str]:
+    """On a Dask cluster spanning machines, one worker on each other machine compiles for it first
+    (its cache folder is not this one), all of them at once. Returns those workers' addresses."""
+    addresses = workers_on_other_hosts(eng)
+    if addresses:
+        futures = [eng.client.submit(precompile, configs, workers=[a], allow_other_workers=False, pure=False)
+                   for a in addresses]
+        eng.client.gather(futures)
+    return addresses
+
+
 def workers_on_other_hosts(eng: Engine) -> list[str]:
     """One worker address per machine of a Dask cluster other than this one (they compile for it)."""
     if eng.name != "dask":
         return []
     hostnames = eng.client.run(socket.gethostname)
-    here, chosen = socket.gethostname(), {}
+    here, chosen = this_host(), {}
     for address, host in sorted(hostnames.items()):
         if host != here:
             chosen.setdefault(host, address)
     return list(chosen.values())
+
+
+def this_host() -> str:
+    return socket.gethostname()
 
 
 def run_all(eng: Engine, tasks: list, shared: list = ()) -> Iterator:
