@@ -272,6 +272,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"symnn: run {record['config']} seed {record['seed']}"
               + (f" fold {record['fold']}" if record["fold"] is not None else "") + f" failed: {record['error']}",
               file=sys.stderr)
+    if len(result.failed) > 5:
+        print(f"symnn: and {len(result.failed) - 5} more failed runs (their errors are in {args.out})", file=sys.stderr)
     return 0 if result.ok else 1
 
 
