@@ -32,7 +32,7 @@ _EXPORTS = {
 #: Submodules reachable as attributes without an explicit import (`symnn.datasets.load("xor")`).
 _SUBMODULES = ("datasets", "estimators", "plotting", "optviz", "display")
 
-__all__ = sorted([*_EXPORTS, "derive", "load", "datasets"])
+__all__ = sorted([*_EXPORTS, "derive", "load", "datasets", "sweep"])
 
 
 def __getattr__(name: str) -> Any:
@@ -60,3 +60,13 @@ def load(path: str):
     from symnn.runtime.files import load_model
 
     return load_model(path)
+
+
+def sweep(grid=None, **options):
+    """Many trainings at once: every combination of `grid` x seeds (x folds), on joblib or Dask.
+
+    See `symnn.sweeps.api.sweep` (and `symnn sweep --help`); returns a SweepResult.
+    """
+    from symnn.sweeps.api import sweep as _sweep
+
+    return _sweep(grid, **options)

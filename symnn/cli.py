@@ -1,4 +1,4 @@
-"""The `symnn` command: derive, generate, train, gradcheck, predict, optviz.
+"""The `symnn` command: derive, generate, train, sweep, gradcheck, predict, optviz.
 
 Bad input is reported as one line, `symnn: error: ...`, with exit code 2 and no traceback.
 SymPy is imported only by the subcommands that derive (derive, generate).
@@ -57,16 +57,6 @@ def _nonneg_float(text: str) -> float:
     return value
 
 
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number")
-    return value
-
-
 def _rates(text: str) -> dict[str, float]:
     """`adagrad=0.5,adam=0.05` -> {"adagrad": 0.5, "adam": 0.05}."""
     rates = {}
@@ -88,34 +78,8 @@ def _layers(text: str) -> list[int]:
     return sizes
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="symnn", description="Neural-network gradients derived by SymPy, trained with "
-                "the Numba kernels generated from them.")
-    p.add_argument("--version", action="version", version=_version())
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-
-    d = sub.add_parser("derive", help="print forward definitions and their derived gradients",
-                       description="Print each definition's forward form and its gradients, derived "
-                       "by SymPy (no NAME: all of them).")
-    d.add_argument("names", nargs="*", metavar="NAME", help="registered names (see --list)")
-    d.add_argument("--expr", help="your own activation as a formula in x, e.g. 'x*tanh(softplus(x))'")
-    d.add_argument("--model", help="a network, e.g. 'dense(2,3) tanh dense(3,1) mse': its chain rule")
-    d.add_argument("--format", choices=("pretty", "latex", "text"), default="pretty",
-                   help="pretty (Unicode), latex (for KaTeX/MathJax) or text (SymPy syntax)")
-    d.add_argument("--list", action="store_true", help="list the registered names and exit")
-    d.set_defaults(run=cmd_derive)
-
-    g = sub.add_parser("generate", help="re-derive every kernel and write generated/",
-                       description="Re-derive every kernel from its symbolic definition and write the "
-                       "Numba modules (deterministic; only changed files are written).")
-    g.add_argument("--out", type=Path, help="folder to write (default: the generated/ symnn loads)")
-    g.add_argument("--check", action="store_true", help="write nothing; exit 1 naming stale files")
-    g.set_defaults(run=cmd_generate)
-
-    t = sub.add_parser("train", help="train a network with the compiled kernels",
-                       description="Train a multi-layer network with the generated kernels. With no "
-                       "option: a small 2-D classification problem (moons).")
+def _add_train_options(t: argparse.ArgumentParser) -> None:
+    """The options of one training, shared by `train` and `sweep`."""
     t.add_argument("--data", default="moons", help="xor, blobs, moons, circles, spiral, digits, iris, "
                    "breast_cancer, wine, or csv:PATH (default: moons)")
     t.add_argument("--noise", type=_nonneg_float, help="generated sets: the noise's standard deviation "
@@ -146,6 +110,37 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="the arrays' float type")
     t.add_argument("--seed", type=int, default=0, help="seeds the data, the split, the weights and the shuffle")
     t.add_argument("--test-fraction", type=_nonneg_float, default=0.2, help="share of rows held out for testing")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="symnn", description="Neural-network gradients derived by SymPy, trained with "
+                "the Numba kernels generated from them.")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    d = sub.add_parser("derive", help="print forward definitions and their derived gradients",
+                       description="Print each definition's forward form and its gradients, derived "
+                       "by SymPy (no NAME: all of them).")
+    d.add_argument("names", nargs="*", metavar="NAME", help="registered names (see --list)")
+    d.add_argument("--expr", help="your own activation as a formula in x, e.g. 'x*tanh(softplus(x))'")
+    d.add_argument("--model", help="a network, e.g. 'dense(2,3) tanh dense(3,1) mse': its chain rule")
+    d.add_argument("--format", choices=("pretty", "latex", "text"), default="pretty",
+                   help="pretty (Unicode), latex (for KaTeX/MathJax) or text (SymPy syntax)")
+    d.add_argument("--list", action="store_true", help="list the registered names and exit")
+    d.set_defaults(run=cmd_derive)
+
+    g = sub.add_parser("generate", help="re-derive every kernel and write generated/",
+                       description="Re-derive every kernel from its symbolic definition and write the "
+                       "Numba modules (deterministic; only changed files are written).")
+    g.add_argument("--out", type=Path, help="folder to write (default: the generated/ symnn loads)")
+    g.add_argument("--check", action="store_true", help="write nothing; exit 1 naming stale files")
+    g.set_defaults(run=cmd_generate)
+
+    t = sub.add_parser("train", help="train a network with the compiled kernels",
+                       description="Train a multi-layer network with the generated kernels. With no "
+                       "option: a small 2-D classification problem (moons).")
+    _add_train_options(t)
     t.add_argument("--save", help="write the trained model to PATH.npz")
     t.add_argument("--plot", help="draw the loss curve (and the decision boundary of 2-D data) to PATH.png")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -175,6 +170,30 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", help="draw the race to PATH.png, or PATH.gif (animated)")
     v.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     v.set_defaults(run=cmd_optviz)
+
+    w = sub.add_parser("sweep", help="many trainings at once: a grid x seeds (x folds), on joblib or Dask",
+                       description="Train every combination of the grid's values (x seeds, x folds) on joblib "
+                       "processes, a local Dask cluster or a Dask cluster by address; one JSON line per run in "
+                       "--out, written as each run ends. Exit 1 if any run failed.")
+    _add_train_options(w)
+    w.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
+                   help="a train option and its values, e.g. lr=1e-3,1e-2 or activation=relu,tanh or "
+                   "layers=64-32-10,64-128-10 (repeat for more)")
+    w.add_argument("--seeds", type=_positive_int, default=1, help="seeds per configuration: --seed, --seed + 1, ...")
+    w.add_argument("--cv", type=_positive_int, metavar="K", help="K-fold cross-validation (the held-out fold is "
+                   "the test set; folds drawn with --seed)")
+    w.add_argument("--out", required=True, metavar="RUNS.jsonl", help="the results file, one JSON line per run")
+    w.add_argument("--resume", action="store_true", help="run only the runs --out is missing (and the failed ones)")
+    engine = w.add_mutually_exclusive_group()
+    engine.add_argument("--jobs", type=int, metavar="N", help="joblib (loky) processes (default: all cores)")
+    engine.add_argument("--local-cluster", type=_positive_int, metavar="N",
+                        help="a Dask LocalCluster of N workers on 127.0.0.1 (needs symnn[dask])")
+    engine.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="a Dask cluster's scheduler (needs symnn[dask])")
+    w.add_argument("--metric", help="rank by test_accuracy, train_accuracy, test_loss or loss (default: the first "
+                   "the runs have)")
+    w.add_argument("--plot", help="draw the metric against each swept parameter and the best loss curves to PATH.png")
+    w.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    w.set_defaults(run=cmd_sweep)
 
     r = sub.add_parser("predict", help="one prediction per line from a saved model",
                        description="Predict with a model saved by 'symnn train --save'.")
@@ -260,6 +279,51 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.plot:
             print(f"drew {args.plot}")
     return 0
+
+
+def train_options_parser() -> argparse.ArgumentParser:
+    """A parser of the train options alone: `symnn sweep` converts its grid's values with them."""
+    p = _Parser(prog="symnn train", add_help=False)
+    _add_train_options(p)
+    return p
+
+
+# --- sweep ---------------------------------------------------------------------------------------
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from symnn.runtime.training import TrainConfig
+    from symnn.sweeps.api import sweep
+    from symnn.sweeps.plan import parse_grid_option
+
+    parser = train_options_parser()
+    grid: dict[str, list] = {}
+    for text in args.grid:
+        name, values = parse_grid_option(text, parser)
+        if name in grid:
+            raise UserInputError(f"--grid {name} given twice; list all its values in one --grid")
+        grid[name] = values
+    base = TrainConfig(**{f: getattr(args, f) for f in TrainConfig.__dataclass_fields__})
+    if args.plot:
+        from symnn.sweeps.plot import check_path
+
+        check_path(args.plot)  # a bad file name fails before the sweep
+    result = sweep(grid, base=base, seeds=args.seeds, cv=args.cv, out=args.out, jobs=args.jobs,
+                   scheduler=args.scheduler, local_cluster=args.local_cluster, resume=args.resume,
+                   metric=args.metric, progress=not args.json)
+    if args.plot:
+        result.plot(args.plot)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(result.table())
+        print(f"{len(result.records)} runs ({len(result.failed)} failed) in {args.out}, "
+              f"{result.seconds:.1f} s on {result.engine}" + (f"; drew {args.plot}" if args.plot else ""))
+    for record in result.failed[:5]:
+        print(f"symnn: run {record['config']} seed {record['seed']}"
+              + (f" fold {record['fold']}" if record["fold"] is not None else "") + f" failed: {record['error']}",
+              file=sys.stderr)
+    if len(result.failed) > 5:
+        print(f"symnn: and {len(result.failed) - 5} more failed runs (their errors are in {args.out})", file=sys.stderr)
+    return 0 if result.ok else 1
 
 
 # --- gradcheck -----------------------------------------------------------------------------------

@@ -174,8 +174,6 @@ def train(config: TrainConfig, progress: bool = True, on_start=None) -> TrainRes
 
     `on_start(text)`, if given, receives the header (data, model) before training starts.
     """
-    from symnn.runtime.schedules import make_schedule
-
     ds = datasets.load(config.data, seed=config.seed,
                        **({"target": config.target} if config.target else {}),
                        **({"noise": config.noise} if config.noise is not None else {}),
@@ -183,6 +181,15 @@ def train(config: TrainConfig, progress: bool = True, on_start=None) -> TrainRes
     if not 0 <= config.test_fraction < 1:
         raise UserInputError("--test-fraction must be in [0, 1)")
     Xtr, Xte, ytr, yte = datasets.train_test_split(ds.X, ds.y, config.test_fraction, config.seed)
+    return fit_split(config, ds, Xtr, Xte, ytr, yte, progress, on_start)
+
+
+def fit_split(config: TrainConfig, ds: datasets.Dataset, Xtr: np.ndarray, Xte: np.ndarray, ytr: np.ndarray,
+              yte: np.ndarray, progress: bool = True, on_start=None) -> TrainResult:
+    """Standardise, build, fit and evaluate on given training and test rows (`train`'s split, or a
+    cross-validation fold of `symnn sweep --cv`); `on_start` as in `train`."""
+    from symnn.runtime.schedules import make_schedule
+
     Xtr, Xte, mean, std = datasets.standardize(Xtr, Xte)
     model = build_model(config, ds)
     lr = config.lr if config.lr is not None else (0.01 if config.optimizer in ("adam", "adamw") else None)
