@@ -5,7 +5,11 @@ Do not edit by hand: change the definition and run `symnn generate`.
 The names below are the kernels in this folder.
 """
 
-ACTIVATIONS = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'silu', 'gelu')
+from symnn.runtime.cache import route_numba_cache
+
+route_numba_cache()
+
+ACTIVATIONS = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'silu', 'gelu', 'mish', 'selu')
 LOSSES = ('mse', 'mae', 'huber', 'cross_entropy', 'binary_cross_entropy', 'hinge')
 LAYERS = ('dense',)
 OPTIMIZERS = ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw')

@@ -7,8 +7,12 @@ SymPy is imported only by the subcommands that derive (derive, generate).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import math
+import os
 import sys
+import warnings
 from pathlib import Path
 
 from symnn.errors import UserInputError
@@ -44,6 +48,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number >= 0")
     return value
 
 
@@ -108,7 +122,7 @@ def _add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--init", default="auto", help="weight initialisation: auto (he before relu-like "
                    "activations, else xavier), normal, xavier, xavier_normal, he, he_uniform")
     t.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="the arrays' float type")
-    t.add_argument("--seed", type=int, default=0, help="seeds the data, the split, the weights and the shuffle")
+    t.add_argument("--seed", type=_nonneg_int, default=0, help="seeds the data, the split, the weights and the shuffle")
     t.add_argument("--test-fraction", type=_nonneg_float, default=0.2, help="share of rows held out for testing")
 
 
@@ -262,6 +276,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(**{k: v for k, v in vars(args).items() if k not in ("command", "run", "json",
                                                                               "plot", "save")})
+    if args.save:
+        from symnn.runtime.files import check_model_path
+
+        check_model_path(args.save)
+    for path in (args.save, args.plot):
+        if path:
+            check_writable(path)  # before the training, not after it
     on_start = None if args.json else (lambda text: print(text, flush=True))
     result = train(config, progress=not args.json, on_start=on_start)
     if args.save:
@@ -271,7 +292,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         plot_training(args.plot, result)
     if args.json:
-        print(json.dumps(result.summary()))
+        print(_json(result.summary()))
     else:
         print(result.outcome())
         if args.save:
@@ -332,7 +353,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 
     rows = check(args.names or None)
     if args.json:
-        print(json.dumps([r._asdict() for r in rows]))
+        print(_json([r._asdict() for r in rows]))
     else:
         print(table(rows))
     return 0 if all(r.ok for r in rows) else 1
@@ -344,6 +365,7 @@ def cmd_optviz(args: argparse.Namespace) -> int:
 
     if args.out:
         optviz.output_path(args.out)  # a bad suffix fails before the race
+        check_writable(args.out)
     lrs = optviz.learning_rates(args.surface, args.optimizers, args.lr, lr_for=args.lr_for, tuned=args.tuned_lr)
     race = optviz.run_race(args.surface, args.optimizers, args.steps, args.lr, lr_for=args.lr_for, tuned=args.tuned_lr)
     if args.out:
@@ -351,7 +373,7 @@ def cmd_optviz(args: argparse.Namespace) -> int:
     rows = optviz.summary(race, args.surface, lrs)
     if args.json:
         steps = len(next(iter(race.values()))) - 1
-        print(json.dumps({"surface": args.surface, "steps": steps, "results": [r._asdict() for r in rows]}))
+        print(_json({"surface": args.surface, "steps": steps, "results": [r._asdict() for r in rows]}))
     else:
         print(optviz.table(rows, args.surface))
         if args.out:
@@ -368,17 +390,75 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finite(value: object) -> object:
+    """JSON has no NaN or inf: such a number becomes null (json.dumps would write the non-JSON `NaN`)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json(value: object) -> str:
+    """One line of valid JSON (non-finite numbers as null)."""
+    return json.dumps(_finite(value), allow_nan=False)
+
+
+def check_writable(path: str) -> None:
+    from symnn.atomic import check_writable as check
+
+    check(path)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings on the command line: one line each, `symnn: warning: ...`, no source location."""
+    text = str(message)
+    text = text[len("symnn: "):] if text.startswith("symnn: ") else text
+    print(f"symnn: warning: {text}", file=sys.stderr)
+
+
+def _output_failed(exc: OSError) -> int:
+    """stdout could not be written (a full disk, a closed pipe): say so once, and drop what is buffered so
+    that the interpreter's flush at exit does not fail again with a traceback."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    if isinstance(exc, BrokenPipeError):
+        return 0  # the reader stopped reading (`symnn derive | head`): not an error
+    print(f"symnn: error: cannot write the output: {exc.strerror or exc}; write it somewhere with space "
+          "(or to a pipe that is read)", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            args = parser.parse_args(argv)
+            code = args.run(args)
+            sys.stdout.flush()
+        return code
     except UserInputError as e:
         print(f"symnn: error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("symnn: error: out of memory; use smaller layers, a smaller batch size or less data",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("symnn: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+    except OSError as e:  # files symnn writes fail as FileWriteError (above): this is stdout
+        if getattr(e, "filename", None) is None and e.errno in _OUTPUT_ERRNOS:
+            return _output_failed(e)
+        raise
+
+
+#: How writing stdout fails: a full disk or quota, a closed pipe, an I/O error.
+_OUTPUT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EPIPE, errno.EIO)

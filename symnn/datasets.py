@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import math
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -278,18 +280,23 @@ def _load_real(name: str) -> Dataset:
 # --------------------------------------------------------------------------------------------------
 
 
+#: The longest CSV line read (a file without line breaks, such as /dev/zero, is refused here).
+MAX_LINE_CHARS = 1 << 24
+
+
 @dataclass
 class _Table:
-    """A CSV file read as stripped strings: an optional header row, then rows of equal width."""
+    """A CSV file's layout: its optional header row, its width, and where its data rows start.
+
+    The cells are not kept as Python strings: the numbers are parsed straight into a float64 array
+    by NumPy's C reader, streaming the file line by line (memory: the array, not 17x the file).
+    """
 
     path: str
     header: tuple[str, ...] | None
-    rows: list[list[str]]
-    lines: list[int]  # the file line of each row, for error messages
-
-    @property
-    def width(self) -> int:
-        return len(self.header) if self.header is not None else len(self.rows[0])
+    width: int
+    first_row: list[str]  # the first non-blank line's cells (the header, if there is one)
+    first_line: int
 
     def name(self, j: int) -> str | None:
         return None if self.header is None else self.header[j]
@@ -303,74 +310,181 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _read_table(path: str | Path) -> _Table:
-    """Read a CSV's cells, skipping blank lines; detect the header; refuse ragged rows."""
-    shown = str(path)
-    rows: list[list[str]] = []
-    lines: list[int] = []
+def _cells(text: str, shown: str, line: int) -> list[str]:
     try:
-        with open(Path(path).expanduser(), newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            try:
-                for row in reader:
-                    if not row or (len(row) == 1 and not row[0].strip()):
-                        continue
-                    rows.append([cell.strip() for cell in row])
-                    lines.append(reader.line_num)
-            except csv.Error as e:
-                raise UserInputError(
-                    f"{shown}, line {reader.line_num}: malformed CSV ({e}); fix the quoting"
-                ) from None
+        return [cell.strip() for cell in next(csv.reader([text]))]
+    except csv.Error as e:
+        raise UserInputError(f"{shown}, line {line}: malformed CSV ({e}); fix the quoting") from None
+    except StopIteration:
+        return []
+
+
+class _Lines:
+    """The non-blank lines of an open text file with their line numbers; each line at most
+    MAX_LINE_CHARS long, so an endless line is refused instead of read into memory."""
+
+    def __init__(self, f, shown: str) -> None:
+        self.f, self.shown, self.number = f, shown, 0
+
+    def __iter__(self):
+        readline, limit = self.f.readline, MAX_LINE_CHARS
+        while True:
+            text = readline(limit + 1)
+            if not text:
+                return
+            self.number += 1
+            if len(text) > limit and not text.endswith("\n"):
+                raise UserInputError(f"{self.shown}, line {self.number}: longer than {limit} characters "
+                                     "(not a CSV text file?); give a file of comma-separated rows")
+            text = text.rstrip("\r\n")
+            if text.strip():
+                yield self.number, text
+
+
+def _open_csv(path: str | Path, shown: str):
+    try:
+        return open(Path(path).expanduser(), newline="", encoding="utf-8-sig")
     except FileNotFoundError:
         raise UserInputError(f"{shown}: no such file; check the path given after csv:") from None
     except IsADirectoryError:
         raise UserInputError(f"{shown} is a directory; give the path of a CSV file after csv:") from None
     except PermissionError:
         raise UserInputError(f"{shown}: permission denied; make the file readable") from None
+    except OSError as e:
+        raise UserInputError(f"{shown}: cannot read the file ({e.strerror or e})") from None
+
+
+def _read_table(path: str | Path, select) -> tuple[_Table, np.ndarray]:
+    """Read a CSV in one pass: detect the header, let `select(table)` choose the columns, and parse
+    those into a float64 array (rows, len(cols)); blank lines are skipped, ragged rows refused,
+    and a bad cell is reported by line, column and name."""
+    shown = str(path)
+    try:
+        with _open_csv(path, shown) as f:
+            lines = iter(_Lines(f, shown))
+            first = next(lines, None)
+            if first is None:
+                raise UserInputError(f"{shown} is empty; it needs rows of comma-separated numbers")
+            first_line, first_text = first
+            row = _cells(first_text, shown, first_line)
+            header = None
+            if any(cell and not _is_number(cell) for cell in row):
+                header = tuple(cell or f"column{j + 1}" for j, cell in enumerate(row))
+            table = _Table(shown, header, len(row), row, first_line)
+            cols = select(table)
+            rows = lines if header is not None else _chain_first(first, lines)
+            return table, _parse(table, rows, cols)
     except UnicodeDecodeError:
         raise UserInputError(f"{shown} is not a UTF-8 text file; give a comma-separated text file") from None
     except OSError as e:
         raise UserInputError(f"{shown}: cannot read the file ({e.strerror or e})") from None
-    if not rows:
-        raise UserInputError(f"{shown} is empty; it needs rows of comma-separated numbers")
-    header = None
-    first_line, width = lines[0], len(rows[0])
-    if any(cell and not _is_number(cell) for cell in rows[0]):
-        header = tuple(cell or f"column{j + 1}" for j, cell in enumerate(rows[0]))
-        rows, lines = rows[1:], lines[1:]
-    for row, line in zip(rows, lines, strict=True):
-        if len(row) != width:
-            fields = f"{len(row)} field" + ("s" if len(row) != 1 else "")
-            raise UserInputError(
-                f"{shown}, line {line}: {fields} where line {first_line} has {width}; "
-                "give every row the same number of comma-separated values"
-            )
-    return _Table(shown, header, rows, lines)
 
 
-def _columns(table: _Table, cols: list[int]) -> np.ndarray:
-    """The given columns as a float64 array; a bad cell is reported by line, column and name."""
+def _chain_first(first, rest):
+    yield first
+    yield from rest
+
+
+def _parse(table: _Table, rows, cols: list[int]) -> np.ndarray:
+    """The chosen columns of the data rows, parsed by numpy.loadtxt from a stream of lines."""
+    checked = _Checked(table, rows)
     try:
-        values = np.array([[float(row[j]) for j in cols] for row in table.rows], dtype=np.float64)
-    except ValueError:
-        values = None
-    if values is not None and np.isfinite(values).all():
-        return values.reshape(len(table.rows), len(cols))
-    for row, line in zip(table.rows, table.lines, strict=True):
-        for j in cols:
-            cell = row[j]
-            name = table.name(j)
-            where = f"{table.path}, line {line}, column {j + 1}" + (f" ({name!r})" if name else "")
-            if not cell:
-                raise UserInputError(f"{where}: empty cell; fill in the missing value or drop the row")
-            if not _is_number(cell):
-                shown = cell if len(cell) <= 40 else cell[:37] + "..."
-                raise UserInputError(
-                    f"{where}: {shown!r} is not a number; the CSV must be numeric apart from a header row"
-                )
-            if not math.isfinite(float(cell)):
-                raise UserInputError(f"{where}: {cell!r} is not a finite number; replace it")
-    raise AssertionError("unreachable: a cell failed to parse but none was found")  # pragma: no cover
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked by the callers
+            values = np.loadtxt(checked, delimiter=",", quotechar='"', comments=None, dtype=np.float64,
+                                usecols=cols, ndmin=2)
+    except UserInputError:  # raised by _Checked (a ragged row, an endless line)
+        raise
+    except ValueError as e:
+        raise UserInputError(_bad_cell(table, checked, cols, str(e))) from None
+    values = values.reshape(-1, len(cols))
+    if not np.isfinite(values).all():
+        r = int(np.argwhere(~np.isfinite(values))[0][0])
+        line, cells = checked.row(r)
+        raise UserInputError(_cell_problem(table, line, cells, cols) or
+                             f"{table.path}, line {line}: a value is not a finite number; replace it")
+    return values
+
+
+class _Checked:
+    """The data lines as loadtxt reads them, each checked for the table's width on the way (a quick
+    count of commas; a line with quotes is split properly), remembering where rows skip lines."""
+
+    def __init__(self, table: _Table, rows) -> None:
+        self.table, self.rows = table, rows
+        self.count = 0
+        self.jumps: list[tuple[int, int]] = []  # (row index, line) where a row is not on the line after the last
+        self.last: tuple[int, str] | None = None
+
+    def __iter__(self):
+        width, shown, table = self.table.width, self.table.path, self.table
+        expected_line = None
+        for line, text in self.rows:
+            n = text.count(",") + 1 if '"' not in text else len(_cells(text, shown, line))
+            if n != width:
+                fields = f"{n} field" + ("s" if n != 1 else "")
+                raise UserInputError(f"{shown}, line {line}: {fields} where line {table.first_line} has {width}; "
+                                     "give every row the same number of comma-separated values")
+            if line != expected_line:
+                self.jumps.append((self.count, line))
+            expected_line = line + 1
+            self.count += 1
+            self.last = (line, text)
+            yield text
+
+    def line_of(self, r: int) -> int:
+        """The file line of data row r (0-based)."""
+        i = max(k for k, (row, _) in enumerate(self.jumps) if row <= r)
+        row, line = self.jumps[i]
+        return line + (r - row)
+
+    def row(self, r: int) -> tuple[int, list[str]]:
+        """The line and cells of data row r, read again from the file."""
+        line = self.line_of(r)
+        try:
+            with _open_csv(self.table.path, self.table.path) as f:
+                for number, text in _Lines(f, self.table.path):
+                    if number == line:
+                        return line, _cells(text, self.table.path, line)
+        except (OSError, UserInputError):
+            pass
+        return line, []
+
+
+def _cell_problem(table: _Table, line: int, cells: list[str], cols: list[int]) -> str | None:
+    """What is wrong with the first bad cell among `cols` of one row, if any."""
+    for j in cols:
+        if j >= len(cells):
+            return None
+        cell = cells[j]
+        name = table.name(j)
+        where = f"{table.path}, line {line}, column {j + 1}" + (f" ({name!r})" if name else "")
+        if not cell:
+            return f"{where}: empty cell; fill in the missing value or drop the row"
+        if not _is_number(cell):
+            shown = cell if len(cell) <= 40 else cell[:37] + "..."
+            return f"{where}: {shown!r} is not a number; the CSV must be numeric apart from a header row"
+        if not math.isfinite(float(cell)):
+            return f"{where}: {cell!r} is not a finite number; replace it"
+    return None
+
+
+def _bad_cell(table: _Table, checked: _Checked, cols: list[int], numpy_message: str) -> str:
+    """The one-line message for a row numpy.loadtxt refused (its message gives the row)."""
+    match = re.search(r"at row (\d+)", numpy_message)
+    if match and checked.jumps:
+        r = int(match.group(1))
+        line, cells = checked.row(r)
+        problem = _cell_problem(table, line, cells, cols)
+        if problem:
+            return problem
+        return f"{table.path}, line {line}: {numpy_message.split(' at row')[0]}; the CSV must be numeric"
+    if checked.last is not None:
+        line, text = checked.last
+        problem = _cell_problem(table, line, _cells(text, table.path, line), cols)
+        if problem:
+            return problem
+    return f"{table.path}: {numpy_message.splitlines()[0][:120]}; the CSV must be numeric apart from a header row"
 
 
 def _column_list(table: _Table) -> str:
@@ -385,38 +499,45 @@ def read_csv(path: str | Path, target: str | None = None) -> Dataset:
     only integer values, at most MAX_CSV_CLASSES distinct ones, is a class label and is remapped to
     0..K-1 in sorted order (`class_names` keeps the original values); any other target is regression.
     """
-    table = _read_table(path)
-    shown = table.path
-    width = table.width
-    if width < 2:
-        hint = ""
-        sample = table.header[0] if table.header is not None else table.rows[0][0]
-        if ";" in sample or "\t" in sample:
-            hint = " (the values must be separated by commas)"
-        raise UserInputError(
-            f"{shown} has {width} column{hint}; it needs at least one feature column and a target column"
-        )
-    if target is None:
-        t = width - 1
-    elif table.header is None:
-        raise UserInputError(
-            f"{shown} has no header row, so --target {target!r} cannot name a column; "
-            "add a header row or leave out --target to use the last column"
-        )
-    else:
-        matches = [j for j, name in enumerate(table.header) if name == target]
-        if not matches:
+    chosen: dict[str, object] = {}
+
+    def select(table: _Table) -> list[int]:
+        shown, width = table.path, table.width
+        if width < 2:
+            hint = ""
+            sample = table.first_row[0] if table.first_row else ""
+            if ";" in sample or "\t" in sample:
+                hint = " (the values must be separated by commas)"
             raise UserInputError(
-                f"{shown} has no column named {target!r}; choose --target from: {_column_list(table)}"
+                f"{shown} has {width} column{hint}; it needs at least one feature column and a target column"
             )
-        if len(matches) > 1:
-            raise UserInputError(f"{shown} has {len(matches)} columns named {target!r}; rename all but one")
-        t = matches[0]
-    if not table.rows:
+        if target is None:
+            t = width - 1
+        elif table.header is None:
+            raise UserInputError(
+                f"{shown} has no header row, so --target {target!r} cannot name a column; "
+                "add a header row or leave out --target to use the last column"
+            )
+        else:
+            matches = [j for j, name in enumerate(table.header) if name == target]
+            if not matches:
+                raise UserInputError(
+                    f"{shown} has no column named {target!r}; choose --target from: {_column_list(table)}"
+                )
+            if len(matches) > 1:
+                raise UserInputError(f"{shown} has {len(matches)} columns named {target!r}; rename all but one")
+            t = matches[0]
+        chosen["t"], chosen["features"] = t, [j for j in range(width) if j != t]
+        return [*chosen["features"], t]
+
+    table, values_all = _read_table(path, select)
+    shown = table.path
+    if values_all.shape[0] == 0:
         raise UserInputError(f"{shown} has a header row but no data rows; add rows of numbers below it")
-    feature_cols = [j for j in range(width) if j != t]
-    X = _columns(table, feature_cols)
-    values = _columns(table, [t])[:, 0]
+    t, feature_cols = chosen["t"], chosen["features"]
+    X = np.ascontiguousarray(values_all[:, :-1])
+    values = np.ascontiguousarray(values_all[:, -1])
+    del values_all
     if table.header is not None:
         feature_names = tuple(table.header[j] for j in feature_cols)
         target_name = table.header[t]
@@ -451,35 +572,39 @@ def read_features_csv(
     header that holds all of them selects those columns in that order; otherwise the columns are
     taken in file order and their count must match.
     """
-    table = _read_table(path)
-    shown = table.path
-    cols = list(range(table.width))
-    if target is not None and table.header is not None:
-        cols = [j for j in cols if table.header[j] != target]
     expected = None if feature_names is None else tuple(str(f) for f in feature_names)
-    if target is not None and table.header is None and (expected is None or len(cols) != len(expected)):
-        raise UserInputError(
-            f"{shown} has no header row, so --target {target!r} cannot name a column; "
-            "add a header row naming the columns"
-        )
-    if expected is not None:
-        kept = {table.header[j]: j for j in reversed(cols)} if table.header is not None else {}
-        if len(set(expected)) == len(expected) and all(f in kept for f in expected):
-            cols = [kept[f] for f in expected]
-        elif len(cols) != len(expected):
-            if len(cols) == len(expected) + 1 and table.header is not None and target is None:
-                fix = "name the target column with --target so that it is dropped"
-            else:
-                fix = "give exactly the feature columns the model was trained on, in the same order"
+
+    def select(table: _Table) -> list[int]:
+        shown = table.path
+        cols = list(range(table.width))
+        if target is not None and table.header is not None:
+            cols = [j for j in cols if table.header[j] != target]
+        if target is not None and table.header is None and (expected is None or len(cols) != len(expected)):
             raise UserInputError(
-                f"{shown} has {len(cols)} feature columns but the model expects {len(expected)} "
-                f"({', '.join(expected)}); {fix}"
+                f"{shown} has no header row, so --target {target!r} cannot name a column; "
+                "add a header row naming the columns"
             )
-    if not cols:
-        raise UserInputError(f"{shown} has no feature columns once the target column is dropped")
-    if not table.rows:
-        raise UserInputError(f"{shown} has a header row but no data rows; add rows of numbers below it")
-    return _columns(table, cols)
+        if expected is not None:
+            kept = {table.header[j]: j for j in reversed(cols)} if table.header is not None else {}
+            if len(set(expected)) == len(expected) and all(f in kept for f in expected):
+                cols = [kept[f] for f in expected]
+            elif len(cols) != len(expected):
+                if len(cols) == len(expected) + 1 and table.header is not None and target is None:
+                    fix = "name the target column with --target so that it is dropped"
+                else:
+                    fix = "give exactly the feature columns the model was trained on, in the same order"
+                raise UserInputError(
+                    f"{shown} has {len(cols)} feature columns but the model expects {len(expected)} "
+                    f"({', '.join(expected)}); {fix}"
+                )
+        if not cols:
+            raise UserInputError(f"{shown} has no feature columns once the target column is dropped")
+        return cols
+
+    table, values = _read_table(path, select)
+    if values.shape[0] == 0:
+        raise UserInputError(f"{table.path} has a header row but no data rows; add rows of numbers below it")
+    return values
 
 
 # --------------------------------------------------------------------------------------------------

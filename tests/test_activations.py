@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -37,16 +39,33 @@ def test_derived_gradient_equals_sympy_diff_of_the_forward_form(name):
         assert float(derived.subs(x, point)) == pytest.approx(float(reference.subs(x, point)), rel=1e-12)
 
 
-def test_sigmoid_gradient_is_written_in_its_output():
-    assert derivation("sigmoid").gradients["x"] == y * (1 - y)
+def test_sigmoid_shows_its_output_form_but_computes_the_accurate_one():
+    d = derivation("sigmoid")
+    assert any(value == y * (1 - y) for _, value in d.steps)  # the textbook form, shown
+    assert y not in d.gradients["x"].free_symbols  # y*(1 - y) is 0 where y rounds to 1 (x > 37)
+    _, gx = _compiled("sigmoid", np.array([40.0, -40.0, 0.0]))
+    np.testing.assert_allclose(gx, [math.exp(-40) / (1 + math.exp(-40)) ** 2] * 2 + [0.25], rtol=1e-14)
 
 
 def test_tanh_gradient_is_written_in_its_output():
     assert derivation("tanh").gradients["x"] == 1 - y**2
 
 
-def test_elu_negative_branch_is_written_in_its_output():
-    assert derivation("elu").gradients["x"].args[1][0] == y + 1
+def test_elu_negative_branch_is_exp_x_not_the_cancelling_y_plus_1():
+    assert derivation("elu").gradients["x"].args[0] == (sp.exp(x), x <= 0)
+    xs = np.array([-40.0, -9.0, -1e-3])
+    for dtype in (np.float64, np.float32):
+        _, gx = _compiled("elu", xs, dtype)
+        np.testing.assert_allclose(gx, np.exp(xs.astype(dtype)), rtol=2e-7 if dtype == np.float32 else 1e-15)
+
+
+@pytest.mark.parametrize("formula, wrong", [("tanh(x)*tanh(x)", "2*sqrt(y)*(1 - y)")])
+def test_an_output_form_solved_on_the_wrong_branch_is_not_used(formula, wrong):
+    from symnn.symbolic.api import derive_formula
+
+    d = derive_formula(formula)
+    assert sp.sstr(d.gradients["x"]) != wrong
+    assert float(d.gradients["x"].subs(y, d.forward).subs(x, -1)) == pytest.approx(float(sp.diff(d.forward, x).subs(x, -1)))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -98,7 +117,7 @@ def test_float32_kernels_compute_in_float32(name):
 
 
 TORCH = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky_relu": "leaky_relu", "elu": "elu",
-         "softplus": "softplus", "silu": "silu", "gelu": "gelu"}
+         "softplus": "softplus", "silu": "silu", "gelu": "gelu", "mish": "mish", "selu": "selu"}
 
 
 @pytest.mark.parametrize("name", list(TORCH))

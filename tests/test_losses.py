@@ -213,10 +213,38 @@ def test_every_loss_has_a_value_and_grad_kernel_beside_forward_and_backward():
         assert forwards and all({f"{f}_backward", f"{f}_value_and_grad"} <= set(fns) for f in forwards), name
 
 
-def test_cross_entropy_gradient_from_stored_exps_is_e_over_s_minus_t_over_n():
+def test_cross_entropy_gradient_from_stored_exps_is_s_times_e_over_s_minus_t_over_n():
     grad = defs.cross_entropy_gradient_from_stored_exps()
     assert defs.lse not in grad.free_symbols
-    assert sp.simplify(grad - (defs.stored_exp / defs.exp_sum - defs.t) / defs.n) == 0
+    assert sp.simplify(grad - (defs.target_sum * defs.stored_exp / defs.exp_sum - defs.t) / defs.n) == 0
+
+
+@pytest.mark.parametrize("z, y", [
+    ([[1.0, 2.0, 0.5]], [[0.2, 0.9, 0.4]]),  # probabilities that do not sum to 1
+    ([[3e16, 3e16, 0.0]], [0]),  # large logits: log(2) must not vanish next to 3e16
+    ([[-np.inf, 1.0, 2.0]], [2]),  # a masked logit
+    ([[1e4, -1e4, 0.0], [-30.0, 20.0, 1.0]], [1, 0]),
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_cross_entropy_value_and_gradient_are_torchs_for_any_targets(z, y, dtype):
+    torch = pytest.importorskip("torch")
+    import symnn
+
+    z, y = np.asarray(z, dtype), np.asarray(y)
+    zt = torch.tensor(z, requires_grad=True)
+    yt = torch.tensor(y) if y.ndim == 1 else torch.tensor(y.astype(dtype))
+    out = torch.nn.functional.cross_entropy(zt, yt)
+    out.backward()
+    loss = symnn.runtime.losses.Loss("cross_entropy", 3)
+    t = loss.targets(y, np.dtype(dtype))
+    g1, g2 = np.empty_like(z), np.empty_like(z)
+    loss.gradient(z, t, g1)
+    value = loss.value_and_gradient(z, t, g2)
+    rtol = 1e-12 if dtype == np.float64 else 2e-6
+    assert loss.value(z, t) == pytest.approx(out.item(), rel=rtol)
+    assert value == pytest.approx(out.item(), rel=rtol)
+    for g in (g1, g2):
+        np.testing.assert_allclose(g, zt.grad.numpy(), rtol=rtol, atol=1e-7 if dtype == np.float32 else 1e-15)
 
 
 def test_a_stored_exp_rewrite_that_is_not_an_identity_is_refused_by_the_generator(monkeypatch):
@@ -235,3 +263,19 @@ def test_joint_statements_compute_a_subexpression_common_to_value_and_gradient_o
     lines = joint_statements([("total", sp.log(1 + sp.exp(x)), "+="), ("g", sp.exp(x) / (1 + sp.exp(x)), "=")])
     assert sum(line.count("math.exp(") for line in lines) == 1
     assert lines[-2:] == [line for line in lines if line.startswith(("total +=", "g ="))]
+
+
+def test_a_masked_logit_with_zero_probability_adds_nothing():
+    """torch gives NaN here (0 * -inf); symnn takes 0 log 0 = 0, the loss without that column."""
+    torch = pytest.importorskip("torch")
+
+    z = np.array([[-np.inf, 1.0, 2.0], [-np.inf, 0.0, 0.5]])
+    t = np.array([[0.0, 0.3, 0.7], [0.0, 0.5, 0.4]])
+    zt = torch.tensor(z[:, 1:], requires_grad=True)
+    out = -(torch.tensor(t[:, 1:]) * torch.log_softmax(zt, dim=1)).sum(dim=1).mean()
+    out.backward()
+    grad = np.empty_like(z)
+    value = Loss("cross_entropy", 3).value_and_gradient(z, t, grad)
+    assert value == pytest.approx(out.item(), rel=1e-12)
+    np.testing.assert_allclose(grad[:, 1:], zt.grad.numpy(), rtol=1e-12)
+    assert np.all(grad[:, 0] == 0)

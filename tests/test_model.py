@@ -203,11 +203,11 @@ def test_a_trained_model_pickles_and_predicts_the_same():
 
 
 @pytest.mark.parametrize("loss,y", [("binary_cross_entropy", np.zeros(0, dtype=int)), ("mse", np.zeros((0, 1)))])
-def test_fit_on_no_rows_trains_nothing_and_reports_no_loss(loss, y):
+def test_fit_on_no_rows_is_refused_and_changes_nothing(loss, y):
     model = symnn.Sequential([symnn.Dense(2, 1)], loss=loss)
     before = [p.copy() for p in model.parameters()]
-    history = model.fit(np.zeros((0, 2)), y, epochs=2, verbose=False)
-    assert np.isnan(history["loss"]).all() and len(history["loss"]) == 2
+    with pytest.raises(ValueError, match="X has no rows"):
+        model.fit(np.zeros((0, 2)), y, epochs=2, verbose=False)
     for p, q in zip(before, model.parameters(), strict=True):
         np.testing.assert_array_equal(p, q)
 

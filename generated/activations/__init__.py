@@ -5,4 +5,4 @@ Do not edit by hand: change the definition and run `symnn generate`.
 The names below are the kernels in this folder.
 """
 
-NAMES = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'silu', 'gelu')
+NAMES = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'silu', 'gelu', 'mish', 'selu')

@@ -2,8 +2,8 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-forward:  y = Piecewise((x, x > 0), (exp(x) - 1, True))
-dy/dx:    Piecewise((1, x > 0), (y + 1, True))
+forward:  y = Piecewise((exp(x) - 1, x <= 0), (x, True))
+dy/dx:    Piecewise((exp(x), x <= 0), (1, True))
 kernel rewrite rules: expm1
 """
 
@@ -18,10 +18,10 @@ def elu_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        if (x > T(0)):
-            y_out[i] = x
-        else:
+        if (x <= T(0)):
             y_out[i] = math.expm1(x)
+        else:
+            y_out[i] = x
 
 
 @njit(cache=True, error_model="numpy")
@@ -30,9 +30,8 @@ def elu_backward(x_in, y_in, grad_y, grad_x):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        y = y_in[i]
         g = grad_y[i]
-        if (x > T(0)):
-            grad_x[i] = g
+        if (x <= T(0)):
+            grad_x[i] = g*math.exp(x)
         else:
-            grad_x[i] = g*(y + T(1))
+            grad_x[i] = g

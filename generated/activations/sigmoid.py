@@ -3,7 +3,7 @@
 Do not edit by hand: change the definition and run `symnn generate`.
 
 forward:  y = 1/(1 + exp(-x))
-dy/dx:    y*(1 - y)
+dy/dx:    exp(x)/(exp(x) + 1)**2
 kernel rewrite rules: exp_sign_split
 """
 
@@ -30,6 +30,7 @@ def sigmoid_backward(x_in, y_in, grad_y, grad_x):
     """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y."""
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
-        y = y_in[i]
+        x = x_in[i]
         g = grad_y[i]
-        grad_x[i] = g*y*(T(1) - y)
+        u = math.exp(-abs(x))
+        grad_x[i] = g*u/(u*u + T(2)*u + T(1))

@@ -18,10 +18,10 @@ def step_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        if (x > T(0)):
-            y_out[i] = T(1)
-        else:
+        if (x <= T(0)):
             y_out[i] = T(0)
+        else:
+            y_out[i] = T(1)
 
 
 @njit(cache=True, error_model="numpy")

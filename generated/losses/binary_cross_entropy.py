@@ -20,7 +20,7 @@ def binary_cross_entropy_forward(z_in, t_in):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        total += -t*z + math.log1p(math.exp(-abs(z))) + max(T(0), z)
+        total += -t*z + math.log1p(math.exp(-abs(z))) + (T(0) if T(0) > z else z)
     return total / z_in.shape[0]
 
 
@@ -45,6 +45,6 @@ def binary_cross_entropy_value_and_grad(z_in, t_in, grad_z):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        total += -t*z + math.log1p(math.exp(-abs(z))) + max(T(0), z)
+        total += -t*z + math.log1p(math.exp(-abs(z))) + (T(0) if T(0) > z else z)
         grad_z[i] = (-t + T(1)/((T(1) + math.exp(-z))))/n
     return total / z_in.shape[0]

@@ -3,9 +3,9 @@
 Do not edit by hand: change the definition and run `symnn generate`.
 
 l = -t1*log(exp(z1)/(exp(z1) + exp(z2) + exp(z3))) - t2*log(exp(z2)/(exp(z1) + exp(z2) + exp(z3))) - t3*log(exp(z3)/(exp(z1) + exp(z2) + exp(z3))) (C = 3 shown), mean over rows
-computed per element as t*(lse - z), lse = max(z) + log(sum(exp(z - max(z))))
-dL/dz_j = (-t + exp(-lse + z))/n  (softmax(z) - t over n: checked equal to sympy.diff)
-one pass: e = exp(-m + z) stored while summing s, lse = m + log(s), so exp(z - lse) = e/s and dL/dz_j = (e/s - t)/n (checked an identity by SymPy)
+computed per element as Piecewise((0, Eq(t, 0)), (t*(-w + log(s)), True)), w = z - max(z), s = sum(exp(w))
+dL/dz_j = (S*exp(-lse + z) - t)/n  (S the row's target sum: checked equal to sympy.diff)
+one pass: e = exp(w) stored while summing s and S, so exp(z - lse) = e/s and dL/dz_j = (S*e/s - t)/n (checked an identity by SymPy)
 """
 
 import math
@@ -23,19 +23,24 @@ def cross_entropy_forward(z_in, t_in):
         for j in range(1, z_in.shape[1]):
             m = max(m, z_in[r, j])
         s = T(0)
+        S = T(0)
         for j in range(z_in.shape[1]):
-            s += math.exp(z_in[r, j] - m)
-        lse = m + math.log(s)
+            e = math.exp(z_in[r, j] - m)
+            s += e
+            S += t_in[r, j]
         for j in range(z_in.shape[1]):
-            z = z_in[r, j]
+            w = z_in[r, j] - m
             t = t_in[r, j]
-            total += t*(lse - z)
+            if (t == T(0)):
+                pass
+            else:
+                total += t*(-w + math.log(s))
     return total / z_in.shape[0]
 
 
 @njit(cache=True, error_model="numpy")
 def cross_entropy_backward(z_in, t_in, grad_z):
-    """grad_z = (softmax(z) - t) / n, row by row."""
+    """grad_z = (softmax(z) S - t) / n, row by row, from the stored exponentials."""
     T = z_in.dtype.type
     n = T(z_in.shape[0])
     for r in range(z_in.shape[0]):
@@ -43,19 +48,22 @@ def cross_entropy_backward(z_in, t_in, grad_z):
         for j in range(1, z_in.shape[1]):
             m = max(m, z_in[r, j])
         s = T(0)
+        S = T(0)
         for j in range(z_in.shape[1]):
-            s += math.exp(z_in[r, j] - m)
-        lse = m + math.log(s)
+            e = math.exp(z_in[r, j] - m)
+            grad_z[r, j] = e
+            s += e
+            S += t_in[r, j]
         for j in range(z_in.shape[1]):
-            z = z_in[r, j]
             t = t_in[r, j]
-            grad_z[r, j] = (-t + math.exp(-lse + z))/n
+            e = grad_z[r, j]
+            grad_z[r, j] = (S*e/s - t)/n
 
 
 @njit(cache=True, error_model="numpy")
 def cross_entropy_value_and_grad(z_in, t_in, grad_z):
     """_forward and _backward in one pass, one exp per element: returns the mean loss
-    (accumulated in float64) and writes grad_z = (softmax(z) - t) / n."""
+    (accumulated in float64) and writes grad_z = (softmax(z) S - t) / n."""
     T = z_in.dtype.type
     n = T(z_in.shape[0])
     total = 0.0
@@ -64,16 +72,19 @@ def cross_entropy_value_and_grad(z_in, t_in, grad_z):
         for j in range(1, z_in.shape[1]):
             m = max(m, z_in[r, j])
         s = T(0)
+        S = T(0)
         for j in range(z_in.shape[1]):
-            z = z_in[r, j]
-            e = math.exp(-m + z)
+            e = math.exp(z_in[r, j] - m)
             grad_z[r, j] = e
             s += e
-        lse = m + math.log(s)
+            S += t_in[r, j]
         for j in range(z_in.shape[1]):
-            z = z_in[r, j]
+            w = z_in[r, j] - m
             t = t_in[r, j]
             e = grad_z[r, j]
-            total += t*(lse - z)
-            grad_z[r, j] = (e/s - t)/n
+            if (t == T(0)):
+                pass
+            else:
+                total += t*(-w + math.log(s))
+            grad_z[r, j] = (S*e/s - t)/n
     return total / z_in.shape[0]

@@ -19,7 +19,7 @@ def hinge_forward(z_in, t_in):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        total += max(T(0), -z*(T(2)*t + T(-1)) + T(1))
+        total += (T(0) if T(0) > -z*(T(2)*t + T(-1)) + T(1) else -z*(T(2)*t + T(-1)) + T(1))
     return total / z_in.shape[0]
 
 
@@ -31,10 +31,10 @@ def hinge_backward(z_in, t_in, grad_z):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        if (T(2)*t*z - z < T(1)):
-            grad_z[i] = (T(1) - T(2)*t)/n
-        else:
+        if (T(2)*t*z - z >= T(1)):
             grad_z[i] = T(0)
+        else:
+            grad_z[i] = (T(1) - T(2)*t)/n
 
 
 @njit(cache=True, error_model="numpy")
@@ -47,17 +47,17 @@ def hinge_value_and_grad(z_in, t_in, grad_z):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        total += max(T(0), -z*(T(2)*t + T(-1)) + T(1))
-        if (T(2)*t*z - z < T(1)):
-            grad_z[i] = (T(1) - T(2)*t)/n
-        else:
+        total += (T(0) if T(0) > -z*(T(2)*t + T(-1)) + T(1) else -z*(T(2)*t + T(-1)) + T(1))
+        if (T(2)*t*z - z >= T(1)):
             grad_z[i] = T(0)
+        else:
+            grad_z[i] = (T(1) - T(2)*t)/n
     return total / z_in.shape[0]
 
 
 # Multi-class hinge (torch multi_margin_loss, margin 1): per row with label y,
 # (1/C) sum over i != y of Max(0, z_i - z_y + 1); targets are one-hot rows.
-# d/dz_y: -Heaviside(z_i - z_y + 1, 0)/(c*n)   d/dz_i: Heaviside(z_i - z_y + 1, 0)/(c*n)
+# d/dz_y: -Heaviside(z_i - z_y + 1)/(c*n)   d/dz_i: Heaviside(z_i - z_y + 1)/(c*n)
 
 
 @njit(cache=True, error_model="numpy")
@@ -75,7 +75,7 @@ def multi_margin_forward(z_in, t_in):
                 continue
             z_y = z_in[r, label]
             z_i = z_in[r, i]
-            total += max(T(0), z_i - z_y + T(1))
+            total += (T(0) if T(0) > z_i - z_y + T(1) else z_i - z_y + T(1))
     return total / (z_in.shape[0] * z_in.shape[1])
 
 
@@ -96,14 +96,18 @@ def multi_margin_backward(z_in, t_in, grad_z):
                 continue
             z_y = z_in[r, label]
             z_i = z_in[r, i]
-            if (z_i - z_y > T(-1)):
+            if (z_i - z_y < T(-1)):
+                pass
+            elif (z_i - z_y == T(-1)):
+                grad_z[r, i] += (T(0.5))/(c*n)
+            else:
                 grad_z[r, i] += T(1)/(c*n)
-            else:
+            if (z_i - z_y < T(-1)):
                 pass
-            if (z_i - z_y > T(-1)):
+            elif (z_i - z_y == T(-1)):
+                grad_z[r, label] += -(T(0.5))/(c*n)
+            else:
                 grad_z[r, label] += -T(1)/(c*n)
-            else:
-                pass
 
 
 @njit(cache=True, error_model="numpy")
@@ -125,13 +129,17 @@ def multi_margin_value_and_grad(z_in, t_in, grad_z):
                 continue
             z_y = z_in[r, label]
             z_i = z_in[r, i]
-            total += max(T(0), z_i - z_y + T(1))
-            if (z_i - z_y > T(-1)):
+            total += (T(0) if T(0) > z_i - z_y + T(1) else z_i - z_y + T(1))
+            if (z_i - z_y < T(-1)):
+                pass
+            elif (z_i - z_y == T(-1)):
+                grad_z[r, i] += (T(0.5))/(c*n)
+            else:
                 grad_z[r, i] += T(1)/(c*n)
-            else:
+            if (z_i - z_y < T(-1)):
                 pass
-            if (z_i - z_y > T(-1)):
+            elif (z_i - z_y == T(-1)):
+                grad_z[r, label] += -(T(0.5))/(c*n)
+            else:
                 grad_z[r, label] += -T(1)/(c*n)
-            else:
-                pass
     return total / (z_in.shape[0] * z_in.shape[1])

@@ -2,8 +2,8 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-l(z, t) = Piecewise(((-t + z)**2/2, Abs(t - z) < 1), (Abs(t - z) - 1/2, True)), averaged over all n elements
-dL/dz_i = Piecewise((-t + z, Abs(t - z) < 1), (-sign(t - z), True))/n
+l(z, t) = Piecewise((Abs(t - z) - 1/2, Abs(t - z) >= 1), ((-t + z)**2/2, True)), averaged over all n elements
+dL/dz_i = Piecewise((-sign(t - z), Abs(t - z) >= 1), (-t + z, True))/n
 """
 
 import math
@@ -19,10 +19,10 @@ def huber_forward(z_in, t_in):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        if (abs(t - z) < T(1)):
-            total += (T(0.5))*(-t + z)*(-t + z)
-        else:
+        if (abs(t - z) >= T(1)):
             total += abs(t - z) + T(-0.5)
+        else:
+            total += (T(0.5))*(-t + z)*(-t + z)
     return total / z_in.shape[0]
 
 
@@ -34,14 +34,14 @@ def huber_backward(z_in, t_in, grad_z):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        if (abs(t - z) < T(1)):
-            grad_z[i] = (-t + z)/n
-        elif (t - z > T(0)):
+        if (abs(t - z) >= T(1)) and (t - z > T(0)):
             grad_z[i] = -T(1)/n
-        elif (t - z < T(0)):
+        elif (abs(t - z) >= T(1)) and (t - z < T(0)):
             grad_z[i] = T(1)/(n)
-        else:
+        elif (abs(t - z) >= T(1)):
             grad_z[i] = T(0)
+        else:
+            grad_z[i] = (-t + z)/n
 
 
 @njit(cache=True, error_model="numpy")
@@ -54,16 +54,16 @@ def huber_value_and_grad(z_in, t_in, grad_z):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        if (abs(t - z) < T(1)):
-            total += (T(0.5))*(-t + z)*(-t + z)
-        else:
+        if (abs(t - z) >= T(1)):
             total += abs(t - z) + T(-0.5)
-        if (abs(t - z) < T(1)):
-            grad_z[i] = (-t + z)/n
-        elif (t - z > T(0)):
-            grad_z[i] = -T(1)/n
-        elif (t - z < T(0)):
-            grad_z[i] = T(1)/(n)
         else:
+            total += (T(0.5))*(-t + z)*(-t + z)
+        if (abs(t - z) >= T(1)) and (t - z > T(0)):
+            grad_z[i] = -T(1)/n
+        elif (abs(t - z) >= T(1)) and (t - z < T(0)):
+            grad_z[i] = T(1)/(n)
+        elif (abs(t - z) >= T(1)):
             grad_z[i] = T(0)
+        else:
+            grad_z[i] = (-t + z)/n
     return total / z_in.shape[0]

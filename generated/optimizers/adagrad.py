@@ -6,7 +6,7 @@ torch.optim.Adagrad (lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_va
 Once per step, in Python floats (adagrad_scalars):
     clr <- lr/(lr_decay*(t - 1) + 1)
 Per element, in order:
-    g <- g + p*weight_decay
+    g <- g + p*weight_decay    [weight_decay != 0]
     s <- g**2 + s
     p <- -clr*g/(eps + sqrt(s)) + p
 Kernels:
@@ -46,7 +46,8 @@ def adagrad_step(param, grad, state_sum, clr, eps, weight_decay):
         g = grad[i]
         s = state_sum[i]
         # weight decay (L2, added to the gradient)
-        g = g + p*weight_decay
+        if weight_decay != T(0):
+            g = g + p*weight_decay
         # sum of squared gradients
         s = g*g + s
         # update

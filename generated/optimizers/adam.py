@@ -11,7 +11,7 @@ Once per step, in Python floats (adam_scalars):
     one_minus_beta1 <- 1 - beta1
     one_minus_beta2 <- 1 - beta2
 Per element, in order:
-    g <- g + p*weight_decay
+    g <- g + p*weight_decay    [weight_decay != 0]
     m <- Piecewise((m + one_minus_beta1*(g - m), one_minus_beta1 < 1/2), (g - (1 - one_minus_beta1)*(g - m), True))
     v <- beta2*v + g*(g*one_minus_beta2)
     v_max <- Max(v, v_max)    [amsgrad=True]
@@ -68,7 +68,8 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, step_s
         m = exp_avg[i]
         v = exp_avg_sq[i]
         # weight decay (L2, added to the gradient)
-        g = g + p*weight_decay
+        if weight_decay != T(0):
+            g = g + p*weight_decay
         # first moment: lerp(m, g, 1 - beta1)
         if (one_minus_beta1 < T(0.5)):
             m = m + one_minus_beta1*(g - m)
@@ -104,7 +105,8 @@ def adam_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta2, e
         v = exp_avg_sq[i]
         v_max = max_exp_avg_sq[i]
         # weight decay (L2, added to the gradient)
-        g = g + p*weight_decay
+        if weight_decay != T(0):
+            g = g + p*weight_decay
         # first moment: lerp(m, g, 1 - beta1)
         if (one_minus_beta1 < T(0.5)):
             m = m + one_minus_beta1*(g - m)
@@ -113,7 +115,7 @@ def adam_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta2, e
         # second moment: beta2*v, plus ((1 - beta2)*g)*g
         v = beta2*v + g*(g*one_minus_beta2)
         # running maximum of v
-        v_max = max(v, v_max)
+        v_max = (v if v != v or v > v_max else v_max)
         # denominator
         denom = eps + math.sqrt(v_max)/bias_correction2_sqrt
         # update

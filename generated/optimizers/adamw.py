@@ -116,7 +116,7 @@ def adamw_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, bet
         # second moment: beta2*v, plus ((1 - beta2)*g)*g
         v = beta2*v + g*(g*one_minus_beta2)
         # running maximum of v
-        v_max = max(v, v_max)
+        v_max = (v if v != v or v > v_max else v_max)
         # denominator
         denom = eps + math.sqrt(v_max)/bias_correction2_sqrt
         # update

@@ -4,8 +4,8 @@ Do not edit by hand: change the definition and run `symnn generate`.
 
 torch.optim.RMSprop (lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0, momentum=0, centered=False): gradients scaled by a running root mean square.
 Per element, in order:
-    g <- g + p*weight_decay
-    v <- alpha*v + g**2*(1 - alpha)
+    g <- g + p*weight_decay    [weight_decay != 0]
+    v <- alpha*v + g*(g*(1 - alpha))
     g_avg <- alpha*g_avg + g*(1 - alpha)    [centered=True]
     avg <- eps + sqrt(-g_avg**2 + v)    [centered=True]
     avg <- eps + sqrt(v)    [centered=False]
@@ -49,9 +49,10 @@ def rmsprop_step(param, grad, square_avg, lr, alpha, eps, weight_decay):
         g = grad[i]
         v = square_avg[i]
         # weight decay (L2, added to the gradient)
-        g = g + p*weight_decay
+        if weight_decay != T(0):
+            g = g + p*weight_decay
         # running mean of g^2
-        v = alpha*v + g*g*(T(1) - alpha)
+        v = alpha*v + g*(g*(T(1) - alpha))
         # denominator
         avg = eps + math.sqrt(v)
         # update
@@ -76,9 +77,10 @@ def rmsprop_momentum_step(param, grad, square_avg, momentum_buffer, lr, alpha, e
         v = square_avg[i]
         buf = momentum_buffer[i]
         # weight decay (L2, added to the gradient)
-        g = g + p*weight_decay
+        if weight_decay != T(0):
+            g = g + p*weight_decay
         # running mean of g^2
-        v = alpha*v + g*g*(T(1) - alpha)
+        v = alpha*v + g*(g*(T(1) - alpha))
         # denominator
         avg = eps + math.sqrt(v)
         # momentum buffer
@@ -104,9 +106,10 @@ def rmsprop_centered_step(param, grad, square_avg, grad_avg, lr, alpha, eps, wei
         v = square_avg[i]
         g_avg = grad_avg[i]
         # weight decay (L2, added to the gradient)
-        g = g + p*weight_decay
+        if weight_decay != T(0):
+            g = g + p*weight_decay
         # running mean of g^2
-        v = alpha*v + g*g*(T(1) - alpha)
+        v = alpha*v + g*(g*(T(1) - alpha))
         # running mean of g
         g_avg = alpha*g_avg + g*(T(1) - alpha)
         # denominator
@@ -135,9 +138,10 @@ def rmsprop_centered_momentum_step(param, grad, square_avg, grad_avg, momentum_b
         g_avg = grad_avg[i]
         buf = momentum_buffer[i]
         # weight decay (L2, added to the gradient)
-        g = g + p*weight_decay
+        if weight_decay != T(0):
+            g = g + p*weight_decay
         # running mean of g^2
-        v = alpha*v + g*g*(T(1) - alpha)
+        v = alpha*v + g*(g*(T(1) - alpha))
         # running mean of g
         g_avg = alpha*g_avg + g*(T(1) - alpha)
         # denominator

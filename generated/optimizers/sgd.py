@@ -4,7 +4,7 @@ Do not edit by hand: change the definition and run `symnn generate`.
 
 torch.optim.SGD (lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False): stochastic gradient descent, with momentum and Nesterov momentum.
 Per element, in order:
-    g <- g + p*weight_decay
+    g <- g + p*weight_decay    [weight_decay != 0]
     buf <- Piecewise((g, Eq(first, 1)), (buf*momentum + g*(1 - dampening), True))    [momentum > 0]
     g <- buf*momentum + g    [nesterov=True]
     g <- buf    [momentum > 0, nesterov=False]
@@ -39,7 +39,8 @@ def sgd_step(param, grad, lr, weight_decay):
         p = param[i]
         g = grad[i]
         # weight decay (L2, added to the gradient)
-        g = g + p*weight_decay
+        if weight_decay != T(0):
+            g = g + p*weight_decay
         # update
         p = -g*lr + p
         param[i] = p
@@ -58,7 +59,8 @@ def sgd_momentum_step(param, grad, momentum_buffer, lr, momentum, dampening, wei
         g = grad[i]
         buf = momentum_buffer[i]
         # weight decay (L2, added to the gradient)
-        g = g + p*weight_decay
+        if weight_decay != T(0):
+            g = g + p*weight_decay
         # momentum buffer (first = 1 on the parameter's first step)
         if (first == T(1)):
             buf = g
@@ -85,7 +87,8 @@ def sgd_nesterov_step(param, grad, momentum_buffer, lr, momentum, dampening, wei
         g = grad[i]
         buf = momentum_buffer[i]
         # weight decay (L2, added to the gradient)
-        g = g + p*weight_decay
+        if weight_decay != T(0):
+            g = g + p*weight_decay
         # momentum buffer (first = 1 on the parameter's first step)
         if (first == T(1)):
             buf = g

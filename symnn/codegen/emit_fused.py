@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import import_module
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 #: Loss name -> (its generated module, its value-and-gradient kernel, whether it takes rows).
 LOSSES: dict[str, tuple[str, str, bool]] = {
@@ -60,13 +62,50 @@ PROG_COLUMNS = ("op", "n_in", "n_out", "in_offset", "out_offset", "w_offset", "b
 
 
 
-def generated(module: str) -> ModuleType:
-    """A generated module, e.g. "activations.relu" (importing it compiles nothing)."""
-    return import_module(f"symnn.generated.{module}")
+#: While assembling from rendered text (`from_texts`): relative path -> text of every generated module.
+_texts: dict[str, str] | None = None
+
+
+@contextmanager
+def from_texts(files: dict[str, str]) -> Iterator[None]:
+    """Assemble from these module texts (`symnn generate`'s rendering) instead of the installed
+    `symnn.generated`, so the golden fused modules follow the kernels written beside them."""
+    global _texts
+    previous, _texts = _texts, files
+    try:
+        yield
+    finally:
+        _texts = previous
+
+
+def _path(module: str) -> str:
+    rel = module.replace(".", "/")
+    return f"{rel}.py" if _texts is not None and f"{rel}.py" in _texts else f"{rel}/__init__.py"
+
+
+def generated(module: str) -> ModuleType | SimpleNamespace:
+    """A generated module, e.g. "activations.relu" (importing it compiles nothing); from rendered
+    text, its module-level literals (NAMES, KERNELS, STEP_SCALARS)."""
+    if _texts is None:
+        return import_module(f"symnn.generated.{module}")
+    tree = ast.parse(_texts[_path(module)])
+    return SimpleNamespace(**{node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+                              if isinstance(node, ast.Assign) and len(node.targets) == 1
+                              and isinstance(node.targets[0], ast.Name) and _is_literal(node.value)})
+
+
+def _is_literal(node: ast.expr) -> bool:
+    try:
+        ast.literal_eval(node)
+    except ValueError:
+        return False
+    return True
 
 
 def generated_text(module: str) -> str:
     """The source text of a generated module."""
+    if _texts is not None:
+        return _texts[_path(module)]
     return Path(generated(module).__file__).read_text(encoding="utf-8")
 
 
@@ -306,6 +345,23 @@ def view2(typingctx, a, start, m, n):
 '''
 
 
+#: Pure-Python stand-ins of the intrinsics: with NUMBA_DISABLE_JIT=1 the loop runs as plain Python
+#: (pdb steps through it) and computes the same numbers.
+_STAND_INS = """\
+if config.DISABLE_JIT:
+    def view1(a, start, n):  # noqa: F811 - the intrinsic's pure-Python stand-in
+        return a[start:start + n]
+
+    def view2(a, start, m, n):  # noqa: F811
+        return a[start:start + m * n].reshape(m, n)
+"""
+_GEMM_STAND_IN = """\
+
+    def gemm(trans_a, trans_b, m, n, k, a, lda, b, ldb, c):  # noqa: F811
+        c[...] = (a.T if trans_a == TRANS else a) @ (b.T if trans_b == TRANS else b)
+"""
+
+
 def _kernels(c: dict, direct_gemm: bool = False) -> list[str]:
     """The per-layer kernels the loop calls, copied from their generated modules."""
     out = []
@@ -439,7 +495,7 @@ def fused_module(spec: dict, direct_gemm: bool = False) -> str:
             "import math",
             "",
             "import numpy as np",
-            "from numba import njit, types",
+            "from numba import config, njit, types",
             "from numba.core import cgutils",
             "from numba.core.imputils import impl_ret_borrowed",
             "from numba.extending import intrinsic",
@@ -459,7 +515,8 @@ def fused_module(spec: dict, direct_gemm: bool = False) -> str:
         # not needed. (np.dot's implementation allocates, so the np.dot loop keeps it.)
         decorator = decorator[:-1] + ", _nrt=False)"
     loop = _inline_calls(_train_epochs(c, decorator), {re.search(r"^def (\w+)\(", f, re.M)[1]: f for f in kernels})
-    body = _VIEWS + "\n\n" + "\n\n".join(kernels) + "\n\n" + "\n".join(loop) + "\n"
+    stand_ins = _STAND_INS + (_GEMM_STAND_IN if direct_gemm else "")
+    body = _VIEWS + "\n\n" + stand_ins + "\n\n" + "\n\n".join(kernels) + "\n\n" + "\n".join(loop) + "\n"
     return "\n".join(head) + body
 
 

@@ -48,7 +48,7 @@ def _summary(d: OptimizerDefinition) -> list[str]:
         lines += [f"    {sp.sstr(line.update())}" for line in d.per_step]
     lines.append("Per element, in order:")
     for line in d.lines:
-        cond = f"    [{', '.join(OPTION_TEXT[w] for w in line.when)}]" if line.when else ""
+        cond = f"    [{', '.join(line.conditions())}]" if line.conditions() else ""
         lines.append(f"    {sp.sstr(line.update())}{cond}")
     lines.append("Kernels:")
     lines += [f"    {k.signature()}" for k in d.kernels()]
@@ -95,7 +95,11 @@ def _kernel(d: OptimizerDefinition, k: Kernel) -> str:
     body = [f"{ind}{a.symbol.name} = {a.arg}[i]" for a in k.arrays if a.symbol in read]
     for line in k.lines:
         body.append(f"{ind}# {line.label}")
-        body += statements(line.target.name, line.value, ind)
+        if line.unless_zero is not None:
+            body.append(f"{ind}if {line.unless_zero.name} != T(0):")
+            body += statements(line.target.name, line.value, ind + "    ")
+        else:
+            body += statements(line.target.name, line.value, ind)
     body += [f"{ind}{a.arg}[i] = {a.symbol.name}" for a in k.written()]
     return out + "\n".join(body) + "\n"
 

@@ -36,6 +36,9 @@ class KernelPrinter(PythonCodePrinter):
     def _print_Float(self, expr: sp.Float) -> str:
         return self._typed(repr(float(expr)))
 
+    def _print_NaN(self, expr: sp.Expr) -> str:
+        return self._typed("math.nan")
+
     def _print_Pi(self, expr: sp.Expr) -> str:
         return self._typed("math.pi")
 
@@ -54,19 +57,35 @@ class KernelPrinter(PythonCodePrinter):
             return f"T(1)/math.sqrt({self._print(base)})"
         return f"{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}**{self._print(e)}"
 
+    def _print_Mul(self, expr: sp.Mul) -> str:
+        """SymPy prints a single denominator bare (`g/x**2`); ours prints x**2 as `x*x`, so it is
+        bracketed: `g/(x*x)`, not `(g/x)*x`."""
+        dens = [f for f in sp.Mul.make_args(expr) if f.is_Pow and f.exp.is_Rational and f.exp.is_negative]
+        if len(dens) == 1:
+            den = sp.Pow(dens[0].base, -dens[0].exp, evaluate=False)
+            text = self._print(den)
+            if not den.exp.is_Integer or den.exp == 1 or text.startswith("math."):
+                return super()._print_Mul(expr)
+            num = sp.Mul(*[f for f in sp.Mul.make_args(expr) if f is not dens[0]])
+            return f"{self.parenthesize(num, sp.printing.precedence.PRECEDENCE['Mul'], strict=True)}/({text})"
+        return super()._print_Mul(expr)
+
     def _print_Abs(self, expr: sp.Abs) -> str:
         return f"abs({self._print(expr.args[0])})"
 
     def _print_Max(self, expr: sp.Max) -> str:
-        return self._nested("max", expr.args)
+        return self._nested(">", expr.args)
 
     def _print_Min(self, expr: sp.Min) -> str:
-        return self._nested("min", expr.args)
+        return self._nested("<", expr.args)
 
-    def _nested(self, name: str, args: tuple) -> str:
+    def _nested(self, op: str, args: tuple) -> str:
+        """max/min that propagate NaN, as torch.maximum/minimum (Python's max(0, nan) is 0)."""
         out = self._print(args[-1])
         for a in reversed(args[:-1]):
-            out = f"{name}({self._print(a)}, {out})"
+            first = self._print(a)
+            keep_first = f"{first} {op} {out}" if a.is_number else f"{first} != {first} or {first} {op} {out}"
+            out = f"({first} if {keep_first} else {out})"
         return out
 
     def _print_softplus_stable(self, expr: sp.Expr) -> str:
@@ -91,19 +110,41 @@ class KernelPrinter(PythonCodePrinter):
 _PRINTER = KernelPrinter()
 
 
+#: Most Piecewise parts folded outwards into `if` statements: folding n of them makes up to 3**n
+#: branches (max of 4 lines became 64 KB that Numba compiled for minutes). Past it they stay inline
+#: as conditional expressions, linear in size.
+FOLD_LIMIT = 2
+
+
 def to_branches(expr: sp.Expr) -> sp.Expr:
     """Heaviside and sign as Piecewise, folded outwards so branches become `if` statements."""
-    expr = expr.replace(
-        lambda e: isinstance(e, sp.Heaviside),
-        lambda e: sp.Piecewise((1, e.args[0] > 0), (e.args[1] if len(e.args) > 1 else sp.S.Half,
-                                                     sp.Eq(e.args[0], 0)), (0, True)),
-    )
+    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), _heaviside_branches)
     expr = expr.replace(
         lambda e: isinstance(e, sp.sign),
         lambda e: sp.Piecewise((1, e.args[0] > 0), (-1, e.args[0] < 0), (0, True)),
     )
-    expr = _drop_redundant_branches(sp.piecewise_fold(expr))
-    return _numbers_evaluated(expr)
+    if len(expr.atoms(sp.Piecewise)) <= FOLD_LIMIT:
+        expr = _drop_redundant_branches(sp.piecewise_fold(expr))
+    return _numbers_evaluated(_not_real_is_nan(expr))
+
+
+def _not_real_is_nan(expr: sp.Expr) -> sp.Expr:
+    """A branch whose value is not real (sqrt(sign(x)) is I where x < 0) computes NaN, as torch's
+    sqrt of a negative number does, instead of turning the kernel complex."""
+    if isinstance(expr, sp.Piecewise):
+        return sp.Piecewise(*[(sp.nan if e.has(sp.I) else e, c) for e, c in expr.args])
+    return sp.nan if expr.has(sp.I) else expr
+
+
+def _heaviside_branches(e: sp.Heaviside) -> sp.Piecewise:
+    """H(a) with H(0) = h0, NaN sent to the 1 branch as torch's backward kernels send it (relu's
+    gradient at NaN passes g: `a <= 0 ? 0 : g`)."""
+    a, h0 = e.args[0], (e.args[1] if len(e.args) > 1 else sp.S.Half)
+    if h0 == 0:
+        return sp.Piecewise((0, a <= 0), (1, True))
+    if h0 == 1:
+        return sp.Piecewise((0, a < 0), (1, True))
+    return sp.Piecewise((0, a < 0), (h0, sp.Eq(a, 0)), (1, True))
 
 
 def _drop_redundant_branches(expr: sp.Expr) -> sp.Expr:

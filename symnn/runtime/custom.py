@@ -27,7 +27,8 @@ def activation_kernels(formula: str):
 
         derivation = derive_formula(formula)
         derivation.name = f"act_{key}"
-        source = activation_module(derivation, f"the formula {formula!r}")
+        # The header names the parsed expression (the printer's output), never the typed text.
+        source = activation_module(derivation, f"a user's formula, parsed as y = {derivation.forward}")
         write_text(path, source)
     module = import_file(path, f"symnn_user_act_{key}")
     return getattr(module, f"act_{key}_forward"), getattr(module, f"act_{key}_backward")

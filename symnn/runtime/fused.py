@@ -28,6 +28,7 @@ it is C's `pow` (as in torch); the two differ in the last bit for about 0.5% of 
 from __future__ import annotations
 
 import hashlib
+import math
 import operator
 import time
 import warnings
@@ -41,13 +42,12 @@ from numba.core.errors import NumbaError
 
 from symnn.atomic import write_text
 from symnn.codegen.emit_fused import fused_module
-from symnn.errors import UserInputError
+from symnn.errors import TrainingDiverged, UserInputError
 from symnn.runtime import blas, kernels
-from symnn.runtime.cache import cache_dir, import_file
+from symnn.runtime.cache import CorruptCacheModule, cache_dir, import_file
 from symnn.runtime.layers import Activation, Dense
+from symnn.runtime.validation import all_finite
 
-#: Losses the fused loop covers (every built-in loss).
-_LOSSES = ("mse", "mae", "huber", "binary_cross_entropy", "hinge", "cross_entropy")
 #: At most this many permutation entries per call (8 MB of int64): epochs are run in chunks.
 _CHUNK_ENTRIES = 1 << 20
 #: Chunks are sized to take about this long (the first call runs one epoch, and compiles).
@@ -63,7 +63,10 @@ def _optimizer_kernel(optimizer: object) -> str | None:
     """The optimizer's kernel name ("adam_step"), if it is one of the built-in classes."""
     from symnn.runtime import optimizers as opt
 
-    if type(optimizer) not in (opt.SGD, opt.Adagrad, opt.RMSprop, opt.Adam, opt.AdamW):
+    # One of symnn's own optimizer classes (a user's subclass may change what a step does), for a
+    # generated optimizer module: a new optimizer is fused once its module is generated.
+    if type(optimizer).__module__ != opt.__name__ or getattr(optimizer, "module", "") not in \
+            kernels.builtin_names("optimizers"):
         return None
     variant = optimizer._variant()
     return f"{optimizer.module}_{variant}_step" if variant else f"{optimizer.module}_step"
@@ -104,7 +107,7 @@ def _spec(model, optimizer) -> dict | None:
         else:
             return None
     kernel = _optimizer_kernel(optimizer)
-    if kernel is None or model.loss_fn.name not in _LOSSES or not layers or layers[0][0] != "dense":
+    if kernel is None or model.loss_fn.name not in kernels.builtin_names("losses") or not layers or layers[0][0] != "dense":
         return None
     return {"layers": layers, "loss": model.loss_fn.name, "optimizer": kernel, "dtype": model.dtype.name}
 
@@ -141,9 +144,13 @@ def _spec_key(spec: dict) -> tuple:
 def _load_source(source: str) -> ModuleType:
     path = module_path(source)
     if path.stem not in _modules:
-        if not path.is_file() or path.read_text(encoding="utf-8") != source:
+        if not path.is_file() or path.read_bytes() != source.encode("utf-8"):  # missing, or damaged
             write_text(path, source)
-        _modules[path.stem] = import_file(path, f"symnn_{path.stem}")
+        try:
+            _modules[path.stem] = import_file(path, f"symnn_{path.stem}")
+        except CorruptCacheModule:  # changed under us after the check: removed, written again
+            write_text(path, source)
+            _modules[path.stem] = import_file(path, f"symnn_{path.stem}")
     return _modules[path.stem]
 
 
@@ -193,6 +200,8 @@ class _Session:
         self.AV = np.zeros(layout.workspace, dtype)
         self.GV = np.zeros_like(self.AV)
         self.S = np.empty((len(mod.ROLES["state"]), layout.n_params), dtype)
+        self.P_before = np.empty_like(self.P)  # P and S before the current call: what a divergence keeps
+        self.S_before = np.empty_like(self.S)
         self.owner: Callable[[], object] = lambda: None  # the optimizer whose state is in S (weakly)
         self.views: list[np.ndarray] = []  # the views of S handed to the owner's state, flat
         self.spec_inputs: tuple = ()  # what spec_of found the spec from (see _spec_inputs)
@@ -351,6 +360,7 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
     n = X.shape[0]
     if n == 0 or epochs == 0:
         return None
+    batch_size = min(batch_size, n)  # the workspace is sized by the batch: never by more rows than there are
     spec, inputs = _spec_and_inputs(model, optimizer)
     params = model.parameters()
     why = unsupported(model, optimizer, validation, callback, spec, params)
@@ -443,13 +453,27 @@ def _run(sess: _Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nd
                     perms[i] = rng.permutation(n)
             scalars = sess.scalars.rows(optimizer, roles["per_step"], lrs, n_batches, step,
                                         created and step == t0, dtype)
+            if S.shape != sess.S_before.shape:  # state_in gave S a fresh array of its shape
+                sess.S_before = np.empty_like(S)
+            np.copyto(sess.P_before, P)
+            np.copyto(sess.S_before, S)
             start = time.perf_counter()
             mod.train_epochs(X, T, perms[:k] if shuffle else perms, lrs.astype(dtype), scalars, hyper,
                              batch_size, losses[:k], layout.prog, P, sess.D, S, sess.AV, sess.GV)
             seconds = time.perf_counter() - start
-            step, done = step + k * n_batches, done + k
-            history += (np.dot(losses[:k].astype(np.float64), sizes) / n).tolist() if k > 1 else [
+            epoch_losses = (np.dot(losses[:k].astype(np.float64), sizes) / n).tolist() if k > 1 else [
                 float(np.dot(losses[0].astype(np.float64), sizes)) / n]
+            if not (all(map(math.isfinite, epoch_losses)) and all_finite(P)):
+                np.copyto(P, sess.P_before)  # back to the weights (and state) before this call
+                np.copyto(S, sess.S_before)
+                bad = next((i for i, v in enumerate(epoch_losses) if not np.isfinite(v)), k - 1)
+                value = epoch_losses[bad] if not np.isfinite(epoch_losses[bad]) else float("nan")
+                cause = "the weights became non-finite" if np.isfinite(epoch_losses[bad]) else \
+                    "the outputs grew until the loss overflowed"
+                raise TrainingDiverged.at(done + bad + 1, value, float(lrs[bad]), {"loss": list(history)}, cause,
+                               kept_epoch=done)
+            step, done = step + k * n_batches, done + k
+            history += epoch_losses
             if progress is not None:
                 progress.update(done, history[-1])
             # About _CALL_SECONDS per call: progress and Ctrl-C stay responsive, calls stay few.

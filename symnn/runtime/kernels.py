@@ -7,6 +7,9 @@ from functools import cache
 from types import ModuleType
 
 from symnn.errors import UserInputError
+from symnn.runtime.cache import CorruptCacheModule, discard_module, route_numba_cache
+
+route_numba_cache()  # before any generated module is imported: Numba caches them in symnn's cache folder
 
 
 @cache
@@ -33,7 +36,16 @@ def activation(name: str):
     if not custom.is_formula(name):
         raise UserInputError(f"unknown activation {name!r}; choose one of "
                              f"{', '.join(builtin_names('activations'))}, or write a formula in x")
-    return custom.activation_kernels(name)
+    try:
+        return custom.activation_kernels(name)
+    except CorruptCacheModule:  # it was removed: generated again now
+        return custom.activation_kernels(name)
+    except AttributeError as exc:  # a cached module that imports but lacks its kernels (emptied, cut short)
+        module = getattr(exc, "obj", None)
+        if not isinstance(module, ModuleType) or not getattr(module, "__name__", "").startswith("symnn_"):
+            raise
+        discard_module(module, f"it has no {exc.name}")
+        return custom.activation_kernels(name)
 
 
 def loss(name: str, n_outputs: int):

@@ -13,8 +13,12 @@ class Dense:
     """Y = X W^T + b on rows (torch.nn.Linear); W is (n_out, n_in), b is (n_out,)."""
 
     def __init__(self, n_in: int, n_out: int, init: str = "auto") -> None:
-        if int(n_in) < 1 or int(n_out) < 1:
-            raise UserInputError(f"Dense({n_in}, {n_out}): sizes must be positive integers")
+        from symnn.runtime.validation import whole_number
+
+        try:
+            n_in, n_out = whole_number("n_in", n_in, 1), whole_number("n_out", n_out, 1)
+        except UserInputError:
+            raise UserInputError(f"Dense({n_in!r}, {n_out!r}): sizes must be whole numbers >= 1") from None
         if init not in INITIALIZERS:
             raise UserInputError(f"unknown init {init!r}; choose one of {', '.join(INITIALIZERS)}")
         self.n_in, self.n_out, self.init = int(n_in), int(n_out), init
@@ -57,7 +61,9 @@ class Activation:
     """An elementwise activation: a registered name, or a formula in x such as 'x*tanh(x)'."""
 
     def __init__(self, name: str) -> None:
-        self.name = str(name).strip()
+        if not isinstance(name, str):
+            raise UserInputError(f"Activation({name!r}): give a name such as 'relu', or a formula in x")
+        self.name = name.strip()
         self._forward, self._backward = kernels.activation(self.name)
 
     def parameters(self) -> list[np.ndarray]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import time
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from symnn.errors import UserInputError
+from symnn.errors import TrainingDiverged, UserInputError
+from symnn.runtime import validation as checks
 from symnn.runtime.layers import Activation, Dense
 from symnn.runtime.losses import Loss
 
@@ -19,6 +23,24 @@ def as_dtype(dtype: str | type | np.dtype) -> np.dtype:
     if name not in DTYPES:
         raise UserInputError(f"unsupported dtype {dtype!r}; use float32 or float64")
     return np.dtype(DTYPES[name])
+
+
+@dataclass(frozen=True)
+class InputScaling:
+    """Standardisation applied to every input row before the first layer: (X - mean) / std.
+
+    `symnn train` fits it on the training rows and stores it in the model file; a loaded model
+    applies it, so `symnn.load(path).predict(raw_X)` sees the inputs as training did.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def apply(self, X: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return np.ascontiguousarray((X - self.mean) / self.std, dtype=dtype)
+
+    def describe(self) -> dict:
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
 
 
 class _Workspace:
@@ -39,9 +61,11 @@ class Sequential:
         state.pop("_fused_session", None)
         return state
 
+    #: Standardisation of the inputs that a loaded model file carries (None: inputs are used as given).
+    input_scaling: InputScaling | None = None
+
     def __init__(self, layers: list, loss: str = "mse", dtype: str = "float64", seed: int = 0) -> None:
-        if not layers or not isinstance(layers[0], Dense):
-            raise UserInputError("a Sequential model starts with a Dense layer, e.g. symnn.Dense(2, 16)")
+        _check_layers(layers)
         self.layers = list(layers)
         self.dtype = as_dtype(dtype)
         self.seed = seed
@@ -66,13 +90,39 @@ class Sequential:
         """[W1, b1, W2, b2, ...]: the live arrays (writing into them changes the model)."""
         return [p for layer in self.layers for p in layer.parameters()]
 
-    def _inputs(self, X: np.ndarray) -> np.ndarray:
-        X = np.asarray(X)
-        if X.ndim == 1:
-            X = X.reshape(1, -1)
-        if X.ndim != 2 or X.shape[1] != self.n_in:
-            raise UserInputError(f"inputs have shape {X.shape}; the model expects (batch, {self.n_in})")
-        return np.ascontiguousarray(X, dtype=self.dtype)
+    def _inputs(self, X: np.ndarray, rows_needed: bool = False) -> np.ndarray:
+        """X checked (real, finite, (batch, n_in)), in the model's dtype, scaled if the model carries
+        a scaling; `rows_needed`: refuse an empty X (a loss or a fit of no rows means nothing)."""
+        a = checks.real_array("X", X)
+        if a.ndim == 1:
+            a = a.reshape(1, -1)
+        if a.ndim != 2 or a.shape[1] != self.n_in:
+            raise UserInputError(f"inputs have shape {a.shape}; the model expects (batch, {self.n_in})")
+        if rows_needed and a.shape[0] == 0:
+            raise UserInputError("X has no rows; pass at least one example")
+        if a.dtype == self.dtype and a.flags.c_contiguous:
+            out = a
+            checks.require_finite("X", out)
+        else:
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported by require_finite
+                out = np.ascontiguousarray(a, dtype=self.dtype)
+            checks.require_finite("X", out, a)
+        if self.input_scaling is not None:
+            out = self.input_scaling.apply(out, self.dtype)
+        return out
+
+    def _targets(self, y: np.ndarray, n_rows: int) -> np.ndarray:
+        """y checked (real, finite, one per input row) as the loss's (N, n_outputs) targets."""
+        a = checks.real_array("y", y)
+        if a.dtype.kind == "f" and (a.dtype != self.dtype or not checks.all_finite(a)):
+            with np.errstate(over="ignore", invalid="ignore"):  # NaN, inf and overflows: reported below
+                T = self.loss_fn.targets(a, self.dtype)
+            checks.require_finite("y", T, a.reshape(T.shape) if a.size == T.size else None)
+        else:  # integers, or finite floats of the model's dtype: targets that are finite
+            T = self.loss_fn.targets(a, self.dtype)
+        if T.shape[0] != n_rows:
+            raise UserInputError(f"{n_rows} input rows but {T.shape[0]} targets; give one target per row")
+        return T
 
     def _workspace(self, n: int) -> _Workspace:
         ws = self._workspaces.get(n)
@@ -100,16 +150,18 @@ class Sequential:
         return self._forward(self._inputs(X)).values[-1].copy()
 
     def loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        X = self._inputs(X)
+        X = self._inputs(X, rows_needed=True)
+        T = self._targets(y, X.shape[0])
         ws = self._forward(X)
-        return self.loss_fn.value(ws.values[-1], self.loss_fn.targets(y, self.dtype))
+        return self.loss_fn.value(ws.values[-1], T)
 
     def gradients(self, X: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
         """dL/dp for every parameter, in the order of parameters(); fresh arrays."""
-        X = self._inputs(X)
+        X = self._inputs(X, rows_needed=True)
+        T = self._targets(y, X.shape[0])
         grads = self._new_grads()
         ws = self._forward(X)
-        self._backward(ws, self.loss_fn.targets(y, self.dtype), grads)
+        self._backward(ws, T, grads)
         return [g for per_layer in grads for g in per_layer]
 
     def _new_grads(self) -> list[list[np.ndarray]]:
@@ -163,26 +215,27 @@ class Sequential:
         from symnn.runtime.schedules import resolve_schedule
 
         optimizer = SGD(lr=0.01) if optimizer is None else resolve_optimizer(optimizer)
+        epochs = checks.whole_number("epochs", epochs, 0)
+        batch_size = checks.whole_number("batch_size", batch_size, 1)
+        seed = checks.seed(seed)
         schedule = resolve_schedule(schedule, epochs)
-        if int(epochs) < 0 or int(batch_size) < 1:
-            raise UserInputError("epochs must be >= 0 and batch_size >= 1")
-        X = self._inputs(X)
-        T = self.loss_fn.targets(y, self.dtype)
-        if T.shape[0] != X.shape[0]:
-            raise UserInputError(f"{X.shape[0]} input rows but {T.shape[0]} targets")
+        X = self._inputs(X, rows_needed=True)
+        T = self._targets(y, X.shape[0])
+        n = X.shape[0]
+        batch_size = min(batch_size, n)  # a batch never holds more rows than the data: size buffers by it
+        self._warn_frozen_layers()
         if schedule is not None and hasattr(schedule, "with_base_lr"):
             schedule = schedule.with_base_lr(optimizer.lr)
         if fused is not False:  # the compiled whole-epoch loop, wherever it covers this fit
             from symnn.runtime.fused import fused_fit
 
             start = time.perf_counter()
-            losses = fused_fit(self, X, T, optimizer, int(epochs), int(batch_size), shuffle, seed, schedule,
+            losses = fused_fit(self, X, T, optimizer, epochs, batch_size, shuffle, seed, schedule,
                                verbose=verbose, required=bool(fused), validation=validation, callback=callback)
             if losses is not None:
                 return History({"loss": losses, "seconds": time.perf_counter() - start})
         from symnn.runtime.progress import Progress
 
-        n = X.shape[0]
         rng = np.random.default_rng(seed)
         params = self.parameters()
         grads = self._new_grads()
@@ -194,37 +247,71 @@ class Sequential:
                 history["val_accuracy"] = []
         batch_x = {}
         batch_t = {}
-        progress = Progress(int(epochs), enabled=verbose)
+        last_finite = _Snapshot(params, optimizer)
+        progress = Progress(epochs, enabled=verbose)
         start = time.perf_counter()
-        for epoch in range(int(epochs)):
-            if schedule is not None:
-                optimizer.lr = schedule.lr(epoch)
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            total = 0.0
-            for lo in range(0, n, batch_size):
-                idx = order[lo:lo + batch_size]
-                m = idx.shape[0]
-                if m not in batch_x:
-                    batch_x[m] = np.empty((m, self.n_in), self.dtype)
-                    batch_t[m] = np.empty((m, T.shape[1]), self.dtype)
-                np.take(X, idx, axis=0, out=batch_x[m])
-                np.take(T, idx, axis=0, out=batch_t[m])
-                ws = self._forward(batch_x[m])
-                total += self.loss_fn.value_and_gradient(ws.values[-1], batch_t[m], ws.grads[-1]) * m
-                self._backward(ws, None, grads)
-                optimizer.step(params, flat_grads)
-            history["loss"].append(total / n if n else float("nan"))
-            if validation is not None:
-                vx, vy = validation
-                history["val_loss"].append(self.loss(vx, vy))
-                if self.loss_fn.classification:
-                    history["val_accuracy"].append(self.accuracy(vx, vy))
-            progress.update(epoch + 1, history["loss"][-1])
-            if callback is not None:
-                callback(epoch, history)
-        progress.close()
+        try:
+            for epoch in range(epochs):
+                last_finite.take()
+                if schedule is not None:
+                    optimizer.lr = schedule.lr(epoch)
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                total = 0.0
+                for lo in range(0, n, batch_size):
+                    idx = order[lo:lo + batch_size]
+                    m = idx.shape[0]
+                    if m not in batch_x:
+                        batch_x[m] = np.empty((m, self.n_in), self.dtype)
+                        batch_t[m] = np.empty((m, T.shape[1]), self.dtype)
+                    np.take(X, idx, axis=0, out=batch_x[m])
+                    np.take(T, idx, axis=0, out=batch_t[m])
+                    ws = self._forward(batch_x[m])
+                    value = self.loss_fn.value_and_gradient(ws.values[-1], batch_t[m], ws.grads[-1])
+                    if not math.isfinite(value):
+                        last_finite.restore()
+                        raise TrainingDiverged.at(epoch + 1, value, optimizer.lr, history, self._non_finite_cause(ws))
+                    total += value * m
+                    self._backward(ws, None, grads)
+                    optimizer.step(params, flat_grads)
+                if not all(checks.all_finite(p) for p in params):
+                    last_finite.restore()
+                    raise TrainingDiverged.at(epoch + 1, float("nan"), optimizer.lr, history,
+                                              "the weights became non-finite")
+                history["loss"].append(total / n)
+                if validation is not None:
+                    vx, vy = validation
+                    history["val_loss"].append(self.loss(vx, vy))
+                    if self.loss_fn.classification:
+                        history["val_accuracy"].append(self.accuracy(vx, vy))
+                progress.update(epoch + 1, history["loss"][-1])
+                if callback is not None:
+                    callback(epoch, history)
+        finally:
+            progress.close()
         history["seconds"] = time.perf_counter() - start
         return History(history)
+
+    def _warn_frozen_layers(self) -> None:
+        """Warn where a step activation stops the gradient: the layers before it cannot learn."""
+        steps = [i for i, layer in enumerate(self.layers) if isinstance(layer, Activation) and layer.name == "step"]
+        if steps and any(isinstance(layer, Dense) for layer in self.layers[:steps[-1]]):
+            warnings.warn("the step activation's gradient is 0 wherever it is defined, so the layers before it "
+                          "get no gradient and keep their initial weights; train a step unit with "
+                          "symnn.Perceptron (the perceptron learning rule), or use sigmoid or tanh here",
+                          RuntimeWarning, stacklevel=3)
+
+    def _non_finite_cause(self, ws: _Workspace) -> str:
+        """Which layer first turned finite values into NaN or inf, in a batch whose loss is not finite."""
+        for i, layer in enumerate(self.layers):
+            x, out = ws.values[i], ws.values[i + 1]
+            if checks.all_finite(out) or not checks.all_finite(x):
+                continue
+            if isinstance(layer, Activation):
+                j = int(np.flatnonzero(~np.isfinite(out.reshape(-1)))[0])
+                return (f"activation:the activation {layer.name!r} gives {out.reshape(-1)[j]} at "
+                        f"x = {x.reshape(-1)[j]:.4g}")
+            return f"layer {i + 1}, {layer!r}, gives non-finite outputs: its weights grew too large"
+        return "the loss of the outputs overflowed"
 
     # --- files -------------------------------------------------------------------------------
     def describe(self) -> dict:
@@ -235,14 +322,18 @@ class Sequential:
                 layers.append({"type": "dense", "n_in": layer.n_in, "n_out": layer.n_out, "init": layer.init})
             else:
                 layers.append({"type": "activation", "name": layer.name})
-        return {"format": "symnn-model", "version": 1, "layers": layers, "loss": self.loss_fn.name,
+        desc = {"format": "symnn-model", "version": 1, "layers": layers, "loss": self.loss_fn.name,
                 "dtype": self.dtype.name}
+        if self.input_scaling is not None:
+            desc["standardize"] = self.input_scaling.describe()
+        return desc
 
     def save(self, path: str, extra: dict | None = None) -> None:
         """An .npz with the parameters and a JSON description; written atomically."""
         from symnn.runtime.files import save_model
 
-        save_model(path, self.describe() | (extra or {}), self.parameters())
+        kept = {k: v for k, v in getattr(self, "info", {}).items() if k in ("feature_names", "class_names")}
+        save_model(path, kept | self.describe() | (extra or {}), self.parameters())
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
@@ -259,8 +350,69 @@ class History(dict):
         return history_html(self)
 
 
+class _Snapshot:
+    """The parameters and the optimizer's state at the start of an epoch, to go back to if it diverges.
+
+    Copied into buffers kept from epoch to epoch (no allocation once the state exists).
+    """
+
+    def __init__(self, params: list[np.ndarray], optimizer) -> None:
+        self.params, self.optimizer = params, optimizer
+        self.saved_params = [p.copy() for p in params]
+        self.saved_state: list[dict] = []
+
+    def take(self) -> None:
+        for saved, p in zip(self.saved_params, self.params):
+            np.copyto(saved, p)
+        state = getattr(self.optimizer, "state", None)
+        if not isinstance(state, list):
+            return
+        if len(self.saved_state) != len(state) or any(s.keys() != t.keys() for s, t in zip(self.saved_state, state)):
+            self.saved_state = [{k: v.copy() if isinstance(v, np.ndarray) else v for k, v in s.items()}
+                                for s in state]
+            return
+        for saved, s in zip(self.saved_state, state):
+            for k, v in s.items():
+                if isinstance(v, np.ndarray) and saved[k].shape == v.shape:
+                    np.copyto(saved[k], v)
+                else:
+                    saved[k] = v.copy() if isinstance(v, np.ndarray) else v
+
+    def restore(self) -> None:
+        for saved, p in zip(self.saved_params, self.params):
+            np.copyto(p, saved)
+        state = getattr(self.optimizer, "state", None)
+        if not isinstance(state, list):
+            return
+        del state[len(self.saved_state):]
+        for i, saved in enumerate(self.saved_state):
+            copy = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in saved.items()}
+            if i < len(state):
+                state[i].clear()
+                state[i].update(copy)
+            else:
+                state.append(copy)
+
+
+def _check_layers(layers: object) -> None:
+    """Refuse anything but a list of layers starting with a Dense layer, saying what to write instead."""
+    if isinstance(layers, (str, bytes)) or not hasattr(layers, "__iter__"):
+        raise UserInputError(f"Sequential takes a list of layers, not {type(layers).__name__}; "
+                             "e.g. [symnn.Dense(2, 16), symnn.Activation('relu'), symnn.Dense(16, 1)]")
+    layers = list(layers)
+    for i, layer in enumerate(layers):
+        if isinstance(layer, (Dense, Activation)):
+            continue
+        if isinstance(layer, str):
+            raise UserInputError(f"layer {i + 1} is the string {layer!r}; write symnn.Activation({layer!r})")
+        raise UserInputError(f"layer {i + 1} is {type(layer).__name__} {layer!r:.60}, not a layer; use "
+                             "symnn.Dense(n_in, n_out) and symnn.Activation(name)")
+    if not layers or not isinstance(layers[0], Dense):
+        raise UserInputError("a Sequential model starts with a Dense layer, e.g. symnn.Dense(2, 16)")
+
+
 def from_description(desc: dict, arrays: list[np.ndarray]) -> Sequential:
-    """Rebuild a model from describe() data and its parameter arrays."""
+    """Rebuild a model from describe() data and its parameter arrays (and its input scaling)."""
     layers = [Dense(d["n_in"], d["n_out"], d.get("init", "auto")) if d["type"] == "dense"
               else Activation(d["name"]) for d in desc["layers"]]
     model = Sequential(layers, loss=desc["loss"], dtype=desc["dtype"])
@@ -269,5 +421,7 @@ def from_description(desc: dict, arrays: list[np.ndarray]) -> Sequential:
         raise UserInputError("model file's arrays do not match its description; re-save the model")
     for p, a in zip(params, arrays):
         p[...] = a
+    scale = desc.get("standardize")
+    if scale:
+        model.input_scaling = InputScaling(np.asarray(scale["mean"], np.float64), np.asarray(scale["std"], np.float64))
     return model
-

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,6 +13,7 @@ import numpy as np
 from symnn import datasets
 from symnn.errors import UserInputError
 from symnn.runtime.layers import Activation, Dense
+from symnn.runtime.losses import CLASSIFICATION
 from symnn.runtime.model import Sequential
 
 REGRESSION_LOSSES = ("mse", "mae", "huber")
@@ -97,6 +101,31 @@ class TrainResult:
                 "class_names": list(getattr(self.dataset, "class_names", ()) or ())}
 
 
+def as_task_of_loss(ds: datasets.Dataset, loss: str | None) -> datasets.Dataset:
+    """The data set as the named loss reads it: a regression loss (mse, mae, ...) on integer labels
+    regresses on the label values (a CSV's original numbers), it does not classify them."""
+    if loss is None or loss in CLASSIFICATION or ds.task != "classification":
+        return ds
+    try:
+        values = np.asarray([float(c) for c in ds.class_names], np.float64)
+    except ValueError:  # named classes (iris' species): their indices are the values
+        values = np.arange(ds.n_classes, dtype=np.float64)
+    if len(values) != ds.n_classes:
+        values = np.arange(ds.n_classes, dtype=np.float64)
+    return dataclasses.replace(ds, y=values[ds.y], task="regression", n_classes=0, class_names=())
+
+
+def _warn_if_diverging(initial: float, history: dict, lr: float | None) -> None:
+    """Warn when the training loss ended far above where it started: finite, but diverging."""
+    final = history["loss"][-1] if history["loss"] else None
+    if final is None or not (math.isfinite(initial) and math.isfinite(final)) or initial <= 0:
+        return
+    if final > 10 * initial:
+        shown = f" (it is {lr:g})" if lr is not None else ""
+        warnings.warn(f"the training loss grew from {initial:.4g} to {final:.4g}: training diverged; "
+                      f"lower the learning rate with --lr{shown}", RuntimeWarning, stacklevel=3)
+
+
 def header(config: TrainConfig, m: Sequential, ds: datasets.Dataset, split: dict) -> str:
     """The `data` and `model` lines of the report."""
     sizes = "-".join(str(w) for w in [m.n_in] + [layer.n_out for layer in m.layers if isinstance(layer, Dense)])
@@ -178,6 +207,8 @@ def train(config: TrainConfig, progress: bool = True, on_start=None) -> TrainRes
                        **({"target": config.target} if config.target else {}),
                        **({"noise": config.noise} if config.noise is not None else {}),
                        **({"n_samples": config.n_samples} if config.n_samples is not None else {}))
+    # multi_margin is hinge with one output per class: still classification
+    ds = as_task_of_loss(ds, "hinge" if config.loss == "multi_margin" else config.loss)
     if not 0 <= config.test_fraction < 1:
         raise UserInputError("--test-fraction must be in [0, 1)")
     Xtr, Xte, ytr, yte = datasets.train_test_split(ds.X, ds.y, config.test_fraction, config.seed)
@@ -199,11 +230,13 @@ def fit_split(config: TrainConfig, ds: datasets.Dataset, Xtr: np.ndarray, Xte: n
     split = {"train": Xtr.shape[0], "test": Xte.shape[0]}
     if on_start is not None:
         on_start(header(config, model, ds, split))
+    initial = model.loss(Xtr, ytr)
     start = time.perf_counter()
     history = model.fit(Xtr, ytr, optimizer=optimizer, epochs=config.epochs, batch_size=config.batch_size,
                         shuffle=True, seed=config.seed, schedule=schedule, verbose=progress)
     seconds = time.perf_counter() - start
     history["lr"] = lr if lr is not None else optimizer.lr
+    _warn_if_diverging(initial, history, history["lr"])
     classification = ds.task == "classification"
     has_test = Xte.shape[0] > 0
     result = TrainResult(
@@ -227,10 +260,7 @@ def predict_file(model_path: str, data: str, target: str | None = None) -> list[
     X = datasets.read_features_csv(data[4:], target=target, feature_names=names)
     if X.shape[1] != model.n_in:
         raise UserInputError(f"{data[4:]} has {X.shape[1]} feature columns; the model expects {model.n_in}")
-    scale = info.get("standardize")
-    if scale:
-        X = (X - np.asarray(scale["mean"])) / np.asarray(scale["std"])
-    out = model.predict(X)
+    out = model.predict(X)  # the model applies the file's input scaling
     classes = info.get("class_names") or []
     if model.loss_fn.classification:
         return [str(classes[int(v)]) if classes else str(int(v)) for v in out]

@@ -9,6 +9,10 @@ import sympy as sp
 
 x = sp.Symbol("x", real=True)
 
+#: torch.nn.SELU's constants, to the digits PyTorch writes them with.
+SELU_ALPHA = sp.Float("1.6732632423543772848170429916717", 32)
+SELU_SCALE = sp.Float("1.0507009873554804934193349852946", 32)
+
 #: name -> (forward expression in x, one-line description). PyTorch's definitions and defaults.
 ACTIVATIONS: dict[str, tuple[sp.Expr, str]] = {
     "identity": (x, "the identity, for a linear output layer"),
@@ -20,8 +24,12 @@ ACTIVATIONS: dict[str, tuple[sp.Expr, str]] = {
         sp.Piecewise((x, x > 0), (sp.Rational(1, 100) * x, True)),
         "leaky ReLU, negative slope 0.01",
     ),
-    "elu": (sp.Piecewise((x, x > 0), (sp.exp(x) - 1, True)), "exponential linear unit, alpha 1"),
+    # NaN takes the branch `otherwise`, as in torch's kernels: ELU's gradient at NaN is g.
+    "elu": (sp.Piecewise((sp.exp(x) - 1, x <= 0), (x, True)), "exponential linear unit, alpha 1"),
     "softplus": (sp.log(1 + sp.exp(x)), "softplus, beta 1: a smooth ReLU"),
     "silu": (x / (1 + sp.exp(-x)), "SiLU (swish): x * sigmoid(x)"),
     "gelu": (x * (1 + sp.erf(x / sp.sqrt(2))) / 2, "GELU, exact erf form"),
+    "mish": (x * sp.tanh(sp.log(1 + sp.exp(x))), "Mish: x * tanh(softplus(x))"),
+    "selu": (sp.Piecewise((SELU_SCALE * SELU_ALPHA * (sp.exp(x) - 1), x <= 0), (SELU_SCALE * x, True)),
+             "scaled ELU with PyTorch's constants (alpha 1.6733, scale 1.0507)"),
 }

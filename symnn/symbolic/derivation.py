@@ -13,6 +13,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter, greek_letters_set
 from sympy.printing.precedence import PRECEDENCE
 
+from symnn.symbolic import accuracy
 from symnn.symbolic.rules import apply_conventions
 
 #: The output symbol that activation gradients may be written in.
@@ -205,34 +206,54 @@ def in_terms_of_output(f: sp.Expr, d: sp.Expr, x: sp.Symbol) -> list[sp.Expr]:
     return found
 
 
+#: The most operations a derivative may have for `derive` to try simplifying it (and writing it in
+#: y): a deterministic bound on SymPy's work, so a large formula is derived in seconds.
+SIMPLIFY_LIMIT = 60
+
+
 def _function_kinds(e: sp.Expr) -> set[type]:
     """The kinds of function in e: simplify may trade exp for cosh, which overflows differently."""
     return {type(a) for a in e.atoms(sp.Function)}
 
 
-def _best_derivative(f: sp.Expr, d: sp.Expr, x: sp.Symbol) -> sp.Expr:
-    """The simplest of d, simplify(d) and its forms in the output y, branch by branch."""
+def _best_derivative(f: sp.Expr, d: sp.Expr, x: sp.Symbol, where: sp.Basic = sp.true,
+                     passed_over: list | None = None) -> sp.Expr:
+    """The simplest of d, simplify(d) and its forms in the output y, branch by branch, among the
+    forms as accurate as the best of them (`accuracy.inaccurate_points`). A form in y counts only
+    where SymPy proves it equal to d: solving y = f(g) can pick the wrong branch."""
     if isinstance(f, sp.Piecewise) and isinstance(d, sp.Piecewise) and len(f.args) == len(d.args):
         branches = []
         for (fb, fc), (db, dc) in zip(f.args, d.args):
             if fc != dc:
                 break
-            branches.append((_best_derivative(fb, db, x), dc))
+            branches.append((_best_derivative(fb, db, x, dc), dc))
         else:
             return sp.Piecewise(*branches)
+    if sp.count_ops(d) > SIMPLIFY_LIMIT:
+        return d  # left as sympy.diff gave it: simplifying it could take minutes
     known = _function_kinds(f) | _function_kinds(d)
     candidates = [d] + [c for c in (sp.simplify(d), sp.factor(d)) if _function_kinds(c) <= known]
-    candidates += [c for form in in_terms_of_output(f, d, x) for c in (form, sp.factor(form),
-                   -sp.factor(-form))]
-    return simplest(candidates)
+    forms = [c for form in in_terms_of_output(f, d, x) for c in (form, sp.factor(form), -sp.factor(-form))]
+    candidates += [c for c in dict.fromkeys(forms) if accuracy.equal_everywhere(f, d, c, x, y)]
+    candidates = list(dict.fromkeys(candidates))
+    misses = accuracy.inaccurate_points(f, d, candidates, x, y, where)
+    kept = [c for c, m in zip(candidates, misses) if m == min(misses)]
+    in_y = [c for c in candidates if y in c.free_symbols]
+    if passed_over is not None and in_y and not any(y in c.free_symbols for c in kept):
+        passed_over.append(simplest(in_y))
+    return simplest(kept)
 
 
 def derive_elementwise(name: str, f: sp.Expr, x: sp.Symbol, description: str,
                        kind: str = "activation") -> Derivation:
     """y = f(x) elementwise: dy/dx by `sympy.diff`, simplified, in y where that is shorter."""
     raw = apply_conventions(sp.diff(f, x))
-    best = _best_derivative(f, raw, x)
+    passed_over: list[sp.Expr] = []
+    best = _best_derivative(f, raw, x, passed_over=passed_over)
     steps: list[tuple[str, object]] = [("forward", sp.Eq(y, f)), ("dy/dx = diff(f, x)", raw)]
+    for form in passed_over:
+        steps.append(("equal, in terms of the output y (the kernel does not use it: it loses accuracy where y "
+                      "rounds, and the form in x does not)", form))
     if best != raw:
         label = "simplified, in terms of the output y" if y in best.free_symbols else "simplified"
         steps.append((label, best))

@@ -48,8 +48,9 @@ ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
     "mae": ElementwiseLoss("mae", "mean absolute error (torch l1_loss)", sp.Abs(z - t)),
     "huber": ElementwiseLoss(
         "huber", "Huber loss, delta 1 (torch huber_loss)",
-        sp.Piecewise((sp.Rational(1, 2) * (z - t) ** 2, sp.Abs(z - t) < 1),
-                     (sp.Abs(z - t) - sp.Rational(1, 2), True))),
+        # A NaN residual takes the quadratic branch (`otherwise`): its gradient is NaN, as torch's.
+        sp.Piecewise((sp.Abs(z - t) - sp.Rational(1, 2), sp.Abs(z - t) >= 1),
+                     (sp.Rational(1, 2) * (z - t) ** 2, True))),
     "binary_cross_entropy": ElementwiseLoss(
         "binary_cross_entropy",
         "sigmoid + binary cross-entropy on logits (torch binary_cross_entropy_with_logits)",
@@ -75,30 +76,36 @@ def softmax(j: int) -> sp.Expr:
 
 
 CROSS_ENTROPY_FORWARD = -sum(ts[j] * sp.log(softmax(j)) for j in range(C_SHOWN))
-#: Per element of a row, with lse = log(sum(exp(z))): t_j * (lse - z_j) and (exp(z_j - lse) - t_j)/n.
-CROSS_ENTROPY_STABLE_TERM = t * (lse - z)
-CROSS_ENTROPY_FUSED_GRADIENT = (sp.exp(z - lse) - t) / n
-
 
 #: One pass over a row, one exp per element: the row maximum m, each e_j = exp(z_j - m) stored
-#: while summing s = sum_j e_j, then lse = m + log(s) and exp(z_j - lse) = e_j / s.
+#: while summing s = sum_j e_j and the row's target sum S (1 for one-hot rows).
 row_max = sp.Symbol("m", real=True)
 exp_sum = sp.Symbol("s", positive=True)
 stored_exp = sp.Symbol("e", positive=True)
-STORED_EXP = sp.exp(z - row_max)
+target_sum = sp.Symbol("S", real=True)
+shifted = sp.Symbol("w", real=True)  # z - m: the logit less the row maximum
+STORED_EXP = sp.exp(shifted)
 LSE_FROM_SUM = row_max + sp.log(exp_sum)
 #: exp(z - lse) -> e/s, the rewrite that lets the gradient reuse the stored exponentials.
 EXP_FROM_STORED = {sp.exp(z - lse): stored_exp / exp_sum}
 
+#: Per element of a row, lse = log(sum(exp(z))): t_j*(lse - z_j), computed as t_j*(log(s) - (z_j - m))
+#: (lse itself rounds away log(s) next to a large m); 0 where t_j = 0, so a masked -inf logit adds
+#: nothing instead of 0*inf = NaN.
+CROSS_ENTROPY_STABLE_TERM = sp.Piecewise((0, sp.Eq(t, 0)), (t * (sp.log(exp_sum) - shifted), True))
+#: dL/dz_j = (softmax(z)_j * S - t_j)/n: diff of -sum t log softmax for any targets (torch's).
+CROSS_ENTROPY_FUSED_GRADIENT = (sp.exp(z - lse) * target_sum - t) / n
+
 
 def cross_entropy_gradient_from_stored_exps() -> sp.Expr:
-    """CROSS_ENTROPY_FUSED_GRADIENT with exp(z - lse) replaced by e/s: (e/s - t)/n.
+    """CROSS_ENTROPY_FUSED_GRADIENT with exp(z - lse) replaced by e/s: (S*e/s - t)/n.
 
     Raises ArithmeticError unless SymPy finds the rewrite an identity, i.e. unless the result, with
     e = exp(z - m), equals the fused gradient with lse = m + log(s), and no lse is left in it.
     """
     grad = CROSS_ENTROPY_FUSED_GRADIENT.subs(EXP_FROM_STORED)
-    identity = grad.subs(stored_exp, STORED_EXP) - CROSS_ENTROPY_FUSED_GRADIENT.subs(lse, LSE_FROM_SUM)
+    identity = (grad.subs(stored_exp, sp.exp(z - row_max))
+                - CROSS_ENTROPY_FUSED_GRADIENT.subs(lse, LSE_FROM_SUM))
     if lse in grad.free_symbols or sp.simplify(identity) != 0:
         raise ArithmeticError(f"exp(z - lse) = e/s does not turn {CROSS_ENTROPY_FUSED_GRADIENT} into an "
                               f"equal expression in e and s: got {grad}")
@@ -111,11 +118,10 @@ def cross_entropy_raw_gradient(j: int) -> sp.Expr:
 
 
 def fused_gradient_holds() -> bool:
-    """sympy.diff of -sum t log softmax equals softmax - t wherever the targets sum to 1."""
-    sum_to_one = {ts[-1]: 1 - sum(ts[:-1])}
-    return all(
-        sp.simplify((cross_entropy_raw_gradient(j) - (softmax(j) - ts[j])).subs(sum_to_one)) == 0
-        for j in range(C_SHOWN))
+    """sympy.diff of -sum t log softmax equals softmax*S - t, S = t1 + t2 + t3, for any targets."""
+    total = sum(ts)
+    return all(sp.simplify(cross_entropy_raw_gradient(j) - (softmax(j) * total - ts[j])) == 0
+               for j in range(C_SHOWN))
 
 
 # Multi-class hinge (torch multi_margin_loss, margin 1): sum over i != y of max(0, 1 - z_y + z_i) / C.
@@ -155,10 +161,11 @@ def derive_cross_entropy() -> Derivation:
         ("forward, per row (shown for C = 3 classes; L is the mean over the n rows)",
          sp.Eq(sp.Symbol("l"), CROSS_ENTROPY_FORWARD)),
         ("dl/dz1 = diff(l, z1)", raw),
-        ("fused, since t1 + t2 + t3 = 1: dl/dz_j = softmax(z)_j - t_j", sp.simplify(
-            (raw).subs(ts[-1], 1 - sum(ts[:-1])))),
-        ("stable forward per element, lse = max(z) + log(sum(exp(z - max(z))))", CROSS_ENTROPY_STABLE_TERM),
-        ("dL/dz_j (softmax(z) - t, over n)", CROSS_ENTROPY_FUSED_GRADIENT),
+        ("fused: dl/dz_j = softmax(z)_j (t1 + t2 + t3) - t_j; softmax(z)_j - t_j for one-hot rows",
+         sp.factor_terms(sp.simplify(raw))),
+        ("stable forward per element, w = z - max(z), s = sum(exp(w))", CROSS_ENTROPY_STABLE_TERM),
+        ("dL/dz_j = (softmax(z) S - t)/n, S the row's target sum (softmax(z) - t over n for one-hot rows)",
+         CROSS_ENTROPY_FUSED_GRADIENT),
     ]
     return Derivation(
         "cross_entropy", "loss",

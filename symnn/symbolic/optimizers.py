@@ -84,6 +84,8 @@ class Line:
     target: sp.Symbol
     value: sp.Expr
     when: tuple[str, ...] = ()
+    #: A hyper-parameter whose value 0 skips the line (torch's `if weight_decay != 0:`).
+    unless_zero: sp.Symbol | None = None
 
     def active(self, options: tuple[str, ...]) -> bool:
         return all((w[1:] not in options) if w.startswith("!") else (w in options) for w in self.when)
@@ -91,11 +93,14 @@ class Line:
     def update(self) -> Update:
         return Update(self.target, self.value)
 
+    def conditions(self) -> list[str]:
+        """What the line holds under, as text: its options, and its nonzero hyper-parameter."""
+        return [OPTION_TEXT[w] for w in self.when] + ([f"{self.unless_zero} != 0"] if self.unless_zero else [])
+
     def title(self) -> str:
         """The label, with the condition it holds under."""
-        if not self.when:
-            return self.label
-        return f"{self.label}, if {' and '.join(OPTION_TEXT[w] for w in self.when)}"
+        conditions = self.conditions()
+        return f"{self.label}, if {' and '.join(conditions)}" if conditions else self.label
 
 
 @dataclass(frozen=True)
@@ -186,7 +191,9 @@ class OptimizerDefinition:
 
 
 def _weight_decay_l2() -> Line:
-    return Line("weight decay (L2, added to the gradient)", g, g + weight_decay * p)
+    """g + weight_decay*p, skipped where weight_decay is 0 as torch skips it (an inf p stays out of g:
+    inf*0 would be NaN)."""
+    return Line("weight decay (L2, added to the gradient)", g, g + weight_decay * p, unless_zero=weight_decay)
 
 
 SGD = OptimizerDefinition(
@@ -233,7 +240,9 @@ RMSPROP = OptimizerDefinition(
     per_step=(),
     lines=(
         _weight_decay_l2(),
-        Line("running mean of g^2", v, alpha * v + (1 - alpha) * g**2),
+        # torch: square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha): ((1 - alpha)*g)*g, which
+        # does not overflow where g*g would.
+        Line("running mean of g^2", v, alpha * v + g * sp.UnevaluatedExpr((1 - alpha) * g)),
         Line("running mean of g", g_avg, alpha * g_avg + (1 - alpha) * g, ("centered",)),
         Line("denominator", avg, sp.sqrt(v - g_avg**2) + eps, ("centered",)),
         Line("denominator", avg, sp.sqrt(v) + eps, ("!centered",)),

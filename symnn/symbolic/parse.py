@@ -24,6 +24,7 @@ from typing import NamedTuple
 import sympy
 
 from symnn.errors import UserInputError
+from symnn.symbolic import rules
 
 MAX_LENGTH = 1000
 """Longest formula accepted, in characters."""
@@ -38,6 +39,18 @@ MAX_DIGITS = 300
 """Longest integer (numerator or denominator) a formula may contain or produce, in digits."""
 
 _MAX_NUMBER = 10**MAX_DIGITS
+
+MAX_CALL_DEPTH = 6
+"""Deepest nesting of function calls (``exp(exp(...))``): the chain rule multiplies every level."""
+
+MAX_BRANCHES = 6
+"""Most kinks a formula may have: each abs, sign, relu or step, and each argument of max or min past
+the first. Their derivatives become branches, and branches multiply when combined."""
+
+MAX_CALLS = 40
+"""Most function calls in one formula: each adds terms to the derivative that SymPy simplifies."""
+
+_BRANCHING = {"abs": 1, "sign": 1, "relu": 1, "step": 1}
 
 
 class _Function(NamedTuple):
@@ -57,7 +70,8 @@ def _unary(func: Callable[[sympy.Expr], sympy.Expr]) -> _Function:
 _FUNCTIONS: dict[str, _Function] = {
     "exp": _unary(sympy.exp),
     "log": _Function(1, 1, sympy.log, "natural logarithm; for base b write log(a)/log(b)"),
-    "log1p": _unary(lambda a: sympy.log(1 + a)),
+    "log1p": _unary(rules.log1p),
+    "expm1": _unary(rules.expm1),
     "sqrt": _unary(sympy.sqrt),
     "abs": _unary(sympy.Abs),
     "sign": _unary(sympy.sign),
@@ -201,6 +215,8 @@ class _Parser:
         self.text = text  # already stripped of surrounding whitespace
         self.variables = variables
         self.symbols = {name: sympy.Symbol(name, real=True) for name in variables}
+        self.calls = self.branches = 0
+        self.call_depth = 0
 
     # -- messages --------------------------------------------------------------------------------
 
@@ -234,6 +250,9 @@ class _Parser:
         text = self.text
         if not text:
             raise UserInputError(f"expression is empty; write a formula such as {self._example()}")
+        if "#" in text:
+            raise UserInputError(
+                f"comments ('#') are not allowed in an expression; write only the formula, such as {self._example()}")
         self._check_bracket_depth(text)
         try:
             tree = ast.parse(text, mode="eval")
@@ -467,8 +486,26 @@ class _Parser:
                 f"function '{name}' takes {self._arity(spec)}, got {count}"
                 + (f" ({spec.hint})" if spec.hint else "")
             )
+        self._count_call(name, count)
+        self.call_depth += 1
+        if self.call_depth > MAX_CALL_DEPTH:
+            raise UserInputError(
+                f"expression nests function calls more than {MAX_CALL_DEPTH} deep; the derivative of such a "
+                "chain is too large to derive and compile quickly: simplify the formula")
         args = [self._visit(arg, depth + 1) for arg in node.args]
+        self.call_depth -= 1
         return spec.build(*args)
+
+    def _count_call(self, name: str, count: int) -> None:
+        """Bound the work a formula causes before SymPy sees it: calls and kinks are counted."""
+        self.calls += 1
+        self.branches += _BRANCHING.get(name, 0) + (count - 1 if name in ("max", "min") else 0)
+        if self.calls > MAX_CALLS:
+            raise UserInputError(f"expression calls more than {MAX_CALLS} functions; split it or simplify it")
+        if self.branches > MAX_BRANCHES:
+            raise UserInputError(
+                f"expression has more than {MAX_BRANCHES} kinks (abs, sign, relu, step, and max/min arguments "
+                "past the first); each one doubles the branches of the derivative: use fewer")
 
     @staticmethod
     def _arity(spec: _Function) -> str:

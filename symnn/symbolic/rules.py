@@ -13,7 +13,15 @@ from dataclasses import dataclass
 import sympy as sp
 
 
-class softplus_stable(sp.Function):  # noqa: N801 - printed name
+class _Rewritten(sp.Function):
+    """A function that stands for a plain SymPy form (`_eval_rewrite_as_log`/`_exp`): numbers
+    evaluate through that form, so `softplus(2)` in a formula is a number like any other."""
+
+    def _eval_evalf(self, prec):  # noqa: D102
+        return self.rewrite(sp.log).rewrite(sp.exp)._eval_evalf(prec)
+
+
+class softplus_stable(_Rewritten):  # noqa: N801 - printed name
     """log(1 + exp(a)) computed as max(a, 0) + log1p(exp(-|a|)): finite for every float a."""
 
     nargs = 1
@@ -26,13 +34,16 @@ class softplus_stable(sp.Function):  # noqa: N801 - printed name
         return sp.diff(sp.log(1 + sp.exp(a)), a).subs(a, self.args[0])
 
 
-class log1p(sp.Function):  # noqa: N801 - printed name
+class log1p(_Rewritten):  # noqa: N801 - printed name
     """log(1 + a), accurate for small a."""
 
     nargs = 1
 
     def _eval_rewrite_as_log(self, a, **kwargs):  # noqa: D102
         return sp.log(1 + a)
+
+    def fdiff(self, argindex=1):  # noqa: D102
+        return 1 / (1 + self.args[0])
 
 
 #: The symbol `exp(-|x|)` is bound to in kernels that `exp_sign_split` rewrote.
@@ -44,7 +55,7 @@ def _linear_exps(expr: sp.Expr, x: sp.Symbol) -> dict[sp.Expr, sp.Expr] | None:
     found = {}
     for e in expr.atoms(sp.exp):
         k = sp.simplify(e.args[0] / x)
-        if not k.is_Rational or k == 0:
+        if not (k.is_number and k.is_real) or k == 0:
             return None
         found[e] = k
     return found
@@ -61,31 +72,42 @@ def exp_sign_split(expr: sp.Expr, x: sp.Symbol) -> sp.Expr:
     exps = _linear_exps(expr, x)
     if not exps:
         return expr
-    positive = sp.cancel(expr.xreplace({e: U ** (-k) for e, k in exps.items()}))
-    negative = sp.cancel(expr.xreplace({e: U ** k for e, k in exps.items()}))
+    positive = _grouped(sp.cancel(expr.xreplace({e: U ** (-k) for e, k in exps.items()})), x)
+    negative = _grouped(sp.cancel(expr.xreplace({e: U ** k for e, k in exps.items()})), x)
     return sp.Piecewise((positive, x >= 0), (negative, True))
 
 
-class expm1(sp.Function):  # noqa: N801 - printed name
+def _grouped(fraction: sp.Expr, x: sp.Symbol) -> sp.Expr:
+    """`cancel`'s numerator with its terms in x collected: Mish's -t*t*x + t*u + t + x is 0 at
+    x = 1e20 (t = 1), x*(1 - t*t) + t*u + t is 1."""
+    num, den = sp.fraction(fraction)
+    return sp.collect(sp.expand(num), x) / den
+
+
+class expm1(_Rewritten):  # noqa: N801 - printed name
     """exp(a) - 1, accurate for small a (1 - exp(-y) at y = 1e-13 keeps its digits)."""
 
     nargs = 1
+
+    def fdiff(self, argindex=1):  # noqa: D102
+        return sp.exp(self.args[0])
 
     def _eval_rewrite_as_exp(self, a, **kwargs):  # noqa: D102
         return sp.exp(a) - 1
 
 
 def _expm1(expr: sp.Expr) -> sp.Expr:
-    """exp(a) - 1 -> expm1(a) and 1 - exp(a) -> -expm1(a), wherever a sum holds them."""
+    """c*exp(a) - c -> c*expm1(a), c a number (exp(a) - 1, 1 - exp(a), SELU's 1.7581*exp(x) - 1.7581),
+    wherever a sum holds them."""
 
     def rewrite(e: sp.Add) -> sp.Expr:
         terms = list(e.args)
-        for sign in (1, -1):
-            exps = [a for a in terms if isinstance(sign * a, sp.exp)]
-            if exps and -sign in terms:
-                terms.remove(exps[0])
-                terms.remove(sp.Integer(-sign))
-                return sp.Add(sign * expm1((sign * exps[0]).args[0]), *terms)
+        for term in terms:
+            c, rest = term.as_coeff_Mul()
+            if isinstance(rest, sp.exp) and -c in terms and c != 0:
+                terms.remove(term)
+                terms.remove(-c)
+                return sp.Add(c * expm1(rest.args[0]), *terms)
         return e
 
     return expr.replace(lambda e: isinstance(e, sp.Add), rewrite)
@@ -100,10 +122,16 @@ class Rule:
     apply: Callable[[sp.Expr], sp.Expr]
 
 
-def _heaviside_zero_at_zero(expr: sp.Expr) -> sp.Expr:
+def _is_tie(a: sp.Expr) -> bool:
+    """Whether Heaviside(a) compares two varying branches (max(f, g) -> H(f - g)), not a value
+    against a constant (relu: max(0, x) -> H(x))."""
+    return isinstance(a, sp.Add) and sum(1 for term in a.args if term.free_symbols) >= 2
+
+
+def _heaviside_at_zero(expr: sp.Expr) -> sp.Expr:
     return expr.replace(
-        lambda e: isinstance(e, sp.Heaviside) and (len(e.args) == 1 or e.args[1] != 0),
-        lambda e: sp.Heaviside(e.args[0], 0),
+        lambda e: isinstance(e, sp.Heaviside) and (len(e.args) == 1 or e.args[1] == sp.S.Half),
+        lambda e: sp.Heaviside(e.args[0], sp.S.Half if _is_tie(e.args[0]) else 0),
     )
 
 
@@ -112,23 +140,30 @@ def _dirac_to_zero(expr: sp.Expr) -> sp.Expr:
 
 
 def _softplus(expr: sp.Expr) -> sp.Expr:
-    w = sp.Wild("w")
+    """log(c + exp(a)), c > 0 a number, as log(c) + softplus_stable(a - log(c)) (for c = 1, softplus
+    itself): SymPy folds softplus(softplus(x)) into log(exp(x) + 2), which overflows as written."""
+    w, c = sp.Wild("w"), sp.Wild("c", properties=[lambda k: k.is_number and k.is_positive])
 
-    def is_log1pexp(e: sp.Basic) -> bool:
-        if not isinstance(e, sp.log):
-            return False
-        m = e.args[0].match(1 + sp.exp(w))
-        return m is not None and m[w] != 0
+    def match(e: sp.Basic):
+        if not isinstance(e, sp.log) or e.args[0].is_number:
+            return None
+        m = e.args[0].match(c + sp.exp(w))
+        return m if m is not None and m[w] != 0 else None
 
-    return expr.replace(is_log1pexp, lambda e: softplus_stable(e.args[0].match(1 + sp.exp(w))[w]))
+    def rewrite(e: sp.log) -> sp.Expr:
+        m = match(e)
+        return softplus_stable(m[w]) if m[c] == 1 else sp.log(m[c]) + softplus_stable(m[w] - sp.log(m[c]))
+
+    return expr.replace(lambda e: match(e) is not None, rewrite)
 
 
 #: Conventions applied to every derived gradient (display and code alike).
 CONVENTIONS: tuple[Rule, ...] = (
     Rule(
         "heaviside_at_zero",
-        "the derivative at a kink is taken as 0, as PyTorch does (ReLU'(0) = 0)",
-        _heaviside_zero_at_zero,
+        "the derivative at a kink is taken as 0, as PyTorch does (ReLU'(0) = 0); where max or min "
+        "ties two varying branches, each gets half (torch.maximum)",
+        _heaviside_at_zero,
     ),
 )
 
