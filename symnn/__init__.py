@@ -25,15 +25,27 @@ _EXPORTS = {
     "CosineAnnealingLR": "symnn.runtime.schedules",
     "Perceptron": "symnn.runtime.perceptron",
     "UserInputError": "symnn.errors",
+    "SymnnClassifier": "symnn.estimators",
+    "SymnnRegressor": "symnn.estimators",
 }
 
-__all__ = sorted([*_EXPORTS, "derive", "load"])
+#: Submodules reachable as attributes without an explicit import (`symnn.datasets.load("xor")`).
+_SUBMODULES = ("datasets", "estimators", "plotting", "optviz", "display")
+
+__all__ = sorted([*_EXPORTS, "derive", "load", "datasets", "sweep"])
 
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(_EXPORTS[name]), name)
+    if name in _SUBMODULES:
+        return import_module(f"symnn.{name}")
     raise AttributeError(f"module 'symnn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The public names too (they load lazily), so tab completion offers them."""
+    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
 
 
 def derive(name_or_expr: str):
@@ -48,3 +60,13 @@ def load(path: str):
     from symnn.runtime.files import load_model
 
     return load_model(path)
+
+
+def sweep(grid=None, **options):
+    """Many trainings at once: every combination of `grid` x seeds (x folds), on joblib or Dask.
+
+    See `symnn.sweeps.api.sweep` (and `symnn sweep --help`); returns a SweepResult.
+    """
+    from symnn.sweeps.api import sweep as _sweep
+
+    return _sweep(grid, **options)

@@ -1,4 +1,4 @@
-"""The `symnn` command: derive, generate, train, gradcheck, predict, optviz.
+"""The `symnn` command: derive, generate, train, sweep, gradcheck, predict, optviz.
 
 Bad input is reported as one line, `symnn: error: ...`, with exit code 2 and no traceback.
 SymPy is imported only by the subcommands that derive (derive, generate).
@@ -18,8 +18,24 @@ from pathlib import Path
 from symnn.errors import UserInputError
 
 
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Help that shows every option's default (unless its text already says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default is None or default is False or default == argparse.SUPPRESS \
+                or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with the contract's one-line error and exit code 2."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Help)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UserInputError(f"{message}; see '{self.prog} --help'")
@@ -55,6 +71,17 @@ def _nonneg_float(text: str) -> float:
     return value
 
 
+def _rates(text: str) -> dict[str, float]:
+    """`adagrad=0.5,adam=0.05` -> {"adagrad": 0.5, "adam": 0.05}."""
+    rates = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"{item!r}: write NAME=LR, e.g. adagrad=0.5")
+        rates[name.strip()] = _nonneg_float(value.strip())
+    return rates
+
+
 def _layers(text: str) -> list[int]:
     try:
         sizes = [int(s) for s in text.split(",")]
@@ -63,6 +90,40 @@ def _layers(text: str) -> list[int]:
     if len(sizes) < 2 or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: give at least two positive sizes, e.g. 2,16,1")
     return sizes
+
+
+def _add_train_options(t: argparse.ArgumentParser) -> None:
+    """The options of one training, shared by `train` and `sweep`."""
+    t.add_argument("--data", default="moons", help="xor, blobs, moons, circles, spiral, digits, iris, "
+                   "breast_cancer, wine, or csv:PATH (default: moons)")
+    t.add_argument("--noise", type=_nonneg_float, help="generated sets: the noise's standard deviation "
+                   "(default: per set; raise it so that activations and optimizers differ)")
+    t.add_argument("--n-samples", type=_positive_int, help="generated sets: the number of points (default: per set)")
+    t.add_argument("--target", help="with csv:PATH, the target column's name (default: the last)")
+    t.add_argument("--layers", type=_layers, help="sizes, e.g. 2,16,16,1 (default: inputs,16,16,outputs)")
+    t.add_argument("--activation", default="relu", help="a registered activation or a formula in x")
+    t.add_argument("--loss", help="mse, mae, huber, cross_entropy, binary_cross_entropy, hinge, multi_margin "
+                   "(hinge with one output per class); mse, mae and huber also fit 0/1 labels with one output "
+                   "(default: binary_cross_entropy for 2 classes, cross_entropy for more, mse for regression)")
+    t.add_argument("--optimizer", default="adam", help="sgd, momentum (SGD, momentum 0.9), nesterov, adagrad, "
+                   "rmsprop, adam, adamw")
+    t.add_argument("--lr", type=_nonneg_float, help="learning rate (default: the optimizer's, 0.01 for adam)")
+    t.add_argument("--momentum", type=_nonneg_float, help="momentum of sgd, momentum, nesterov or rmsprop "
+                   "(default: 0 for sgd and rmsprop, 0.9 for momentum and nesterov)")
+    t.add_argument("--schedule", default="constant", help="learning-rate schedule stepped per epoch: constant, "
+                   "step, exponential, cosine")
+    t.add_argument("--step-size", type=_positive_int, help="--schedule step: epochs between decays "
+                   "(default: a third of the epochs)")
+    t.add_argument("--gamma", type=_nonneg_float, help="--schedule step or exponential: the decay factor "
+                   "(default: 0.1 for step, 0.95 for exponential)")
+    t.add_argument("--eta-min", type=_nonneg_float, default=0.0, help="--schedule cosine: the lowest learning rate")
+    t.add_argument("--epochs", type=_positive_int, default=100, help="passes over the training rows")
+    t.add_argument("--batch-size", type=_positive_int, default=32, help="rows per gradient step")
+    t.add_argument("--init", default="auto", help="weight initialisation: auto (he before relu-like "
+                   "activations, else xavier), normal, xavier, xavier_normal, he, he_uniform")
+    t.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="the arrays' float type")
+    t.add_argument("--seed", type=_nonneg_int, default=0, help="seeds the data, the split, the weights and the shuffle")
+    t.add_argument("--test-fraction", type=_nonneg_float, default=0.2, help="share of rows held out for testing")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("names", nargs="*", metavar="NAME", help="registered names (see --list)")
     d.add_argument("--expr", help="your own activation as a formula in x, e.g. 'x*tanh(softplus(x))'")
     d.add_argument("--model", help="a network, e.g. 'dense(2,3) tanh dense(3,1) mse': its chain rule")
-    d.add_argument("--format", choices=("pretty", "latex", "text"), default="pretty")
+    d.add_argument("--format", choices=("pretty", "latex", "text"), default="pretty",
+                   help="pretty (Unicode), latex (for KaTeX/MathJax) or text (SymPy syntax)")
     d.add_argument("--list", action="store_true", help="list the registered names and exit")
     d.set_defaults(run=cmd_derive)
 
@@ -92,22 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a network with the compiled kernels",
                        description="Train a multi-layer network with the generated kernels. With no "
                        "option: a small 2-D classification problem (moons).")
-    t.add_argument("--data", default="moons", help="xor, blobs, moons, circles, spiral, digits, iris, "
-                   "breast_cancer, wine, or csv:PATH (default: moons)")
-    t.add_argument("--target", help="with csv:PATH, the target column's name (default: the last)")
-    t.add_argument("--layers", type=_layers, help="sizes, e.g. 2,16,16,1 (default: inputs,16,16,outputs)")
-    t.add_argument("--activation", default="relu", help="a registered activation or a formula in x")
-    t.add_argument("--loss", help="mse, mae, huber, cross_entropy, binary_cross_entropy, hinge "
-                   "(default: from the data)")
-    t.add_argument("--optimizer", default="adam", help="sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw")
-    t.add_argument("--lr", type=_nonneg_float, help="learning rate (default: the optimizer's, 0.01 for adam)")
-    t.add_argument("--schedule", default="constant", help="constant, step, exponential, cosine")
-    t.add_argument("--epochs", type=_positive_int, default=100)
-    t.add_argument("--batch-size", type=_positive_int, default=32)
-    t.add_argument("--init", default="auto", help="auto, normal, xavier, xavier_normal, he, he_uniform")
-    t.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    t.add_argument("--seed", type=_nonneg_int, default=0)
-    t.add_argument("--test-fraction", type=_nonneg_float, default=0.2)
+    _add_train_options(t)
     t.add_argument("--save", help="write the trained model to PATH.npz")
     t.add_argument("--plot", help="draw the loss curve (and the decision boundary of 2-D data) to PATH.png")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -116,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("gradcheck", help="compiled gradients against finite differences",
                        description="Check every compiled gradient (or the named ones) against central "
                        "finite differences in float64; exit 1 on any mismatch.")
-    c.add_argument("names", nargs="*", metavar="NAME")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("names", nargs="*", metavar="NAME", help="definitions to check (default: all)")
+    c.add_argument("--json", action="store_true", help="print the rows as JSON on stdout")
     c.set_defaults(run=cmd_gradcheck)
 
     v = sub.add_parser("optviz", help="optimizers racing on a 2-D test surface",
@@ -125,14 +172,42 @@ def build_parser() -> argparse.ArgumentParser:
                        "gradient SymPy derives, print where each ends, and draw the race.")
     v.add_argument("--surface", default="beale",
                    help="beale, rosenbrock, saddle, himmelblau, booth, ravine (default: beale)")
-    v.add_argument("--optimizers", default="sgd,momentum,adagrad,rmsprop,adam",
-                   help="comma-separated: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw "
-                   "(default: sgd,momentum,adagrad,rmsprop,adam)")
+    v.add_argument("--optimizers", default="sgd,momentum,nesterov,adagrad,rmsprop,adam",
+                   help="comma-separated: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw")
     v.add_argument("--steps", type=_positive_int, help="steps per optimizer (default: per surface, 100 to 1000)")
-    v.add_argument("--lr", type=_nonneg_float, help="one learning rate for all (default: a per-surface table)")
+    v.add_argument("--lr", type=_nonneg_float, help="the learning rate every optimizer shares (default: per "
+                   "surface, the largest at which none of the default optimizers diverges)")
+    v.add_argument("--lr-for", type=_rates, default={}, metavar="NAME=LR,...",
+                   help="one optimizer's own learning rate, e.g. adagrad=0.5,adam=0.05 (default: none)")
+    v.add_argument("--tuned-lr", action="store_true", help="each optimizer at its own tuned rate for the "
+                   "surface instead of one shared rate (a showcase, not a fair race)")
     v.add_argument("--out", help="draw the race to PATH.png, or PATH.gif (animated)")
     v.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     v.set_defaults(run=cmd_optviz)
+
+    w = sub.add_parser("sweep", help="many trainings at once: a grid x seeds (x folds), on joblib or Dask",
+                       description="Train every combination of the grid's values (x seeds, x folds) on joblib "
+                       "processes, a local Dask cluster or a Dask cluster by address; one JSON line per run in "
+                       "--out, written as each run ends. Exit 1 if any run failed.")
+    _add_train_options(w)
+    w.add_argument("--grid", action="append", default=[], metavar="NAME=V1,V2,...",
+                   help="a train option and its values, e.g. lr=1e-3,1e-2 or activation=relu,tanh or "
+                   "layers=64-32-10,64-128-10 (repeat for more)")
+    w.add_argument("--seeds", type=_positive_int, default=1, help="seeds per configuration: --seed, --seed + 1, ...")
+    w.add_argument("--cv", type=_positive_int, metavar="K", help="K-fold cross-validation (the held-out fold is "
+                   "the test set; folds drawn with --seed)")
+    w.add_argument("--out", required=True, metavar="RUNS.jsonl", help="the results file, one JSON line per run")
+    w.add_argument("--resume", action="store_true", help="run only the runs --out is missing (and the failed ones)")
+    engine = w.add_mutually_exclusive_group()
+    engine.add_argument("--jobs", type=int, metavar="N", help="joblib (loky) processes (default: all cores)")
+    engine.add_argument("--local-cluster", type=_positive_int, metavar="N",
+                        help="a Dask LocalCluster of N workers on 127.0.0.1 (needs symnn[dask])")
+    engine.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="a Dask cluster's scheduler (needs symnn[dask])")
+    w.add_argument("--metric", help="rank by test_accuracy, train_accuracy, test_loss or loss (default: the first "
+                   "the runs have)")
+    w.add_argument("--plot", help="draw the metric against each swept parameter and the best loss curves to PATH.png")
+    w.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    w.set_defaults(run=cmd_sweep)
 
     r = sub.add_parser("predict", help="one prediction per line from a saved model",
                        description="Predict with a model saved by 'symnn train --save'.")
@@ -152,11 +227,12 @@ def _version() -> str:
 # --- derive --------------------------------------------------------------------------------------
 def cmd_derive(args: argparse.Namespace) -> int:
     from symnn.symbolic import registry
-    from symnn.symbolic.api import derive, derive_formula
+    from symnn.symbolic.api import OPTIMIZER_ALIASES, derive, derive_formula
 
     if args.list:
         for kind, table in registry.DEFINITIONS.items():
-            print(f"{kind + 'es' if kind.endswith('s') else kind + 's':12} {' '.join(table)}")
+            names = [*table, *OPTIMIZER_ALIASES] if kind == "optimizer" else list(table)
+            print(f"{kind + 'es' if kind.endswith('s') else kind + 's':12} {' '.join(names)}")
         return 0
     derivations = []
     if args.model:
@@ -166,7 +242,8 @@ def cmd_derive(args: argparse.Namespace) -> int:
     if args.expr is not None:
         derivations.append(derive_formula(args.expr))
     for name in args.names:
-        registry.kind_of(name)  # unknown names are bad input
+        if name not in OPTIMIZER_ALIASES:
+            registry.kind_of(name)  # unknown names are bad input
         derivations.append(derive(name))
     if not derivations:
         derivations = [registry.derivation(name) for name in registry.names()]
@@ -206,7 +283,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     for path in (args.save, args.plot):
         if path:
             check_writable(path)  # before the training, not after it
-    result = train(config, progress=not args.json)
+    on_start = None if args.json else (lambda text: print(text, flush=True))
+    result = train(config, progress=not args.json, on_start=on_start)
     if args.save:
         result.model.save(args.save, extra=result.file_info())
     if args.plot:
@@ -216,12 +294,57 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.json:
         print(_json(result.summary()))
     else:
-        print(result.report())
+        print(result.outcome())
         if args.save:
             print(f"saved the model to {args.save}")
         if args.plot:
             print(f"drew {args.plot}")
     return 0
+
+
+def train_options_parser() -> argparse.ArgumentParser:
+    """A parser of the train options alone: `symnn sweep` converts its grid's values with them."""
+    p = _Parser(prog="symnn train", add_help=False)
+    _add_train_options(p)
+    return p
+
+
+# --- sweep ---------------------------------------------------------------------------------------
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from symnn.runtime.training import TrainConfig
+    from symnn.sweeps.api import sweep
+    from symnn.sweeps.plan import parse_grid_option
+
+    parser = train_options_parser()
+    grid: dict[str, list] = {}
+    for text in args.grid:
+        name, values = parse_grid_option(text, parser)
+        if name in grid:
+            raise UserInputError(f"--grid {name} given twice; list all its values in one --grid")
+        grid[name] = values
+    base = TrainConfig(**{f: getattr(args, f) for f in TrainConfig.__dataclass_fields__})
+    if args.plot:
+        from symnn.sweeps.plot import check_path
+
+        check_path(args.plot)  # a bad file name fails before the sweep
+    result = sweep(grid, base=base, seeds=args.seeds, cv=args.cv, out=args.out, jobs=args.jobs,
+                   scheduler=args.scheduler, local_cluster=args.local_cluster, resume=args.resume,
+                   metric=args.metric, progress=not args.json)
+    if args.plot:
+        result.plot(args.plot)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    else:
+        print(result.table())
+        print(f"{len(result.records)} runs ({len(result.failed)} failed) in {args.out}, "
+              f"{result.seconds:.1f} s on {result.engine}" + (f"; drew {args.plot}" if args.plot else ""))
+    for record in result.failed[:5]:
+        print(f"symnn: run {record['config']} seed {record['seed']}"
+              + (f" fold {record['fold']}" if record["fold"] is not None else "") + f" failed: {record['error']}",
+              file=sys.stderr)
+    if len(result.failed) > 5:
+        print(f"symnn: and {len(result.failed) - 5} more failed runs (their errors are in {args.out})", file=sys.stderr)
+    return 0 if result.ok else 1
 
 
 # --- gradcheck -----------------------------------------------------------------------------------
@@ -243,8 +366,8 @@ def cmd_optviz(args: argparse.Namespace) -> int:
     if args.out:
         optviz.output_path(args.out)  # a bad suffix fails before the race
         check_writable(args.out)
-    lrs = optviz.learning_rates(args.surface, args.optimizers, args.lr)
-    race = optviz.run_race(args.surface, args.optimizers, args.steps, args.lr)
+    lrs = optviz.learning_rates(args.surface, args.optimizers, args.lr, lr_for=args.lr_for, tuned=args.tuned_lr)
+    race = optviz.run_race(args.surface, args.optimizers, args.steps, args.lr, lr_for=args.lr_for, tuned=args.tuned_lr)
     if args.out:
         optviz.draw(args.out, args.surface, race, lrs)
     rows = optviz.summary(race, args.surface, lrs)

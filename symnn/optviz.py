@@ -4,19 +4,22 @@ Runtime side only: the surfaces' value, gradient and grid kernels and their data
 plotting window, known minima) come from the generated modules `symnn.generated.surfaces.<name>`,
 the updates from the real optimizer classes (`make_optimizer`). SymPy is never imported.
 
-Default learning rates per surface and optimizer (chosen so that, over the default number of steps,
-each optimizer makes visible progress without diverging; `lr=` overrides them all):
+A fair race: every optimizer runs with one shared learning rate, per surface the largest of 0.3, 0.1,
+0.03, 0.01, 0.003, 0.001 at which none of the default optimizers diverges over the default number of
+steps (`SHARED_LR`); `lr=` sets another shared rate, `lr_for={"adagrad": 0.5}` one optimizer's own.
+`tuned=True` uses instead the per-optimizer rates below, chosen so that each optimizer makes visible
+progress without diverging (a showcase of each at its best, not a comparison at equal rates):
 
-=============  =====  ========  ========  =======  =======  ====  =====  =====
-surface        steps  sgd       momentum  nesterov adagrad  rms   adam   adamw
-=============  =====  ========  ========  =======  =======  ====  =====  =====
-beale          500    0.01      0.001     0.001    0.5      0.01  0.1    0.1
-rosenbrock     1000   0.001     0.001     0.001    0.5      0.01  0.1    0.1
-saddle         100    0.05      0.01      0.01     0.1      0.01  0.05   0.05
-himmelblau     200    0.005     0.001     0.001    0.3      0.03  0.1    0.1
-booth          200    0.01      0.01      0.01     1.0      0.1   0.3    0.3
-ravine         150    0.4       0.03      0.03     0.5      0.03  0.1    0.1
-=============  =====  ========  ========  =======  =======  ====  =====  =====
+=============  =====  ======  ========  ========  ========  =======  =====  =====  =====
+surface        steps  shared  sgd       momentum  nesterov  adagrad  rms    adam   adamw
+=============  =====  ======  ========  ========  ========  =======  =====  =====  =====
+beale          500    0.003   0.01      0.001     0.001     0.5      0.01   0.1    0.1
+rosenbrock     1000   0.001   0.001     0.001     0.001     0.5      0.01   0.1    0.1
+saddle         100    0.003   0.05      0.01      0.01      0.1      0.01   0.05   0.05
+himmelblau     200    0.01    0.005     0.001     0.001     0.3      0.03   0.1    0.1
+booth          200    0.03    0.01      0.01      0.01      1.0      0.1    0.3    0.3
+ravine         150    0.1     0.4       0.03      0.03      0.5      0.03   0.1    0.1
+=============  =====  ======  ========  ========  ========  =======  =====  =====  =====
 
 (rms: rmsprop. AdamW keeps torch's default weight_decay 0.01, which pulls it towards the origin.)
 """
@@ -40,15 +43,18 @@ from symnn.runtime import kernels
 from symnn.runtime.optimizers import OPTIMIZER_NAMES, make_optimizer
 
 #: The optimizers raced when none are named.
-DEFAULT_OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+DEFAULT_OPTIMIZERS: tuple[str, ...] = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam")
 #: The surface drawn when none is named.
 DEFAULT_SURFACE = "beale"
 #: surface -> the number of steps when none is given.
 DEFAULT_STEPS: dict[str, int] = {"beale": 500, "rosenbrock": 1000, "saddle": 100, "himmelblau": 200,
                                  "booth": 200, "ravine": 150}
 _LR_COLUMNS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
-#: surface -> optimizer -> its default learning rate there (the table in this module's docstring).
-DEFAULT_LR: dict[str, dict[str, float]] = {surface: dict(zip(_LR_COLUMNS, rates)) for surface, rates in {
+#: surface -> the learning rate every optimizer races with by default (the table's "shared" column).
+SHARED_LR: dict[str, float] = {"beale": 0.003, "rosenbrock": 0.001, "saddle": 0.003, "himmelblau": 0.01,
+                               "booth": 0.03, "ravine": 0.1}
+#: surface -> optimizer -> its tuned learning rate there (`tuned=True`; the table in this module's docstring).
+TUNED_LR: dict[str, dict[str, float]] = {surface: dict(zip(_LR_COLUMNS, rates)) for surface, rates in {
     "beale": (0.01, 0.001, 0.001, 0.5, 0.01, 0.1, 0.1),
     "rosenbrock": (0.001, 0.001, 0.001, 0.5, 0.01, 0.1, 0.1),
     "saddle": (0.05, 0.01, 0.01, 0.1, 0.01, 0.05, 0.05),
@@ -56,6 +62,8 @@ DEFAULT_LR: dict[str, dict[str, float]] = {surface: dict(zip(_LR_COLUMNS, rates)
     "booth": (0.01, 0.01, 0.01, 1.0, 0.1, 0.3, 0.3),
     "ravine": (0.4, 0.03, 0.03, 0.5, 0.03, 0.1, 0.1),
 }.items()}
+#: The tuned table under its earlier name (it was the default before the race became fair).
+DEFAULT_LR = TUNED_LR
 MAX_STEPS = 100_000
 #: A GIF shows at most this many frames (evenly spaced steps), then holds the last one.
 MAX_GIF_FRAMES = 60
@@ -126,17 +134,31 @@ def _steps(surface: str, steps: int | None) -> int:
     return int(steps)
 
 
-def learning_rates(surface: str, optimizers: Sequence[str] | str | None = None,
-                   lr: float | None = None) -> dict[str, float]:
-    """optimizer -> the learning rate it races with: `lr` for all, else the table's per-surface rate."""
+def _rate(label: str, lr: object) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, Real) or not (math.isfinite(lr) and lr > 0):
+        raise UserInputError(f"{label} must be a finite number > 0, got {lr!r}")
+    return float(lr)
+
+
+def learning_rates(surface: str, optimizers: Sequence[str] | str | None = None, lr: float | None = None,
+                   *, lr_for: Mapping[str, float] | None = None, tuned: bool = False) -> dict[str, float]:
+    """optimizer -> the learning rate it races with: one shared rate (`lr`, else SHARED_LR[surface]),
+    or with `tuned` each optimizer's TUNED_LR; `lr_for` then overrides single optimizers."""
     load_surface(surface)
     names = optimizer_list(optimizers)
-    if lr is not None:
-        if isinstance(lr, bool) or not isinstance(lr, Real) or not (math.isfinite(lr) and lr > 0):
-            raise UserInputError(f"lr must be a finite number > 0, got {lr!r}")
-        return {n: float(lr) for n in names}
-    table = DEFAULT_LR.get(surface, {})
-    return {n: table.get(n, make_optimizer(n).lr) for n in names}
+    if lr is not None and tuned:
+        raise UserInputError("give either one shared lr or tuned=True (per-optimizer rates), not both")
+    if tuned:
+        table = TUNED_LR.get(surface, {})
+        rates = {n: table.get(n, make_optimizer(n).lr) for n in names}
+    else:
+        shared = _rate("lr", lr) if lr is not None else SHARED_LR.get(surface, 0.01)
+        rates = {n: shared for n in names}
+    for name, rate in (lr_for or {}).items():
+        if name not in rates:
+            raise UserInputError(f"lr_for names {name!r}, which is not in the race ({', '.join(rates)})")
+        rates[name] = _rate(f"lr_for[{name!r}]", rate)
+    return rates
 
 
 def _start(s: Surface, start: Sequence[float] | None) -> tuple[float, float]:
@@ -150,17 +172,19 @@ def _start(s: Surface, start: Sequence[float] | None) -> tuple[float, float]:
 
 
 def run_race(surface: str, optimizers: Sequence[str] | str | None = None, steps: int | None = None,
-             lr: float | None = None, *, start: Sequence[float] | None = None) -> dict[str, np.ndarray]:
+             lr: float | None = None, *, start: Sequence[float] | None = None,
+             lr_for: Mapping[str, float] | None = None, tuned: bool = False) -> dict[str, np.ndarray]:
     """optimizer -> its (steps + 1, 2) float64 trajectory, row 0 the start point.
 
     Each optimizer (a `make_optimizer` instance) updates one float64 array of two parameters (x, y)
     with the gradient from the generated kernel. optimizers None: DEFAULT_OPTIMIZERS; steps None: the
-    surface's DEFAULT_STEPS; lr None: the per-surface DEFAULT_LR table; start None: the surface's.
+    surface's DEFAULT_STEPS; lr None: the surface's SHARED_LR (see `learning_rates` for `lr_for`,
+    `tuned`); start None: the surface's.
     A diverging optimizer's trajectory runs to inf or NaN and is kept as it is.
     """
     s = load_surface(surface)
     n = _steps(surface, steps)
-    rates = learning_rates(surface, optimizers, lr)
+    rates = learning_rates(surface, optimizers, lr, lr_for=lr_for, tuned=tuned)
     origin = _start(s, start)
     out: dict[str, np.ndarray] = {}
     grad = np.empty(2, dtype=np.float64)
@@ -217,15 +241,11 @@ def table(rows: Sequence[Row], surface: str | None = None) -> str:
 
 
 # --- drawing -------------------------------------------------------------------------------------
-def _pyplot():
-    try:
-        import matplotlib
+def new_figure(figsize: tuple[float, float]):
+    """A matplotlib Figure on its own canvas, without pyplot (symnn.plotting.new_figure)."""
+    from symnn.plotting import new_figure as figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise UserInputError("optviz needs matplotlib: pip install 'symnn[plot]'") from None
-    return plt
+    return figure(figsize, "optviz")
 
 
 def _levels(z: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -239,14 +259,27 @@ def _levels(z: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def _label(name: str, path: np.ndarray, s: Surface, lrs: Mapping[str, float] | None) -> str:
+    """`adam (lr 0.01): f = 0.123`, f where `path` ends (a GIF frame passes the path so far)."""
     f = float(s.value(np.ascontiguousarray(path[-1], dtype=np.float64)))
     rate = f" (lr {lrs[name]:g})" if lrs and name in lrs else ""
     return f"{name}{rate}: f = {f:.3g}" + ("" if math.isfinite(f) else " (diverged)")
 
 
-def _figure(plt, s: Surface, trajectories: Mapping[str, np.ndarray], lrs: Mapping[str, float] | None,
+def labels_at(surface: str, trajectories: Mapping[str, np.ndarray], lrs: Mapping[str, float] | None,
+              step: int) -> list[str]:
+    """The legend's entries at `step`: each optimizer's f where it is at that step (a GIF frame)."""
+    s = load_surface(surface)
+    out = []
+    for name, raw in trajectories.items():
+        path = np.asarray(raw, dtype=np.float64)
+        out.append(_label(name, path[: min(step, len(path) - 1) + 1], s, lrs))
+    return out
+
+
+def _figure(s: Surface, trajectories: Mapping[str, np.ndarray], lrs: Mapping[str, float] | None,
             scale: float = 1.0):
     """The contour plot with every trajectory drawn in full; returns (fig, ax, lines, ends, paths)."""
+    fig = new_figure((7.5 * scale, 6 * scale))
     from matplotlib.colors import LogNorm
 
     (x0, x1), (y0, y1) = s.window
@@ -254,7 +287,7 @@ def _figure(plt, s: Surface, trajectories: Mapping[str, np.ndarray], lrs: Mappin
     z = np.empty((ys.size, xs.size), dtype=np.float64)
     s.grid(xs, ys, z)
     levels, log = _levels(z)
-    fig, ax = plt.subplots(figsize=(7.5 * scale, 6 * scale))
+    ax = fig.subplots()
     norm = LogNorm(vmin=levels[0], vmax=levels[-1]) if log else None
     filled = ax.contourf(xs, ys, np.clip(z, levels[0], levels[-1]), levels=levels, norm=norm, cmap="Greys_r",
                          alpha=0.7)
@@ -313,75 +346,91 @@ def output_path(path: str | os.PathLike) -> Path:
     return target
 
 
-def draw(path: str | os.PathLike, surface: str, trajectories: Mapping[str, np.ndarray],
-         lrs: Mapping[str, float] | None = None) -> None:
-    """Write the race as a PNG (the whole trajectories) or an animated GIF (growing step by step).
+def draw(path: str | os.PathLike | None, surface: str, trajectories: Mapping[str, np.ndarray],
+         lrs: Mapping[str, float] | None = None):
+    """The race as a matplotlib Figure (a notebook shows it); with a path, also written as a PNG (the
+    whole trajectories) or an animated GIF (growing step by step; the Figure is its last frame).
 
     The surface as filled contours (log-spaced levels where f > 0 over the window), each trajectory a
     coloured line ending in a dot, the start and the known minima marked, the legend giving each
-    optimizer's final f (and its lr, from `lrs`). The GIF holds at most MAX_GIF_FRAMES evenly spaced
-    steps, then the finish for 2 s. Written atomically: a temporary file beside the target, renamed
-    onto it. Bad suffix or surface, or no matplotlib: UserInputError.
+    optimizer's f (and its lr, from `lrs`): in a GIF frame, f where the optimizer is at that frame.
+    The GIF holds at most MAX_GIF_FRAMES evenly spaced steps, then the finish for 2 s. Written
+    atomically: a temporary file beside the target, renamed onto it. Bad suffix or surface, or no
+    matplotlib: UserInputError.
     """
-    target = output_path(path)
-    suffix = target.suffix.lower()
+    target = None if path is None else output_path(path)
     s = load_surface(surface)
     for name, p in trajectories.items():
         a = np.asarray(p)
         if a.ndim != 2 or a.shape[1] != 2 or a.shape[0] < 1:
             raise UserInputError(f"trajectory {name!r} must have shape (steps + 1, 2), got {a.shape}")
-    plt = _pyplot()
-    if suffix == ".png":
-        fig = _figure(plt, s, trajectories, lrs)[0]
-        try:
+    if target is None or target.suffix.lower() == ".png":
+        fig = _figure(s, trajectories, lrs)[0]
+        if target is not None:
             _atomic_save(target, lambda tmp: fig.savefig(tmp, dpi=120))
-        finally:
-            plt.close(fig)
-        return
-    _animate(plt, target, s, trajectories, lrs)
+        return fig
+    return _animate(target, s, trajectories, lrs)
 
 
-def _animate(plt, target: Path, s: Surface, trajectories: Mapping[str, np.ndarray],
-             lrs: Mapping[str, float] | None) -> None:
-    """The GIF: the contours drawn once, the trajectories growing frame by frame (blitted), saved by Pillow."""
+def race(surface: str = DEFAULT_SURFACE, optimizers: Sequence[str] | str | None = None, steps: int | None = None,
+         lr: float | None = None, *, out: str | os.PathLike | None = None, lr_for: Mapping[str, float] | None = None,
+         tuned: bool = False, start: Sequence[float] | None = None):
+    """Run the race and return its Figure (written to `out`, a .png or .gif, if given): one call for a notebook."""
+    if out is not None:
+        output_path(out)
+    lrs = learning_rates(surface, optimizers, lr, lr_for=lr_for, tuned=tuned)
+    trajectories = run_race(surface, optimizers, steps, lr, start=start, lr_for=lr_for, tuned=tuned)
+    return draw(out, surface, trajectories, lrs)
+
+
+def _animate(target: Path, s: Surface, trajectories: Mapping[str, np.ndarray], lrs: Mapping[str, float] | None):
+    """The GIF: the contours drawn once, the trajectories and the legend (each optimizer's f at that
+    frame) drawn over them frame by frame (blitted), saved by Pillow. Returns the Figure."""
     from PIL import Image  # Pillow is a dependency of matplotlib
 
-    fig, ax, lines, ends, paths = _figure(plt, s, trajectories, lrs, scale=0.85)
-    try:
-        n = max((len(p) for p in paths), default=1)
-        frames = [int(i) for i in np.unique(np.linspace(0, n - 1, min(n, MAX_GIF_FRAMES)).round())]
-        counter = ax.text(0.02, 0.02, "", transform=ax.transAxes, fontsize=9, zorder=8,
-                          bbox={"boxstyle": "round", "facecolor": "w", "alpha": 0.8})
-        moving = [*lines, *ends, counter]
+    fig, ax, lines, ends, paths = _figure(s, trajectories, lrs, scale=0.85)
+    n = max((len(p) for p in paths), default=1)
+    frames = [int(i) for i in np.unique(np.linspace(0, n - 1, min(n, MAX_GIF_FRAMES)).round())]
+    counter = ax.text(0.02, 0.02, "", transform=ax.transAxes, fontsize=9, zorder=8,
+                      bbox={"boxstyle": "round", "facecolor": "w", "alpha": 0.8})
+    legend = ax.get_legend()
+    # Pin the legend where "best" puts it for the whole race, so it does not jump between frames.
+    fig.set_dpi(GIF_DPI)
+    fig.canvas.draw()
+    corner = ax.transAxes.inverted().transform(legend.get_window_extent().p0)
+    legend.set_loc("lower left")
+    legend.set_bbox_to_anchor((float(corner[0]), float(corner[1])), transform=ax.transAxes)
+    texts = legend.get_texts()[-len(lines):] if lines else []  # the trajectories' entries, in order
+    moving = [*lines, *ends, counter, legend]  # animated: left out of the background, drawn once per frame
+    for artist in moving:
+        artist.set_animated(True)
+    fig.set_dpi(GIF_DPI)
+    fig.canvas.draw()
+    background = fig.canvas.copy_from_bbox(fig.bbox)
+    images = []
+    for k in frames:
+        fig.canvas.restore_region(background)
+        for line, end, p, text, label in zip(lines, ends, paths, texts, labels_at(s.name, trajectories, lrs, k)):
+            j = min(k, len(p) - 1)
+            line.set_data(p[: j + 1, 0], p[: j + 1, 1])
+            end.set_data(p[j : j + 1, 0], p[j : j + 1, 1])
+            text.set_text(label)
+        counter.set_text(f"step {k}/{n - 1}")
         for artist in moving:
-            artist.set_animated(True)
-        fig.set_dpi(GIF_DPI)
-        fig.canvas.draw()
-        background = fig.canvas.copy_from_bbox(fig.bbox)
-        legend = ax.get_legend()
-        images = []
-        for k in frames:
-            fig.canvas.restore_region(background)
-            for line, end, p in zip(lines, ends, paths):
-                j = min(k, len(p) - 1)
-                line.set_data(p[: j + 1, 0], p[: j + 1, 1])
-                end.set_data(p[j : j + 1, 0], p[j : j + 1, 1])
-            counter.set_text(f"step {k}/{n - 1}")
-            for artist in moving:
-                ax.draw_artist(artist)
-            if legend is not None:
-                ax.draw_artist(legend)
-            images.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()))
-        # One palette, from the last frame (every trajectory drawn), so Pillow stores only what changes.
-        palette = images[-1].quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-        images = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
-        durations = [1000 // GIF_FPS] * (len(images) - 1) + [2000]  # hold the finish
-        _atomic_save(target, lambda tmp: images[0].save(tmp, format="GIF", save_all=True,
-                                                        append_images=images[1:], duration=durations, loop=0))
-    finally:
-        plt.close(fig)
+            ax.draw_artist(artist)
+        images.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()))
+    # One palette, from the last frame (every trajectory drawn), so Pillow stores only what changes.
+    palette = images[-1].quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    images = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
+    durations = [1000 // GIF_FPS] * (len(images) - 1) + [2000]  # hold the finish
+    _atomic_save(target, lambda tmp: images[0].save(tmp, format="GIF", save_all=True,
+                                                    append_images=images[1:], duration=durations, loop=0))
+    for artist in moving:  # shown as a still (a notebook), the Figure is the last frame
+        artist.set_animated(False)
+    return fig
 
 
-__all__ = ["DEFAULT_LR", "DEFAULT_OPTIMIZERS", "DEFAULT_STEPS", "DEFAULT_SURFACE", "MAX_STEPS", "Row", "Surface",
-           "draw", "learning_rates", "load_surface", "optimizer_list", "output_path", "run_race", "summary", "surface_names",
-           "table"]
+__all__ = ["DEFAULT_OPTIMIZERS", "DEFAULT_STEPS", "DEFAULT_SURFACE", "MAX_STEPS", "SHARED_LR", "TUNED_LR", "Row", "Surface",
+           "draw", "labels_at", "learning_rates", "load_surface", "new_figure", "optimizer_list", "output_path", "race",
+           "run_race",
+           "summary", "surface_names", "table"]

@@ -23,21 +23,37 @@ def _distance(surface: str, point) -> float:
 
 def test_tables_cover_every_surface_and_optimizer():
     names = optviz.surface_names()
-    assert set(optviz.DEFAULT_LR) == set(names) == set(optviz.DEFAULT_STEPS)
+    assert set(optviz.TUNED_LR) == set(names) == set(optviz.DEFAULT_STEPS) == set(optviz.SHARED_LR)
     for surface in names:
-        assert set(optviz.DEFAULT_LR[surface]) == set(OPTIMIZER_NAMES)
-        assert optviz.learning_rates(surface, list(OPTIMIZER_NAMES)) == optviz.DEFAULT_LR[surface]
+        assert set(optviz.TUNED_LR[surface]) == set(OPTIMIZER_NAMES)
+        assert optviz.learning_rates(surface, list(OPTIMIZER_NAMES), tuned=True) == optviz.TUNED_LR[surface]
     assert optviz.DEFAULT_SURFACE in names
     assert set(optviz.DEFAULT_OPTIMIZERS) <= set(OPTIMIZER_NAMES)
 
 
+def test_the_race_is_fair_by_default_one_shared_rate_nesterov_included():
+    assert "nesterov" in optviz.DEFAULT_OPTIMIZERS
+    for surface in optviz.surface_names():
+        rates = optviz.learning_rates(surface)
+        assert list(rates) == list(optviz.DEFAULT_OPTIMIZERS)
+        assert set(rates.values()) == {optviz.SHARED_LR[surface]}
+        # The shared rate is one at which no default optimizer diverges.
+        rows = optviz.summary(optviz.run_race(surface), surface, rates)
+        assert all(r.x is not None for r in rows), (surface, rows)
+    mixed = optviz.learning_rates("beale", lr=0.01, lr_for={"adagrad": 0.5})
+    assert mixed["adagrad"] == 0.5 and {v for k, v in mixed.items() if k != "adagrad"} == {0.01}
+    with pytest.raises(UserInputError, match="not in the race"):
+        optviz.learning_rates("beale", "sgd", lr_for={"adam": 0.1})
+
+
 def test_the_docstring_table_is_the_table():
     rows = {line.split()[0]: line.split()[1:] for line in optviz.__doc__.splitlines()
-            if line.split() and line.split()[0] in optviz.DEFAULT_LR}
-    assert set(rows) == set(optviz.DEFAULT_LR)
+            if line.split() and line.split()[0] in optviz.TUNED_LR}
+    assert set(rows) == set(optviz.TUNED_LR)
     for surface, cells in rows.items():
         assert int(cells[0]) == optviz.DEFAULT_STEPS[surface]
-        assert [float(c) for c in cells[1:]] == list(optviz.DEFAULT_LR[surface].values())
+        assert float(cells[1]) == optviz.SHARED_LR[surface]
+        assert [float(c) for c in cells[2:]] == list(optviz.TUNED_LR[surface].values())
 
 
 def test_trajectories_have_steps_plus_one_rows_from_the_start():
@@ -61,7 +77,7 @@ def test_default_steps_and_comma_separated_optimizers():
 
 @pytest.mark.parametrize("surface", ["rosenbrock", "booth"])
 def test_optimizers_get_closer_to_the_minimum(surface):
-    race = optviz.run_race(surface, ["sgd", "momentum", "adam"])
+    race = optviz.run_race(surface, ["sgd", "momentum", "adam"], tuned=True)
     start = _distance(surface, race["adam"][0])
     for name, path in race.items():
         assert _distance(surface, path[-1]) < (start if name == "sgd" else start / 2), name  # sgd crawls
@@ -129,6 +145,28 @@ def test_png_is_written_atomically(tmp_path):
     assert (tmp_path / "saddle.PNG").read_bytes()[:8] == PNG_MAGIC
 
 
+def test_each_frame_shows_the_values_of_that_frame():
+    race = optviz.run_race("beale", ["sgd", "adam"], steps=20)
+    s = optviz.load_surface("beale")
+    f0 = float(s.value(np.ascontiguousarray(race["sgd"][0])))
+    assert all(f"f = {f0:.3g}" in label for label in optviz.labels_at("beale", race, None, 0))
+    for k in (5, 20):
+        for label, path in zip(optviz.labels_at("beale", race, None, k), race.values()):
+            assert f"f = {float(s.value(np.ascontiguousarray(path[k]))):.3g}" in label
+
+
+def test_draw_and_race_return_figures(tmp_path):
+    from matplotlib.figure import Figure
+
+    race = optviz.run_race("booth", ["sgd", "adam"], steps=10)
+    fig = optviz.draw(None, "booth", race)
+    assert isinstance(fig, Figure) and list(tmp_path.iterdir()) == []
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts[-2:] == optviz.labels_at("booth", race, None, 10)
+    gif = optviz.race("booth", "sgd,adam", steps=10, out=tmp_path / "r.gif")
+    assert isinstance(gif, Figure) and (tmp_path / "r.gif").read_bytes()[:6] == b"GIF89a"
+
+
 def test_gif_is_written(tmp_path):
     from PIL import Image
 
@@ -181,3 +219,20 @@ def test_runtime_does_not_import_sympy():
     code = ("import sys, symnn.optviz as o; o.summary(o.run_race('booth', steps=3), 'booth'); "
             "assert 'sympy' not in sys.modules, 'sympy imported'")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_cli_race_shares_one_rate_unless_told_otherwise(capsys):
+    from symnn.cli import main
+
+    assert main(["optviz", "--surface", "booth", "--steps", "5", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    assert [r["optimizer"] for r in rows] == list(optviz.DEFAULT_OPTIMIZERS)
+    assert {r["lr"] for r in rows} == {optviz.SHARED_LR["booth"]}
+    assert main(["optviz", "--surface", "booth", "--steps", "5", "--lr", "0.02", "--lr-for", "adagrad=0.5", "--json"]) == 0
+    rates = {r["optimizer"]: r["lr"] for r in json.loads(capsys.readouterr().out)["results"]}
+    assert rates.pop("adagrad") == 0.5 and set(rates.values()) == {0.02}
+    assert main(["optviz", "--surface", "booth", "--steps", "5", "--tuned-lr", "--json"]) == 0
+    rates = {r["optimizer"]: r["lr"] for r in json.loads(capsys.readouterr().out)["results"]}
+    assert rates == {n: optviz.TUNED_LR["booth"][n] for n in optviz.DEFAULT_OPTIMIZERS}
+    assert main(["optviz", "--lr-for", "adagrad"]) == 2
+    assert "NAME=LR" in capsys.readouterr().err

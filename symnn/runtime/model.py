@@ -171,6 +171,31 @@ class Sequential:
         """Class labels for classification losses; outputs otherwise."""
         return self.loss_fn.predict(self.forward(X))
 
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        """The same as forward(X), as a torch module is called."""
+        return self.forward(X)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities, rows summing to 1: softmax of the logits (cross_entropy), or
+        [1 - p, p] with p the sigmoid of the one logit (binary_cross_entropy)."""
+        from symnn.display import probabilities
+
+        return probabilities(self.loss_fn.name, self.forward(X))
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Accuracy for classification losses, R^2 (1 - SSE/SST) otherwise: scikit-learn's `score`."""
+        if self.loss_fn.classification:
+            return self.accuracy(X, y)
+        from symnn.display import r2_score
+
+        return r2_score(np.asarray(y, dtype=np.float64), self.forward(X).astype(np.float64))
+
+    def _repr_html_(self) -> str:
+        """A table of the layers, their output shapes and parameter counts, for notebooks."""
+        from symnn.display import model_html
+
+        return model_html(self)
+
     def accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
         y = np.asarray(y)
         labels = y if y.ndim == 1 else np.argmax(y, axis=1) if y.shape[1] > 1 else y[:, 0]
@@ -178,19 +203,22 @@ class Sequential:
 
     def fit(self, X: np.ndarray, y: np.ndarray, optimizer=None, epochs: int = 10, batch_size: int = 32,
             shuffle: bool = True, seed: int = 0, schedule=None, validation=None, verbose: bool = True,
-            callback: Callable[[int, dict], None] | None = None, fused: bool | None = None) -> dict:
+            callback: Callable[[int, dict], None] | None = None, fused: bool | None = None) -> History:
         """Mini-batch training; returns the history: loss per epoch (and validation loss/accuracy).
 
         Batches follow row order when shuffle is False; the last, partial batch is used.
         `fused`: use the whole-epoch compiled loop (None: wherever it covers the model).
+        `optimizer`: an optimizer, or its name or class with its defaults (`"adam"`, `symnn.Adam`);
+        `schedule`: a schedule, or its name (`"cosine"`); a StepLR made without base_lr uses the optimizer's lr.
         """
-        if optimizer is None:
-            from symnn.runtime.optimizers import SGD
+        from symnn.runtime.optimizers import SGD, resolve_optimizer
+        from symnn.runtime.schedules import resolve_schedule
 
-            optimizer = SGD(lr=0.01)
+        optimizer = SGD(lr=0.01) if optimizer is None else resolve_optimizer(optimizer)
         epochs = checks.whole_number("epochs", epochs, 0)
         batch_size = checks.whole_number("batch_size", batch_size, 1)
         seed = checks.seed(seed)
+        schedule = resolve_schedule(schedule, epochs)
         X = self._inputs(X, rows_needed=True)
         T = self._targets(y, X.shape[0])
         n = X.shape[0]
@@ -205,7 +233,7 @@ class Sequential:
             losses = fused_fit(self, X, T, optimizer, epochs, batch_size, shuffle, seed, schedule,
                                verbose=verbose, required=bool(fused), validation=validation, callback=callback)
             if losses is not None:
-                return {"loss": losses, "seconds": time.perf_counter() - start}
+                return History({"loss": losses, "seconds": time.perf_counter() - start})
         from symnn.runtime.progress import Progress
 
         rng = np.random.default_rng(seed)
@@ -261,7 +289,7 @@ class Sequential:
         finally:
             progress.close()
         history["seconds"] = time.perf_counter() - start
-        return history
+        return History(history)
 
     def _warn_frozen_layers(self) -> None:
         """Warn where a step activation stops the gradient: the layers before it cannot learn."""
@@ -310,6 +338,16 @@ class Sequential:
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
         return f"Sequential([{inner}], loss={self.loss_fn.name!r}, dtype={self.dtype.name!r})"
+
+
+class History(dict):
+    """What fit returns: a dict (`history["loss"]`, one value per epoch; `"seconds"`; validation
+    keys), which a notebook shows as a table and a loss curve."""
+
+    def _repr_html_(self) -> str:
+        from symnn.display import history_html
+
+        return history_html(self)
 
 
 class _Snapshot:

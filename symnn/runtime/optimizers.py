@@ -279,4 +279,26 @@ def make_optimizer(name: str, lr: float | None = None) -> Optimizer:
     return _FACTORIES[name]({} if lr is None else {"lr": lr})
 
 
-__all__ = ["OPTIMIZER_NAMES", "SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "make_optimizer"]
+def resolve_optimizer(optimizer: Any) -> Any:
+    """fit's `optimizer`: an Optimizer as it is; a name (`"adam"`) or a class (`symnn.Adam`) with its defaults.
+
+    An object of one's own with `step(params, grads)` and a numeric `lr` is used as it is (the per-layer
+    loop calls just those). Anything else (a torch optimizer, a function) is a UserInputError naming
+    what is accepted.
+    """
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if callable(getattr(optimizer, "step", None)) and isinstance(getattr(optimizer, "lr", None), Real) \
+            and not isinstance(optimizer, type):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer.strip().lower() in _FACTORIES:
+        return make_optimizer(optimizer.strip().lower())
+    if isinstance(optimizer, type) and issubclass(optimizer, Optimizer) and optimizer is not Optimizer:
+        return optimizer()
+    classes = ", ".join(f"symnn.{c.__name__}" for c in (SGD, Adagrad, RMSprop, Adam, AdamW))
+    raise UserInputError(f"optimizer {optimizer!r} is not one symnn knows; pass an optimizer such as "
+                         f"symnn.Adam(lr=1e-3), a class ({classes}) or a name ({', '.join(OPTIMIZER_NAMES)})")
+
+
+__all__ = ["OPTIMIZER_NAMES", "SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "make_optimizer",
+           "resolve_optimizer"]

@@ -54,6 +54,8 @@ class Schedule:
     """Base class: the learning rate as a function of the 0-based epoch and base_lr."""
 
     def __init__(self, base_lr: float | None = None) -> None:
+        if hasattr(base_lr, "step") and hasattr(base_lr, "lr"):  # torch's habit: StepLR(optimizer, ...)
+            base_lr = base_lr.lr
         self.base_lr = _check_lr("base_lr", base_lr, allow_none=True)
 
     def lr(self, epoch: int) -> float:
@@ -106,9 +108,11 @@ class StepLR(Schedule):
     """``base_lr * gamma ** (epoch // step_size)``: torch's StepLR."""
 
     def __init__(
-        self, base_lr: float | None, step_size: int, gamma: float = 0.1
+        self, base_lr: float | None = None, step_size: int | None = None, gamma: float = 0.1
     ) -> None:
         super().__init__(base_lr)
+        if step_size is None:
+            raise UserInputError("StepLR needs step_size (epochs between decays), e.g. StepLR(step_size=10, gamma=0.5)")
         self.step_size = _check_positive_int("step_size", step_size)
         self.gamma = _check_gamma(gamma)
 
@@ -122,8 +126,10 @@ class StepLR(Schedule):
 class ExponentialLR(Schedule):
     """``base_lr * gamma ** epoch``: torch's ExponentialLR."""
 
-    def __init__(self, base_lr: float | None, gamma: float) -> None:
+    def __init__(self, base_lr: float | None = None, gamma: float | None = None) -> None:
         super().__init__(base_lr)
+        if gamma is None:
+            raise UserInputError("ExponentialLR needs gamma (the factor per epoch), e.g. ExponentialLR(gamma=0.95)")
         self.gamma = _check_gamma(gamma)
 
     def _lr(self, epoch: int, base_lr: float) -> float:
@@ -143,8 +149,11 @@ class CosineAnnealingLR(Schedule):
     over hundreds of epochs). No warm restarts (that is CosineAnnealingWarmRestarts).
     """
 
-    def __init__(self, base_lr: float | None, T_max: int, eta_min: float = 0.0) -> None:
+    def __init__(self, base_lr: float | None = None, T_max: int | None = None, eta_min: float = 0.0) -> None:
         super().__init__(base_lr)
+        if T_max is None:
+            raise UserInputError("CosineAnnealingLR needs T_max (epochs of the half cosine), e.g. "
+                                 "CosineAnnealingLR(T_max=50)")
         self.T_max = _check_positive_int("T_max", T_max)
         self.eta_min = _check_lr("eta_min", eta_min, allow_none=False)
 
@@ -156,11 +165,13 @@ class CosineAnnealingLR(Schedule):
         return {**super()._params(), "T_max": self.T_max, "eta_min": self.eta_min}
 
 
-def make_schedule(name: str, base_lr: float | None, epochs: int) -> Schedule:
+def make_schedule(name: str, base_lr: float | None, epochs: int, *, step_size: int | None = None,
+                  gamma: float | None = None, eta_min: float = 0.0) -> Schedule:
     """The CLI's ``--schedule NAME`` for a run of ``epochs`` epochs, with its defaults.
 
     ``step``: step_size ``max(1, epochs // 3)``, gamma 0.1; ``exponential``: gamma 0.95;
-    ``cosine``: ``T_max = epochs`` (so the last epoch is just above eta_min 0).
+    ``cosine``: ``T_max = epochs`` (so the last epoch is just above eta_min 0). ``step_size``,
+    ``gamma`` and ``eta_min`` override those defaults (``--step-size``, ``--gamma``, ``--eta-min``).
     """
     if not isinstance(name, str) or name not in SCHEDULES:
         raise UserInputError(
@@ -170,7 +181,28 @@ def make_schedule(name: str, base_lr: float | None, epochs: int) -> Schedule:
     if name == "constant":
         return Constant(base_lr)
     if name == "step":
-        return StepLR(base_lr, step_size=max(1, epochs // 3), gamma=0.1)
+        return StepLR(base_lr, step_size=step_size or max(1, epochs // 3), gamma=0.1 if gamma is None else gamma)
     if name == "exponential":
-        return ExponentialLR(base_lr, gamma=0.95)
-    return CosineAnnealingLR(base_lr, T_max=epochs)
+        return ExponentialLR(base_lr, gamma=0.95 if gamma is None else gamma)
+    return CosineAnnealingLR(base_lr, T_max=epochs, eta_min=eta_min)
+
+
+#: The schedule classes by name, for error messages.
+_CLASSES = {"constant": Constant, "step": StepLR, "exponential": ExponentialLR, "cosine": CosineAnnealingLR}
+
+
+def resolve_schedule(schedule: object, epochs: int) -> Schedule | None:
+    """fit's ``schedule``: None, a Schedule, or a name (``"cosine"``) with make_schedule's defaults
+    for ``epochs`` epochs, its base_lr the optimizer's. Anything else: a UserInputError naming them."""
+    if schedule is None or isinstance(schedule, Schedule):
+        return schedule
+    if isinstance(schedule, str) and schedule in SCHEDULES:
+        return make_schedule(schedule, None, max(1, int(epochs)))
+    if isinstance(schedule, type) and issubclass(schedule, Schedule):
+        if schedule is Constant:
+            return Constant()
+        raise UserInputError(f"schedule={schedule.__name__} needs its parameters: pass "
+                             f"symnn.{schedule.__name__}(...) or a name ({', '.join(SCHEDULES)})")
+    classes = ", ".join(f"symnn.{c.__name__}(...)" for c in _CLASSES.values() if c is not Constant)
+    raise UserInputError(f"schedule {schedule!r} is not one symnn knows; pass a name ({', '.join(SCHEDULES)}) "
+                         f"or a schedule ({classes})")

@@ -37,6 +37,12 @@ class TrainConfig:
     dtype: str = "float32"
     seed: int = 0
     test_fraction: float = 0.2
+    momentum: float | None = None
+    noise: float | None = None
+    n_samples: int | None = None
+    step_size: int | None = None
+    gamma: float | None = None
+    eta_min: float = 0.0
 
 
 @dataclass
@@ -65,12 +71,17 @@ class TrainResult:
         return out
 
     def report(self) -> str:
-        c, m = self.config, self.model
-        sizes = "-".join(str(w) for w in [m.n_in] + [layer.n_out for layer in m.layers if isinstance(layer, Dense)])
-        lines = [f"data     {self.dataset.name}: {self.split['train']} training rows, "
-                 f"{self.split['test']} test rows, {self.dataset.X.shape[1]} features",
-                 f"model    {sizes} {c.activation}, {m.loss_fn.name}, {m.dtype.name}",
-                 f"training {c.optimizer} lr {self.lr_used:g} ({c.schedule}), {c.epochs} epochs of batch "
+        """The header (data, model), then how training went."""
+        return self.header() + "\n" + self.outcome()
+
+    def header(self) -> str:
+        """What is about to be trained: printed before training starts, so a first compile is not a blank screen."""
+        return header(self.config, self.model, self.dataset, self.split)
+
+    def outcome(self) -> str:
+        """How training went: time, final loss and accuracy."""
+        c = self.config
+        lines = [f"training {c.optimizer} lr {self.lr_used:g} ({c.schedule}), {c.epochs} epochs of batch "
                  f"{c.batch_size}: {self.seconds:.2f} s",
                  f"loss     {self.history['loss'][-1]:.5g} (training)" +
                  (f", {self.test_loss:.5g} (test)" if self.test_loss is not None else "")]
@@ -115,6 +126,41 @@ def _warn_if_diverging(initial: float, history: dict, lr: float | None) -> None:
                       f"lower the learning rate with --lr{shown}", RuntimeWarning, stacklevel=3)
 
 
+def header(config: TrainConfig, m: Sequential, ds: datasets.Dataset, split: dict) -> str:
+    """The `data` and `model` lines of the report."""
+    sizes = "-".join(str(w) for w in [m.n_in] + [layer.n_out for layer in m.layers if isinstance(layer, Dense)])
+    loss = "multi_margin (hinge, one output per class)" if config.loss == "multi_margin" else m.loss_fn.name
+    return "\n".join([f"data     {ds.name}: {split['train']} training rows, {split['test']} test rows, "
+                      f"{ds.X.shape[1]} features",
+                      f"model    {sizes} {config.activation}, {loss}, {m.dtype.name}"])
+
+
+def accuracy(model: Sequential, X: np.ndarray, y: np.ndarray) -> float:
+    """The fraction of rows classified right: the loss's classes, or for a regression loss on class
+    labels (mse on xor, as in the lecture) the output rounded at 0.5 (one output) or the largest output."""
+    if model.loss_fn.classification:
+        return model.accuracy(X, y)
+    out = model.forward(X)
+    labels = (out[:, 0] > 0.5).astype(np.int64) if out.shape[1] == 1 else np.argmax(out, axis=1)
+    return float(np.mean(labels == np.asarray(y)))
+
+
+def _optimizer(config: TrainConfig, lr: float | None):
+    """--optimizer with --lr and --momentum (for sgd, momentum, nesterov and rmsprop)."""
+    from symnn.runtime.optimizers import SGD, RMSprop, make_optimizer
+
+    if config.momentum is None:
+        return make_optimizer(config.optimizer, lr)
+    kw = {} if lr is None else {"lr": lr}
+    if config.optimizer in ("sgd", "momentum"):
+        return SGD(momentum=config.momentum, **kw)
+    if config.optimizer == "nesterov":
+        return SGD(momentum=config.momentum, nesterov=True, **kw)
+    if config.optimizer == "rmsprop":
+        return RMSprop(momentum=config.momentum, **kw)
+    raise UserInputError(f"--momentum applies to sgd, momentum, nesterov and rmsprop, not {config.optimizer}")
+
+
 def build_model(config: TrainConfig, ds: datasets.Dataset) -> Sequential:
     """The Sequential that --layers, --activation, --loss, --init and --dtype describe."""
     n_features = ds.X.shape[1]
@@ -123,12 +169,21 @@ def build_model(config: TrainConfig, ds: datasets.Dataset) -> Sequential:
                            "binary_cross_entropy" if ds.n_classes == 2 else "cross_entropy")
     if loss == "regression":
         loss = "mse"
-    if classification:
+    allowed_out: tuple[int, ...] = ()
+    if loss == "multi_margin":  # derive's name for hinge with one output per class
+        if not classification:
+            raise UserInputError(f"--loss multi_margin needs class labels; {ds.name} is a regression set")
+        loss, n_out = "hinge", ds.n_classes
+    elif classification:
         n_out = 1 if loss in ("binary_cross_entropy",) or (loss == "hinge" and ds.n_classes == 2) \
             else ds.n_classes
+        if loss in REGRESSION_LOSSES and ds.n_classes == 2:  # 0/1 targets as numbers (the lecture's mse on xor)
+            allowed_out = (1, ds.n_classes)
     else:
         n_out = 1 if ds.y.ndim == 1 else ds.y.shape[1]
     sizes = config.layers or [n_features, 16, 16, n_out]
+    if allowed_out and sizes[-1] in allowed_out:
+        n_out = sizes[-1]
     if sizes[0] != n_features:
         raise UserInputError(f"--layers starts with {sizes[0]} inputs but {ds.name} has {n_features} "
                              f"features; start it with {n_features}")
@@ -143,22 +198,38 @@ def build_model(config: TrainConfig, ds: datasets.Dataset) -> Sequential:
     return Sequential(layers, loss=loss, dtype=config.dtype, seed=config.seed)
 
 
-def train(config: TrainConfig, progress: bool = True) -> TrainResult:
-    """Load the data, split and standardise it, build the model and fit it."""
-    from symnn.runtime.optimizers import make_optimizer
-    from symnn.runtime.schedules import make_schedule
+def train(config: TrainConfig, progress: bool = True, on_start=None) -> TrainResult:
+    """Load the data, split and standardise it, build the model and fit it.
 
+    `on_start(text)`, if given, receives the header (data, model) before training starts.
+    """
     ds = datasets.load(config.data, seed=config.seed,
-                       **({"target": config.target} if config.target else {}))
-    ds = as_task_of_loss(ds, config.loss)
+                       **({"target": config.target} if config.target else {}),
+                       **({"noise": config.noise} if config.noise is not None else {}),
+                       **({"n_samples": config.n_samples} if config.n_samples is not None else {}))
+    # multi_margin is hinge with one output per class: still classification
+    ds = as_task_of_loss(ds, "hinge" if config.loss == "multi_margin" else config.loss)
     if not 0 <= config.test_fraction < 1:
         raise UserInputError("--test-fraction must be in [0, 1)")
     Xtr, Xte, ytr, yte = datasets.train_test_split(ds.X, ds.y, config.test_fraction, config.seed)
+    return fit_split(config, ds, Xtr, Xte, ytr, yte, progress, on_start)
+
+
+def fit_split(config: TrainConfig, ds: datasets.Dataset, Xtr: np.ndarray, Xte: np.ndarray, ytr: np.ndarray,
+              yte: np.ndarray, progress: bool = True, on_start=None) -> TrainResult:
+    """Standardise, build, fit and evaluate on given training and test rows (`train`'s split, or a
+    cross-validation fold of `symnn sweep --cv`); `on_start` as in `train`."""
+    from symnn.runtime.schedules import make_schedule
+
     Xtr, Xte, mean, std = datasets.standardize(Xtr, Xte)
     model = build_model(config, ds)
     lr = config.lr if config.lr is not None else (0.01 if config.optimizer in ("adam", "adamw") else None)
-    optimizer = make_optimizer(config.optimizer, lr)
-    schedule = make_schedule(config.schedule, optimizer.lr, config.epochs)
+    optimizer = _optimizer(config, lr)
+    schedule = make_schedule(config.schedule, optimizer.lr, config.epochs, step_size=config.step_size,
+                             gamma=config.gamma, eta_min=config.eta_min)
+    split = {"train": Xtr.shape[0], "test": Xte.shape[0]}
+    if on_start is not None:
+        on_start(header(config, model, ds, split))
     initial = model.loss(Xtr, ytr)
     start = time.perf_counter()
     history = model.fit(Xtr, ytr, optimizer=optimizer, epochs=config.epochs, batch_size=config.batch_size,
@@ -166,14 +237,14 @@ def train(config: TrainConfig, progress: bool = True) -> TrainResult:
     seconds = time.perf_counter() - start
     history["lr"] = lr if lr is not None else optimizer.lr
     _warn_if_diverging(initial, history, history["lr"])
-    classification = model.loss_fn.classification
+    classification = ds.task == "classification"
     has_test = Xte.shape[0] > 0
     result = TrainResult(
         config, model, ds, history, mean, std,
-        train_accuracy=model.accuracy(Xtr, ytr) if classification else None,
-        test_accuracy=(model.accuracy(Xte, yte) if has_test else None) if classification else None,
+        train_accuracy=accuracy(model, Xtr, ytr) if classification else None,
+        test_accuracy=(accuracy(model, Xte, yte) if has_test else None) if classification else None,
         test_loss=model.loss(Xte, yte) if has_test else None,
-        seconds=seconds, split={"train": Xtr.shape[0], "test": Xte.shape[0]})
+        seconds=seconds, split=split)
     return result
 
 

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 from symnn.symbolic import registry
 from symnn.symbolic.derivation import Derivation, derive_elementwise
 
+#: `symnn train --optimizer` names that are options of a registered optimizer: name -> (its
+#: derivation's name, the options the train name sets).
+OPTIMIZER_ALIASES = {"momentum": ("sgd", "momentum=0.9"), "nesterov": ("sgd", "momentum=0.9, nesterov=True")}
+
+#: A model spec has a dense layer: 'dense(2,3) tanh dense(3,1) mse'.
+_MODEL_SPEC = re.compile(r"\bdense\s*\(", re.IGNORECASE)
+
 
 def derive(name_or_expr: str) -> Derivation:
-    """Registered names first; anything else is parsed as a formula in x."""
+    """A registered name, an optimizer name `train` accepts (momentum, nesterov), a model spec
+    ('dense(2,3) tanh dense(3,1) mse': the whole chain rule), or else a formula in x."""
     text = str(name_or_expr).strip()
     if text in registry.names():
         return registry.derivation(text)
+    if text in OPTIMIZER_ALIASES:
+        base, options = OPTIMIZER_ALIASES[text]
+        d = registry.derivation(base)
+        return replace(d, name=text, description=f"{d.description}; '{text}' is torch.optim.SGD with {options} "
+                       f"(symnn train --optimizer {text}): the lines marked 'if momentum > 0' apply",
+                       notes=[*d.notes, f"{text}: torch.optim.SGD({options})"])
+    if _MODEL_SPEC.search(text):
+        from symnn.symbolic.chain import derive_model
+
+        return derive_model(text)
     return derive_formula(text)
 
 

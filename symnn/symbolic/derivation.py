@@ -5,9 +5,13 @@ A `Derivation` is what `symnn derive` prints and what the code generator reads.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from dataclasses import dataclass, field
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter, greek_letters_set
+from sympy.printing.precedence import PRECEDENCE
 
 from symnn.symbolic import accuracy
 from symnn.symbolic.rules import apply_conventions
@@ -50,10 +54,110 @@ class Derivation:
         return f"Derivation({self.name!r}, forward={sp.sstr(self.forward)}, gradients={_sstr(self.gradients)})"
 
     def _repr_latex_(self) -> str:
-        rows = [r"\text{%s}" % label.replace("_", r"\_") + " &: " + (
-            sp.latex(value) if isinstance(value, sp.Basic) else r"\text{%s}" % value)
-            for label, value in self.steps]
-        return "$\\begin{aligned}" + r"\\ ".join(rows) + "\\end{aligned}$"
+        """The steps as one `aligned` block that KaTeX and MathJax both render (tests/test_katex.py)."""
+        return "$" + self.latex() + "$"
+
+    def latex(self) -> str:
+        """The steps as LaTeX math (without the $ delimiters): the title, wrapped, above an aligned
+        block of `label : value` rows (so a long title does not push the rows aside)."""
+        title = [latex_text(line) for line in _wrap(f"{self.name} ({self.kind}): {self.description}")]
+        rows = [latex_label(label) + " &: " + latex_value(value) for label, value in self.steps]
+        rows += [latex_text("note") + " &: " + latex_value(note) for note in self.notes]
+        block = "\\begin{aligned}" + r" \\ ".join(rows) + "\\end{aligned}"
+        return "\\begin{array}{l}" + r" \\ ".join([*title, block]) + "\\end{array}"
+
+
+#: Text in LaTeX output is wrapped at this many characters: titles, and values (beside their labels),
+#: so that a derivation fits a notebook cell's width.
+_TITLE_WIDTH, _LABEL_WIDTH, _VALUE_WIDTH = 100, 50, 60
+
+
+def _wrap(text: str, width: int = _TITLE_WIDTH) -> list[str]:
+    """Lines of text no longer than `width` (each given line wrapped on its own)."""
+    return [part for line in str(text).splitlines() or [""]
+            for part in (textwrap.wrap(line, width, break_long_words=False) or [""])]
+
+
+#: A symbol named like "dL/dy" is a partial derivative (of L with respect to y).
+_PARTIAL_NAME = re.compile(r"d(\w+)/d(\w+)")
+#: Characters that \text{} cannot hold in both KaTeX and MathJax, as math-mode LaTeX.
+_TEXT_ESCAPES = {"_": r"\_", "{": r"\{", "}": r"\}", "\\": r"\backslash ", "$": r"\$", "%": r"\%",
+                 "&": r"\&", "#": r"\#", "~": r"\sim ", "<": r"\lt ", ">": r"\gt ", "^": r"\hat{}"}
+_TEXT_SPECIAL = re.compile(r"(\^\{?[A-Za-z0-9]+\}?|--+|[_{}\\$%&#~<>^])")
+
+
+def latex_text(text: str) -> str:
+    """Plain text as LaTeX math that KaTeX and MathJax render alike: words in \\text{}, and the
+    characters \\text{} cannot hold (_ ^ { } ...) in math mode; `G^T` becomes a superscript."""
+    parts = []
+    for piece in _TEXT_SPECIAL.split(str(text)):
+        if not piece:
+            continue
+        if piece.startswith("^") and len(piece) > 1:
+            parts.append("^{\\text{%s}}" % piece[1:].strip("{}"))
+        elif piece in _TEXT_ESCAPES:
+            parts.append(_TEXT_ESCAPES[piece])
+        elif piece.startswith("--"):  # each dash on its own: TeX would join them into a dash (--opt)
+            parts.append(r"\text{-}" * len(piece))
+        else:
+            parts.append("\\text{%s}" % piece)
+    return "".join(parts) or "{}"
+
+
+def latex_label(label: str) -> str:
+    """A step's label, wrapped onto right-aligned lines (it stands left of its value)."""
+    lines = _wrap(label, _LABEL_WIDTH)
+    if len(lines) == 1:
+        return latex_text(lines[0])
+    return r"\begin{array}{r}" + r" \\ ".join(latex_text(line) for line in lines) + r"\end{array}"
+
+
+def latex_value(value: object) -> str:
+    """A step's value: a SymPy expression by _LatexPrinter, text line by line by latex_text."""
+    if isinstance(value, sp.Basic):
+        return _LatexPrinter().doprint(value)
+    lines = _wrap(str(value), _VALUE_WIDTH)
+    if len(lines) == 1:
+        return latex_text(lines[0])
+    return r"\begin{array}{l}" + r" \\ ".join(latex_text(line) for line in lines) + r"\end{array}"
+
+
+class _LatexPrinter(LatexPrinter):
+    """SymPy's LaTeX, with symbols named dA/dB as partial-derivative fractions, set off by a dot in a
+    product (the backward step reads dL/dy . y(1 - y), not dL/dyy(1 - y))."""
+
+    def _print_Symbol(self, expr, style="plain"):
+        m = _PARTIAL_NAME.fullmatch(expr.name)
+        if m:
+            top, bottom = (self._print(sp.Symbol(part)) for part in m.groups())
+            return r"\frac{\partial %s}{\partial %s}" % (top, bottom)
+        if _is_word(expr.name):  # weight_decay, buf, lr: upright, whole, not w e i g h t_{decay}
+            return r"\mathrm{%s}" % expr.name.replace("_", r"\_")
+        return super()._print_Symbol(expr, style)
+
+    def _print_Mul(self, expr):
+        partials = [a for a in expr.args if isinstance(a, sp.Symbol) and _PARTIAL_NAME.fullmatch(a.name)]
+        if partials and len(expr.args) > len(partials):
+            rest = sp.Mul(*[a for a in expr.args if a not in partials])
+            return r" \cdot ".join([self._print(a) for a in partials] +
+                                   [self.parenthesize(rest, PRECEDENCE["Mul"], strict=True)])
+        if any(isinstance(a, sp.Symbol) and _is_word(a.name) for a in expr.args):
+            saved = self._settings["mul_symbol_latex"]
+            self._settings["mul_symbol_latex"] = r" \cdot "  # lr g, not lrg
+            try:
+                return super()._print_Mul(expr)
+            finally:
+                self._settings["mul_symbol_latex"] = saved
+        return super()._print_Mul(expr)
+
+
+def _is_word(name: str) -> bool:
+    """A symbol named by a word (buf, weight_decay, step_size), not a letter with a subscript (x_1,
+    z_i, W2) or a Greek letter (alpha, beta1): LaTeX shows it upright and whole."""
+    head = re.match(r"[A-Za-z]+", name)
+    if head is None or len(head.group()) < 2 or head.group().lower() in greek_letters_set:
+        return False
+    return re.fullmatch(r"[A-Za-z]+[0-9]*(_[A-Za-z0-9]+)*", name) is not None
 
 
 def _sstr(gradients: dict[str, sp.Expr]) -> str:
@@ -64,7 +168,7 @@ def _show(value: object, fmt: str) -> str:
     if not isinstance(value, sp.Basic):
         return str(value)
     if fmt == "latex":
-        return sp.latex(value)
+        return latex_value(value)
     if fmt == "text":
         return sp.sstr(value)
     return sp.pretty(value, use_unicode=True, wrap_line=False)
