@@ -52,7 +52,8 @@ def sweep(grid: Mapping[str, Sequence] | None = None, *, seeds: int = 1, cv: int
             description = eng.describe()
             if pending and eng.name != "serial":
                 configs = precompile.representatives(base, pending)
-                precompile.precompile(configs)
+                with engines.warming(eng, worker.warm_up):  # the workers start while the parent compiles
+                    precompile.precompile(configs)
                 engines.precompile_on_other_hosts(eng, precompile.precompile, configs)
             from joblib import delayed
 

@@ -118,6 +118,36 @@ def workers_on_other_hosts(eng: Engine) -> list[str]:
     return list(chosen.values())
 
 
+@contextmanager
+def warming(eng: Engine, warm_up) -> Iterator[None]:
+    """Start the workers and run `warm_up` in each while the block runs (the parent's precompile),
+    so their start-up and imports overlap it; the block's end waits for them.
+
+    loky: a Parallel of one `warm_up` per worker in a thread (joblib keeps the same workers for the
+    sweep's Parallel); Dask: `warm_up` on every worker (`Client.run`).
+    """
+    if eng.name == "serial":
+        yield
+        return
+    import threading
+
+    from joblib import Parallel, cpu_count, delayed
+
+    def start() -> None:
+        if eng.name == "dask":
+            eng.client.run(warm_up)
+        else:
+            n = cpu_count() if eng.n_jobs < 0 else eng.n_jobs
+            Parallel(n_jobs=eng.n_jobs)(delayed(warm_up)() for _ in range(n))
+
+    thread = threading.Thread(target=start, name="symnn-sweep-warm-up", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+
+
 def this_host() -> str:
     return socket.gethostname()
 

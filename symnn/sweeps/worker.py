@@ -48,6 +48,17 @@ def run(base: dict, run: Run, cv: int | None, dataset=None) -> dict:
     return record
 
 
+def warm_up() -> int:
+    """What a fresh worker process pays before its first run, paid while the parent precompiles:
+    Numba's import (the compile counter), SciPy's BLAS (the evaluation's np.dot) and threadpoolctl's
+    scan. Loads no kernel (the parent may still be writing them). Returns the process id."""
+    import scipy.linalg  # noqa: F401
+
+    _compile_counter()
+    _blas_controller()
+    return os.getpid()
+
+
 def data_key(config: TrainConfig) -> tuple:
     """What a run's data depends on: the name, the target, and the seed for generated sets."""
     from symnn import datasets
@@ -158,7 +169,7 @@ _COMPILED: list[str] = []
 
 def _compile_counter() -> list[str]:
     """The names of the functions Numba compiled in this process (a listener on its compile event)."""
-    if not _COMPILED and not getattr(_compile_counter, "installed", False):
+    if not getattr(_compile_counter, "installed", False):
         from numba.core import event
 
         class _Listener(event.Listener):
@@ -175,4 +186,4 @@ def _compile_counter() -> list[str]:
     return _COMPILED
 
 
-__all__ = ["data_key", "fold_rows", "load_data", "run"]
+__all__ = ["data_key", "fold_rows", "load_data", "run", "warm_up"]
