@@ -102,7 +102,9 @@ def _add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--target", help="with csv:PATH, the target column's name (default: the last)")
     t.add_argument("--layers", type=_layers, help="sizes, e.g. 2,16,16,1 (default: inputs,16,16,outputs)")
     t.add_argument("--activation", default="relu", help="a registered activation or a formula in x")
-    t.add_argument("--loss", help="mse, mae, huber, cross_entropy, binary_cross_entropy, hinge, multi_margin "
+    from symnn.generated import LOSSES  # the generated index: every loss symnn generate wrote
+
+    t.add_argument("--loss", help=f"{', '.join(LOSSES)}, multi_margin "
                    "(hinge with one output per class); mse, mae and huber also fit 0/1 labels with one output "
                    "(default: binary_cross_entropy for 2 classes, cross_entropy for more, mse for regression)")
     t.add_argument("--optimizer", default="adam", help="sgd, momentum (SGD, momentum 0.9), nesterov, adagrad, "
