@@ -70,8 +70,17 @@ def _bounded(func):
     return call
 
 
+def _power(a, b):
+    """a**b, refused (as an overflow) where its exponent alone would be astronomically large:
+    x**x**x at x = 1e20 would otherwise hold mpmath for ever."""
+    if a != 0 and abs(b * mpmath.log(abs(a))) > _MP_ARGUMENT_LIMIT:
+        raise OverflowError("power too large to evaluate exactly")
+    return mpmath.power(a, b)
+
+
 _MP_FUNCTIONS = {"Heaviside": _heaviside, "sign": mpmath.sign, "exp": _bounded(mpmath.exp),
-                 "sinh": _bounded(mpmath.sinh), "cosh": _bounded(mpmath.cosh)}
+                 "sinh": _bounded(mpmath.sinh), "cosh": _bounded(mpmath.cosh), "mp_power": _power}
+_MP_POWER = sp.Function("mp_power")
 
 
 def _exact(expr: sp.Expr, x: sp.Symbol):
@@ -79,6 +88,8 @@ def _exact(expr: sp.Expr, x: sp.Symbol):
     mp_expr = expr.replace(lambda e: isinstance(e, (softplus_stable, log1p, expm1)),
                            lambda e: e.rewrite(sp.log).rewrite(sp.exp))
     mp_expr = mp_expr.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+    mp_expr = mp_expr.replace(lambda e: isinstance(e, sp.Pow) and not e.exp.is_number,
+                              lambda e: _MP_POWER(e.base, e.exp))
     return sp.lambdify(x, mp_expr, modules=[_MP_FUNCTIONS, "mpmath"])
 
 
