@@ -57,6 +57,20 @@ def sweep(args: list[str], out_dir: Path) -> tuple[float, list[dict]]:
     return wall, [json.loads(line) for line in out.read_text().splitlines()]
 
 
+SPIN = "import time\nt = time.perf_counter()\ns = 0\nfor i in range(5_000_000):\n    s += i * i\nprint(time.perf_counter() - t)"
+
+
+def parallel_capacity() -> float:
+    """The control: how much faster two CPU-bound processes finish together than one after the
+    other (2.0 on two free cores; about 1.0 when the machine can give us one core's worth)."""
+    def spin(n: int) -> list[float]:
+        procs = [subprocess.Popen([sys.executable, "-c", SPIN], stdout=subprocess.PIPE, text=True) for _ in range(n)]
+        return [float(proc.communicate()[0]) for proc in procs]
+
+    one = spin(1)[0]
+    return 2 * one / max(spin(2))
+
+
 def rotations(names: list[str], repeats: int):
     for i in range(repeats):
         k = i % len(names)
@@ -78,6 +92,7 @@ def main() -> None:
     p.add_argument("--max-wait", type=float, default=60.0, help="seconds to wait for --idle at most")
     a = p.parse_args()
     busy: list[float] = []
+    capacity: list[float] = []
     names = a.engines.split(",")
     digits = [*DIGITS, "--epochs", str(a.epochs)]
     with tempfile.TemporaryDirectory(prefix="symnn-bench-sweep-") as tmp:
@@ -88,6 +103,8 @@ def main() -> None:
         run_seconds: dict[str, list[float]] = {n: [] for n in names}
         for name in rotations(names, a.repeats):
             busy.append(wait_idle(a.idle, a.max_wait))
+            if name == names[0]:
+                capacity.append(parallel_capacity())
             wall, records = sweep([*digits, *ENGINES[name]], tmp_dir)
             assert len(records) == 64 and not any(r["error"] for r in records)
             walls[name].append(wall)
@@ -107,7 +124,9 @@ def main() -> None:
     base = statistics.median(walls["jobs 1"]) if "jobs 1" in walls else None
     print(f"\n64-run sweep on digits ({a.epochs} epochs, 64-32-10, lr x activation x 4 seeds), "
           f"{a.repeats} repeats, median (range), warm cache, cpu_count {os.cpu_count()}; other processes kept "
-          f"{statistics.median(busy):.2f} cores busy before a measurement (median; max {max(busy):.2f}):\n")
+          f"{statistics.median(busy):.2f} cores busy before a measurement (median; max {max(busy):.2f}); "
+          f"two CPU-bound processes finished {_fmt(capacity, 'x')} faster together than one after the other "
+          "(the control: 2x on two free cores):\n")
     print("| engine | wall time | speed-up over --jobs 1 | median seconds of one run (in the worker) |")
     print("|---|---|---|---|")
     for name in names:
