@@ -31,6 +31,7 @@ def test_formulas_that_would_take_minutes_are_refused_at_once(formula, reason):
     "exp(exp(exp(exp(exp(exp(x))))))",
     "max(x, 2*x - 1, 3*x - 2, 4*x - 3)",
     "abs(abs(abs(abs(x))))*abs(x - 1)*abs(x + 1)",
+    "x**x**x",  # its exact value at x = 1e20 has an exponent of 1e21 digits: skipped, not computed
 ])
 def test_large_formulas_are_derived_in_seconds(formula):
     start = time.perf_counter()
