@@ -25,14 +25,6 @@ def _heaviside(a: float, h0: float = 0.5) -> float:
     return 1.0 if a > 0 else (h0 if a == 0 else 0.0)
 
 
-def _softplus(a: float) -> float:
-    return max(a, 0.0) + math.log1p(math.exp(-abs(a)))
-
-
-_FLOAT_FUNCTIONS = {"Heaviside": _heaviside, "sign": lambda a: float((a > 0) - (a < 0)),
-                    "softplus_stable": _softplus, "log1p": math.log1p, "expm1": math.expm1}
-
-
 def _float_function(expr: sp.Expr, x: sp.Symbol, y: sp.Symbol):
     """expr in (x, y) as the float64 function a kernel computes: its kernel form (the stable rewrites
     applied) printed by the kernel printer, statement for statement, so the order of operations,
