@@ -1,0 +1,440 @@
+"""The one kernel representation: every loop of `generated/` and of the fused training loop is one.
+
+A `Kernel` is a function's parameters, docstring and statements: assignments (`target op value`),
+calls, matrix products, `for` loops over `range`, `if` chains, `return`. Each statement may carry a
+label saying where it came from, printed as a comment above it. Expressions are text that a printer
+made (SymPy's `KernelPrinter` at generation time), never text a user typed.
+
+It is read and written three ways, all here, none needing SymPy or Numba:
+
+- `print_function` prints a kernel as a module's function (what `symnn generate` writes);
+- `read_functions` reads a module's functions back into kernels with Python's own parser (a kernel
+  reformatted by hand or by a formatter reads back as the same statements);
+- `Inliner.inline` turns a call of a kernel into its statements, names renamed only where they
+  clash, for the fused training loop (`symnn.runtime.fused.assemble`), which prints with
+  `print_function` too.
+
+Matrix products are printed as `np.dot(a, b, out)` (NumPy through Numba, into SciPy's BLAS), or as
+`gemm(...)` calls (the fused loop's intrinsic, straight into NumPy's OpenBLAS).
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import tokenize
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+#: The name every kernel binds to its arrays' scalar type (`T = x.dtype.type`): constants print as `T(...)`.
+DTYPE = "T"
+#: Width a `def` line is wrapped at (under its opening parenthesis).
+WIDTH = 100
+
+
+@dataclass(frozen=True)
+class Assign:
+    """`target op value`, op "=" or an augmented one ("+=")."""
+
+    target: str
+    value: str
+    op: str = "="
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call as a statement: `func(args...)`."""
+
+    func: str
+    args: tuple[str, ...]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Product:
+    """`out = op(a) op(b)` for C-contiguous 2-D arrays, op transposing where `trans_*`: one BLAS call."""
+
+    out: str
+    a: str
+    b: str
+    trans_a: bool = False
+    trans_b: bool = False
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class For:
+    """`for var in range(*bounds):` body."""
+
+    var: str
+    bounds: tuple[str, ...]
+    body: tuple[Stmt, ...]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class If:
+    """`if`/`elif`/`else`: (test, body) pairs in order; the test of a final `else` is None."""
+
+    branches: tuple[tuple[str | None, tuple[Stmt, ...]], ...]
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Return:
+    value: str
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """`pass`, `continue` or `break`."""
+
+    word: str
+    label: str = ""
+
+
+Stmt = Assign | Call | Product | For | If | Return | Keyword
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A function: its decorator line (or ""), name, parameters, docstring lines and statements."""
+
+    name: str
+    params: tuple[str, ...]
+    doc: tuple[str, ...]
+    body: tuple[Stmt, ...]
+    decorator: str = ""
+
+    @property
+    def layout(self) -> str:
+        """Its loop shape: "matrix" (it has a product), "rows" (nested loops) or "elementwise"."""
+        if any(isinstance(s, Product) for s in walk(self.body)):
+            return "matrix"
+        if any(isinstance(s, For) and any(isinstance(b, For) for b in walk(s.body)) for s in self.body):
+            return "rows"
+        return "elementwise"
+
+
+def walk(stmts: Iterable[Stmt]) -> Iterable[Stmt]:
+    """Every statement, nested ones after their parent."""
+    for s in stmts:
+        yield s
+        if isinstance(s, For):
+            yield from walk(s.body)
+        elif isinstance(s, If):
+            for _, body in s.branches:
+                yield from walk(body)
+
+
+# -- printing ------------------------------------------------------------------------------------
+
+
+def def_line(name: str, params: Iterable[str]) -> str:
+    """`def name(params):`, wrapped under the opening parenthesis past WIDTH."""
+    params = list(params)
+    head = f"def {name}("
+    rows, row = [], head
+    for i, arg in enumerate(params):
+        piece = arg + (", " if i < len(params) - 1 else "):")
+        if len(row) + len(piece.rstrip()) > WIDTH and row.strip() != head.strip():
+            rows.append(row.rstrip())
+            row = " " * len(head)
+        row += piece
+    if not params:
+        row += "):"
+    rows.append(row)
+    return "\n".join(rows)
+
+
+def print_function(k: Kernel, products: str = "np.dot") -> str:
+    """The kernel as a module's function (decorator, def line, docstring, body), ending in a newline."""
+    lines = [k.decorator] if k.decorator else []
+    lines.append(def_line(k.name, k.params))
+    if k.doc:
+        doc = ['    """' + k.doc[0]] + [f"    {line}" if line else "" for line in k.doc[1:]]
+        lines += doc[:-1] + [doc[-1] + '"""']
+    lines += print_block(k.body, "    ", products)
+    return "\n".join(lines) + "\n"
+
+
+def print_block(stmts: Iterable[Stmt], indent: str, products: str = "np.dot") -> list[str]:
+    """Statements as lines at `indent`, each label as comment lines above its statement."""
+    out: list[str] = []
+    for s in stmts:
+        out += [f"{indent}# {line}" if line else f"{indent}#" for line in s.label.split("\n")] if s.label else []
+        if isinstance(s, Assign):
+            out.append(f"{indent}{s.target} {s.op} {s.value}")
+        elif isinstance(s, Call):
+            out.append(f"{indent}{s.func}({', '.join(s.args)})")
+        elif isinstance(s, Product):
+            out.append(indent + _product(s, products))
+        elif isinstance(s, For):
+            out.append(f"{indent}for {s.var} in range({', '.join(s.bounds)}):")
+            out += print_block(s.body, indent + "    ", products) or [f"{indent}    pass"]
+        elif isinstance(s, If):
+            for i, (test, body) in enumerate(s.branches):
+                head = "else:" if test is None else f"{'if' if i == 0 else 'elif'} {test}:"
+                out.append(indent + head)
+                out += print_block(body, indent + "    ", products) or [f"{indent}    pass"]
+        elif isinstance(s, Return):
+            out.append(f"{indent}return {s.value}")
+        elif isinstance(s, Keyword):
+            out.append(indent + s.word)
+        else:
+            raise TypeError(f"not a kernel statement: {s!r}")
+    return out
+
+
+def _product(s: Product, products: str) -> str:
+    a, b = s.a + (".T" if s.trans_a else ""), s.b + (".T" if s.trans_b else "")
+    if products == "np.dot":
+        return f"np.dot({a}, {b}, {s.out})"
+    if products == "gemm":  # CBLAS, row major: c (m, n) = op(a) op(b), k the inner dimension
+        k = f"{s.a}.shape[0]" if s.trans_a else f"{s.a}.shape[1]"
+        flags = ", ".join("TRANS" if t else "NO_TRANS" for t in (s.trans_a, s.trans_b))
+        return (f"gemm({flags}, {s.out}.shape[0], {s.out}.shape[1], {k}, {s.a}, {s.a}.shape[1], "
+                f"{s.b}, {s.b}.shape[1], {s.out})")
+    raise ValueError(f"products are printed as 'np.dot' or 'gemm', not {products!r}")
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def read_functions(source: str) -> dict[str, Kernel]:
+    """The module's top-level functions as kernels, by name (comments above a statement, or after it
+    on its line, become its label)."""
+    tree = ast.parse(source)
+    reader = _Reader(source)
+    return {node.name: reader.kernel(node) for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+class _Reader:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.lines = source.splitlines()
+        self.comments: dict[int, str] = {}  # line -> its comment's text
+        self.alone: set[int] = set()  # lines holding only a comment
+        code_lines: set[int] = set()
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                self.comments[tok.start[0]] = tok.string[1:].strip()
+            elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
+                                  tokenize.ENDMARKER):
+                code_lines.add(tok.start[0])
+        self.alone = set(self.comments) - code_lines
+
+    def text(self, node: ast.AST) -> str:
+        """The node's source as written, with the brackets around it, or unparsed where it spans
+        lines (so that it prints on one)."""
+        if node.lineno != node.end_lineno:
+            return ast.unparse(node)
+        line = self.lines[node.lineno - 1]
+        start, end = node.col_offset, node.end_col_offset
+        while True:
+            before, after = line[:start].rstrip(), line[end:].lstrip()
+            if not (before.endswith("(") and after.startswith(")")) or _is_call(before[:-1]):
+                return line[start:end]
+            start, end = len(before) - 1, len(line) - len(after) + 1
+
+    def label(self, node: ast.stmt) -> str:
+        above, line = [], node.lineno - 1
+        while line in self.alone:
+            above.insert(0, self.comments[line])
+            line -= 1
+        if node.lineno in self.comments and node.lineno not in self.alone:
+            above.append(self.comments[node.lineno])
+        return "\n".join(above)
+
+    def kernel(self, fn: ast.FunctionDef) -> Kernel:
+        a = fn.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
+            raise ValueError(f"{fn.name}: a kernel takes plain positional parameters")
+        body = list(fn.body)
+        doc: tuple[str, ...] = ()
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            doc = tuple(ast.get_docstring(fn, clean=True).split("\n"))
+            body = body[1:]
+        decorator = "\n".join(f"@{self.text(d)}" for d in fn.decorator_list)
+        return Kernel(fn.name, tuple(p.arg for p in a.args), doc, self.block(body, fn.name), decorator)
+
+    def block(self, nodes: list[ast.stmt], where: str) -> tuple[Stmt, ...]:
+        return tuple(self.stmt(n, where) for n in nodes)
+
+    def stmt(self, n: ast.stmt, where: str) -> Stmt:
+        label = self.label(n)
+        if isinstance(n, ast.Assign) and len(n.targets) == 1:
+            return Assign(self.text(n.targets[0]), self.text(n.value), "=", label)
+        if isinstance(n, ast.AugAssign):
+            op = _AUG[type(n.op)]
+            return Assign(self.text(n.target), self.text(n.value), op, label)
+        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call) and not n.value.keywords:
+            call = n.value
+            if ast.unparse(call.func) == "np.dot" and len(call.args) == 3:
+                (a, ta), (b, tb) = (_transposed(arg) for arg in call.args[:2])
+                return Product(self.text(call.args[2]), self.text(a), self.text(b), ta, tb, label)
+            return Call(self.text(call.func), tuple(self.text(x) for x in call.args), label)
+        if isinstance(n, ast.For) and not n.orelse and isinstance(n.target, ast.Name) \
+                and isinstance(n.iter, ast.Call) and ast.unparse(n.iter.func) == "range":
+            return For(n.target.id, tuple(self.text(x) for x in n.iter.args), self.block(n.body, where), label)
+        if isinstance(n, ast.If):
+            branches = []
+            node: ast.stmt | None = n
+            while node is not None:
+                branches.append((self.text(node.test), self.block(node.body, where)))
+                rest = node.orelse
+                if len(rest) == 1 and isinstance(rest[0], ast.If) and self._is_elif(rest[0]):
+                    node = rest[0]
+                else:
+                    if rest:
+                        branches.append((None, self.block(rest, where)))
+                    node = None
+            return If(tuple(branches), label)
+        if isinstance(n, ast.Return) and n.value is not None:
+            return Return(self.text(n.value), label)
+        if isinstance(n, (ast.Pass, ast.Continue, ast.Break)):
+            return Keyword(type(n).__name__.lower(), label)
+        raise ValueError(f"{where}, line {n.lineno}: {type(n).__name__} is not a kernel statement")
+
+    def _is_elif(self, node: ast.If) -> bool:
+        """An `elif` (not an `else:` holding an `if`): the `if` keyword starts where `else` would."""
+        line = self.lines[node.lineno - 1]
+        return line[node.col_offset:].startswith("elif")
+
+
+def _is_call(before: str) -> bool:
+    """Whether a "(" after this text opens a call's arguments (`f(`, `x[0](`), not a bracket."""
+    before = before.rstrip()
+    return bool(before) and (before[-1].isalnum() or before[-1] in "_)]") and not before.endswith(
+        tuple(f" {kw}" for kw in ("if", "elif", "return", "in", "and", "or", "not", "else"))) \
+        and before not in ("if", "elif", "return", "not")
+
+
+_AUG = {ast.Add: "+=", ast.Sub: "-=", ast.Mult: "*=", ast.Div: "/="}
+
+
+def _transposed(node: ast.expr) -> tuple[ast.expr, bool]:
+    if isinstance(node, ast.Attribute) and node.attr == "T":
+        return node.value, True
+    return node, False
+
+
+# -- renaming and inlining -----------------------------------------------------------------------
+
+
+def rename(text: str, names: dict[str, str]) -> str:
+    """`text` (one line of Python) with every name in `names` replaced; attributes (`x.shape`) and
+    keywords are left alone. Works on tokens, so the text keeps its spacing."""
+    if not names:
+        return text
+    out, col, prev = [], 0, None
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type == tokenize.NAME and tok.string in names and not (prev is not None and prev.string == "."):
+            start, end = tok.start[1], tok.end[1]
+            out += [text[col:start], names[tok.string]]
+            col = end
+        if tok.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER):
+            prev = tok
+    out.append(text[col:])
+    return "".join(out)
+
+
+def rename_stmt(s: Stmt, names: dict[str, str]) -> Stmt:
+    """A statement (and those inside it) with names replaced."""
+    r = lambda text: rename(text, names)  # noqa: E731
+    if isinstance(s, Assign):
+        return replace(s, target=r(s.target), value=r(s.value))
+    if isinstance(s, Call):
+        return replace(s, func=r(s.func), args=tuple(map(r, s.args)))
+    if isinstance(s, Product):
+        return replace(s, out=r(s.out), a=r(s.a), b=r(s.b))
+    if isinstance(s, For):
+        return replace(s, var=names.get(s.var, s.var), bounds=tuple(map(r, s.bounds)),
+                       body=tuple(rename_stmt(b, names) for b in s.body))
+    if isinstance(s, If):
+        return replace(s, branches=tuple((None if t is None else r(t), tuple(rename_stmt(b, names) for b in body))
+                                         for t, body in s.branches))
+    if isinstance(s, Return):
+        return replace(s, value=r(s.value))
+    return s
+
+
+def bound_names(stmts: Iterable[Stmt]) -> tuple[set[str], set[str]]:
+    """(names assigned, names bound only as `for` indices) by the statements."""
+    assigned: set[str] = set()
+    indices: set[str] = set()
+    for s in walk(stmts):
+        if isinstance(s, Assign):
+            assigned |= _target_names(s.target)
+        elif isinstance(s, For):
+            indices.add(s.var)
+    return assigned, indices - assigned
+
+
+def _target_names(target: str) -> set[str]:
+    """The names a target binds: `x`, `a, b`; a subscript (`y[i]`) binds none."""
+    node = ast.parse(target, mode="eval").body
+    nodes = node.elts if isinstance(node, ast.Tuple) else [node]
+    return {n.id for n in nodes if isinstance(n, ast.Name)}
+
+
+@dataclass
+class Inliner:
+    """Inlines kernel calls into one function, renaming a kernel's name only where it clashes: with a
+    name the host function binds, or one an earlier inlined kernel bound (`for` indices, ints in every
+    loop, are shared). A kernel's own `T = x.dtype.type` is dropped: the host binds T once."""
+
+    host: Kernel
+    taken: set[str] = field(default_factory=set)
+    indices: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        assigned, indices = bound_names(self.host.body)
+        self.taken |= assigned | set(self.host.params)
+        self.indices |= indices
+
+    def inline(self, k: Kernel, args: Iterable[str], result: str | None = None) -> list[Stmt]:
+        """Statements doing what `k(*args)` does (with `result = ` its return value); `args` are source
+        text. A parameter the body never assigns takes a plain-name argument as it is; any other gets
+        a variable of its own, bound first."""
+        args = list(args)
+        if len(args) != len(k.params):
+            raise ValueError(f"{k.name} takes {len(k.params)} arguments, not {len(args)}")
+        body = [s for s in k.body if not (isinstance(s, Assign) and s.target == DTYPE and s.value.endswith(".dtype.type"))]
+        value = None
+        if body and isinstance(body[-1], Return):
+            value, body = body[-1].value, body[:-1]
+        if any(isinstance(s, Return) for s in walk(body)):
+            raise ValueError(f"cannot inline {k.name}: it returns before its last statement")
+        if (value is None) != (result is None):
+            raise ValueError(f"cannot inline {k.name} as {'a statement' if result is None else 'an expression'}")
+        assigned, indices = bound_names(body)
+        taken = self.taken
+        names: dict[str, str] = {}
+        for name in sorted(assigned | indices):
+            if name in taken or (name in self.indices and name not in indices):
+                names[name] = f"{k.name}__{name}"
+        lead: list[Stmt] = []
+        for param, arg in zip(k.params, args):
+            if param not in assigned and arg.isidentifier():
+                names[param] = arg
+            else:
+                local = names.get(param, param)
+                if local == param and (param in taken or param in self.indices):
+                    local = f"{k.name}__{param}"
+                names[param] = local
+                lead.append(Assign(local, arg))
+        out = lead + [rename_stmt(s, names) for s in body]
+        if value is not None:
+            out.append(Assign(result, rename(value, names)))
+        new_assigned, new_indices = bound_names(out)
+        self.taken |= new_assigned
+        self.indices |= new_indices
+        return out
+
+
+__all__ = ["DTYPE", "Assign", "Call", "For", "If", "Inliner", "Kernel", "Keyword", "Product", "Return", "Stmt",
+           "bound_names", "def_line", "print_block", "print_function", "read_functions", "rename", "walk"]
