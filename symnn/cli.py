@@ -255,7 +255,8 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
 # --- generate ------------------------------------------------------------------------------------
 def cmd_generate(args: argparse.Namespace) -> int:
-    from symnn.codegen.writer import default_dir, generate
+    from symnn.codegen.writer import default_dir
+    from symnn.generate import generate
 
     out = args.out or default_dir()
     if out.exists() and not out.is_dir():

@@ -203,12 +203,14 @@ def _product(s: Product, products: str) -> str:
 # -- reading -------------------------------------------------------------------------------------
 
 
-def read_functions(source: str) -> dict[str, Kernel]:
-    """The module's top-level functions as kernels, by name (comments above a statement, or after it
-    on its line, become its label)."""
+def read_functions(source: str, names: Iterable[str] | None = None) -> dict[str, Kernel]:
+    """The module's top-level functions (or those of `names`) as kernels, by name. Comments above a
+    statement, or after it on its line, become its label."""
     tree = ast.parse(source)
     reader = _Reader(source)
-    return {node.name: reader.kernel(node) for node in tree.body if isinstance(node, ast.FunctionDef)}
+    wanted = None if names is None else set(names)
+    return {node.name: reader.kernel(node) for node in tree.body
+            if isinstance(node, ast.FunctionDef) and (wanted is None or node.name in wanted)}
 
 
 class _Reader:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import inspect
 import os
 import re
@@ -13,8 +12,9 @@ import numpy as np
 import pytest
 
 import symnn
-from symnn.codegen import emit_fused
-from symnn.runtime import blas, fused
+from symnn import ir
+from symnn.runtime import blas, fused, kernels
+from symnn.runtime.fused import assemble, loader, session, spec, template
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -99,10 +99,10 @@ def test_updating_each_layer_after_its_gradients_gives_the_numbers_of_one_update
     update is elementwise, so the numbers are exactly those of one update after the backward pass."""
     case = CASES[name]
     loss_once, params_once, _ = _train(True, case)
-    monkeypatch.setattr(emit_fused, "UPDATE_PER_LAYER_FROM", 1)  # every model counts as large
-    monkeypatch.setattr(fused, "_by_spec", {})
+    monkeypatch.setattr(template, "UPDATE_PER_LAYER_FROM", 1)  # every model counts as large
+    monkeypatch.setattr(loader, "_by_spec", {})
     loss_each, params_each, model = _train(True, case)
-    assert "per_layer = P.shape[0] >= 1 " in inspect.getsource(model._fused_session.mod)
+    assert model._fused_session.mod.UPDATE_PER_LAYER_FROM == 1
     assert loss_each == loss_once
     for p, q in zip(params_each, params_once, strict=True):
         np.testing.assert_array_equal(p, q)
@@ -160,7 +160,7 @@ def test_one_epoch_fits_continue_as_one_fit_does():
 def test_one_epoch_fits_take_per_step_scalars_from_any_block_as_computed_afresh(block, monkeypatch):
     """The per-step scalars kept between fits (a block of steps ahead) are the ones each step needs,
     across block ends and learning-rate changes: the per-layer path, fitting the same way, agrees."""
-    monkeypatch.setattr(fused._StepScalars, "BLOCK", block)
+    monkeypatch.setattr(session.StepScalars, "BLOCK", block)
     X, y = _ce_data()
     results = []
     for fused_flag in (True, False):
@@ -216,7 +216,7 @@ def test_a_loop_this_numba_cannot_compile_falls_back_to_the_per_layer_kernels(mo
         raise TypingError("simulated: no such internal API")
 
     monkeypatch.setattr(mod, "train_epochs", not_compiled)
-    monkeypatch.setattr(fused, "_unbuildable", {})
+    monkeypatch.setattr(loader, "unbuildable", {})
     with pytest.warns(RuntimeWarning, match="does not build with Numba .*TypingError.*per-layer"):
         loss = model.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=2, verbose=False)["loss"]
     reference = _ce_model()
@@ -308,12 +308,12 @@ def test_fused_loop_calls_numpy_openblas_directly_where_numpy_bundles_it():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_direct_blas_and_np_dot_loops_give_the_same_numbers(dtype, monkeypatch):
     case = CASES["relu-tanh-bce-momentum-f64"]
-    spec = fused.spec_of(_model(case["acts"], case["loss"], case["n_out"], dtype), symnn.Adam())
+    the_spec = fused.spec_of(_model(case["acts"], case["loss"], case["n_out"], dtype), symnn.Adam())
     results = []
     for direct in (True, False):
-        mod = fused._load_source(emit_fused.fused_module(spec, direct_gemm=direct))
-        assert ("gemm(" in inspect.getsource(mod.dense_forward)) == direct
-        monkeypatch.setattr(fused, "load_module", lambda spec, mod=mod: mod)
+        mod = loader._load_source(assemble.fused_module(the_spec, direct_gemm=direct))
+        assert ("gemm(" in inspect.getsource(mod)) == direct and ("np.dot(" in inspect.getsource(mod)) != direct
+        monkeypatch.setattr(session, "load_module", lambda spec, mod=mod: mod)
         results.append(_train(True, dict(case, dtype=dtype, opt=lambda: symnn.Adam(lr=0.01))))
     (la, pa, _), (lb, pb, _) = results
     tol = 1e-10 if dtype == "float64" else 1e-4
@@ -324,63 +324,67 @@ def test_direct_blas_and_np_dot_loops_give_the_same_numbers(dtype, monkeypatch):
 
 def test_SYMNN_BLAS_numba_keeps_np_dot(monkeypatch):
     monkeypatch.setenv("SYMNN_BLAS", "numba")
-    monkeypatch.setattr(fused, "_by_spec", {})
+    monkeypatch.setattr(loader, "_by_spec", {})
     blas.numpy_openblas.cache_clear()
     try:
         mod = fused.load_module(fused.spec_of(_model(("relu",), "mse", 2, "float64"), symnn.SGD(lr=0.1)))
         assert mod.MATRIX_PRODUCTS == "np.dot"
-        assert "np.dot(" in inspect.getsource(mod.dense_forward)
+        assert "np.dot(" in inspect.getsource(mod) and "gemm(" not in inspect.getsource(mod)
     finally:
         blas.numpy_openblas.cache_clear()
 
 
-def test_direct_gemm_rewrites_every_matrix_product_of_the_dense_kernels():
-    fns = emit_fused.functions(emit_fused.generated_text("layers.dense"))
+def test_every_matrix_product_of_the_dense_kernels_prints_as_one_gemm_call():
+    dense = ir.read_functions(assemble.installed_source("layers.dense"))
     for name in ("dense_forward", "dense_grad_input", "dense_grad_params"):
-        out = emit_fused._direct_gemm(fns[name])
-        assert "np.dot" not in out and out.count("gemm(") == 1
+        body = dense[name].body
+        assert sum(isinstance(s, ir.Product) for s in ir.walk(body)) == 1
+        text = "\n".join(ir.print_block(body, "", products="gemm"))
+        assert "np.dot" not in text and text.count("gemm(") == 1
 
 
-# --- the kernels inlined into the loop as text --------------------------------------------------
+# --- the kernels inlined into the loop ------------------------------------------------------------
 
 def _kernel_cases():
     """(generated module, kernel, its arguments) for every kernel the fused loop can inline."""
     rng = np.random.default_rng(11)
     x = rng.standard_normal(9)
-    for name in emit_fused.generated("activations").NAMES:
+    for name in kernels.builtin_names("activations"):
         yield f"activations.{name}", f"{name}_forward", [x, np.zeros(9)]
         yield f"activations.{name}", f"{name}_backward", [x, np.tanh(x), rng.standard_normal(9), np.zeros(9)]
     xb, w, gy = rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), rng.standard_normal((4, 5))
     yield "layers.dense", "dense_forward", [xb, w, rng.standard_normal(5), np.zeros((4, 5))]
     yield "layers.dense", "dense_grad_input", [w, gy, np.zeros((4, 3))]
     yield "layers.dense", "dense_grad_params", [xb, gy, np.zeros((5, 3)), np.zeros(5)]
-    for module, kernel, rows in emit_fused.LOSSES.values():
+    for module, kernel, rows in spec.LOSSES.values():
         z = rng.standard_normal((4, 3) if rows else 7)
         t = np.eye(3)[[0, 2, 1, 2]] if rows else (rng.standard_normal(7) > 0).astype(float)
         yield f"losses.{module}", kernel, [z, t, np.zeros_like(z)]
-    for module in emit_fused.generated("optimizers").NAMES:
-        for kernel, (state, scalars) in emit_fused.generated(f"optimizers.{module}").KERNELS.items():
+    for module in kernels.builtin_names("optimizers"):
+        for kernel, (state, scalars) in kernels.generated(f"optimizers.{module}").KERNELS.items():
             # state: the first (a sum of squares where there is one) above the others squared
             arrays = [rng.standard_normal(6), rng.standard_normal(6), *(rng.random(6) + (i == 0) for i in range(len(state)))]
             yield f"optimizers.{module}", kernel, arrays + [0.9 - 0.1 * i for i in range(len(scalars))]
 
 
 @pytest.mark.parametrize("module, kernel, args", list(_kernel_cases()), ids=lambda v: v if isinstance(v, str) else "")
-def test_a_kernel_inlined_as_text_does_what_calling_it_does(module, kernel, args):
-    """Run as Python: the kernel called, and its body inlined (some arguments as expressions)."""
-    source = emit_fused.functions(emit_fused.generated_text(module))[kernel]
+def test_a_kernel_inlined_does_what_calling_it_does(module, kernel, args):
+    """Run as Python: the kernel called, and its statements inlined into a host whose own variables
+    are named like every name of the kernel (some arguments passed as expressions)."""
+    source = assemble.installed_source(module)
+    k = ir.read_functions(source)[kernel]
     called, inlined = [np.copy(a) for a in args], [np.copy(a) for a in args]
-    namespace = {"math": __import__("math"), "np": np}
-    exec(source.split("\n", 1)[1], namespace)  # without its @njit line
+    namespace = {"math": __import__("math"), "np": np, "T": np.float64}
+    exec(ir.print_function(ir.Kernel(k.name, k.params, k.doc, k.body)), namespace)  # without its decorator
     expected = namespace[kernel](*called)
     names = [f"arg{i}" if i % 2 else f"args[{i}]" for i in range(len(args))]
-    lines = emit_fused._inline(source, names, None if expected is None else "result")
+    mine = set(k.params) | set().union(*ir.bound_names(k.body)) - {"T"}
+    host = ir.Kernel("host", tuple(n for n in names if n.isidentifier()), (),
+                     tuple(ir.Assign(name, repr(f"the caller's {name}")) for name in sorted(mine)))
+    stmts = ir.Inliner(host).inline(k, names, None if expected is None else "result")
     namespace.update({"args": inlined, **{n: a for n, a in zip(names, inlined) if n.isidentifier()}})
-    # the caller's variables named like the kernel's parameters and locals are left alone
-    fn = ast.parse(source).body[0]
-    mine = {a.arg for a in fn.args.args}
-    mine |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     namespace.update({name: f"the caller's {name}" for name in mine})
+    lines = ir.print_block(stmts, "")
     exec("\n".join(lines), namespace)
     assert {name: namespace[name] for name in mine} == {name: f"the caller's {name}" for name in mine}
     assert all(namespace[n] is a for n, a in zip(names, inlined) if n.isidentifier())

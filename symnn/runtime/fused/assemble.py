@@ -1,0 +1,250 @@
+"""The fused loop's module text: the template with the generated kernels inlined into it.
+
+`fused_module(spec)` reads the template (`symnn.runtime.fused.template.train_epochs`) and the
+kernels the spec uses (the modules of `generated/`, as printed there from the symbolic definitions)
+into the one kernel representation (`symnn.ir.read_functions`), replaces every placeholder call
+of the template by the kernel's statements (`symnn.ir.Inliner`: each keeps its label, names are
+renamed only where they clash), and prints the one function (`symnn.ir.print_function`), so Numba
+compiles one function: no callee to compile first, no inlining pass, no argument copies. Both
+training paths run the same kernels and give the same numbers (up to the last bit where two BLAS
+builds round a product differently), and nothing here needs SymPy. The text depends only on the
+activations used, the loss and optimizer kernels (`spec.canonical`) and the matrix products:
+`direct_gemm` prints them as calls of the `gemm` intrinsic (NumPy's OpenBLAS, see
+symnn.runtime.fused.intrinsics), else as `np.dot` (SciPy's, as the per-layer kernels).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+from types import SimpleNamespace
+
+from symnn import ir
+from symnn.runtime import kernels
+from symnn.runtime.fused import intrinsics, template
+from symnn.runtime.fused.spec import LOSSES, Generated, canonical, optimizer_module, optimizer_scalars, roles
+
+#: A generated module's text by dotted name ("activations.relu"): the installed file's by default;
+#: `symnn generate` passes the texts it is about to write (the goldens follow the kernels beside them).
+Sources = Callable[[str], str]
+
+
+def installed_source(module: str) -> str:
+    """The text of an installed generated module."""
+    return Path(kernels.generated(module).__file__).read_text(encoding="utf-8")
+
+
+def _names_of(source: Sources) -> Generated:
+    """A generated module's names (its module-level literals: NAMES, KERNELS, ...) read from its text."""
+    if source is installed_source:
+        return kernels.generated
+
+    @cache
+    def names(module: str) -> SimpleNamespace:
+        tree = ast.parse(source(module))
+        return SimpleNamespace(**{node.targets[0].id: ast.literal_eval(node.value) for node in tree.body
+                                  if isinstance(node, ast.Assign) and len(node.targets) == 1
+                                  and isinstance(node.targets[0], ast.Name) and _is_literal(node.value)})
+    return names
+
+
+def _is_literal(node: ast.expr) -> bool:
+    try:
+        ast.literal_eval(node)
+    except ValueError:
+        return False
+    return True
+
+
+@cache
+def _template() -> ir.Kernel:
+    return ir.read_functions(Path(template.__file__).read_text(encoding="utf-8"), ["train_epochs"])["train_epochs"]
+
+
+@cache
+def _intrinsics_version() -> str:
+    """A hash of the intrinsics' source: in the loop's text, so a changed intrinsic makes a new module
+    (and a new Numba cache entry) instead of reusing code compiled against the old one."""
+    return hashlib.sha256(Path(intrinsics.__file__).read_bytes()).hexdigest()[:16]
+
+
+#: How every fused module begins (`symnn generate` recognises its goldens by it).
+FUSED_MARK = '"""Fused training loop:'
+
+
+class _Assembly:
+    """One loop being assembled: the kernels it inlines, and the inliner that names their variables."""
+
+    def __init__(self, c: dict, source: Sources, names: Generated) -> None:
+        self.c = c
+        read = {}
+
+        def functions(module: str) -> dict[str, ir.Kernel]:
+            if module not in read:
+                read[module] = ir.read_functions(source(module))
+            return read[module]
+
+        self.activations = [(functions(f"activations.{name}")[f"{name}_forward"],
+                             functions(f"activations.{name}")[f"{name}_backward"]) for name in c["activations"]]
+        self.dense = functions("layers.dense")
+        module, value_and_grad, self.loss_rows = LOSSES[c["loss"]]
+        self.loss = functions(f"losses.{module}")[value_and_grad]
+        self.optimizer = functions(f"optimizers.{optimizer_module(c['optimizer'], names)}")[c["optimizer"]]
+        self.roles = roles(c["optimizer"], names)
+        self.scalars = optimizer_scalars(c["optimizer"], names)
+        self.used = [k for pair in self.activations for k in pair] + [
+            self.dense[f] for f in ("dense_forward", "dense_grad_input", "dense_grad_params")] + [self.loss, self.optimizer]
+        self.inliner = ir.Inliner(_template())
+
+    def decorator(self, nrt: bool) -> str:
+        """The kernels' decorator (they all share it); without reference counting where `nrt` is False."""
+        decorators = {k.decorator for k in self.used}
+        if len(decorators) != 1:
+            raise ValueError(f"the generated kernels are compiled with different flags: {sorted(decorators)}")
+        text = decorators.pop()
+        if nrt:
+            return text
+        call = ast.parse(text.removeprefix("@"), mode="eval").body
+        call.keywords.append(ast.keyword("_nrt", ast.Constant(False)))
+        return "@" + ast.unparse(call)
+
+    def body(self) -> tuple[ir.Stmt, ...]:
+        first = ir.Assign(ir.DTYPE, "P.dtype.type", label="the arrays' scalar type: every constant is T(...)")
+        return (first, *self.block(_template().body))
+
+    def block(self, stmts: tuple[ir.Stmt, ...]) -> list[ir.Stmt]:
+        out: list[ir.Stmt] = []
+        for s in stmts:
+            out += self.stmt(s)
+        return out
+
+    def stmt(self, s: ir.Stmt) -> list[ir.Stmt]:
+        if isinstance(s, ir.Call) and s.func in self.PLACEHOLDERS:
+            return _labelled(self.PLACEHOLDERS[s.func](self, *s.args), s.label)
+        if isinstance(s, ir.Assign) and _call_of(s.value, "loss_value_and_grad") is not None:
+            kind = "rows" if self.loss_rows else "elements"
+            label = f"{self.loss.name}, inlined: the batch's mean loss ({kind}) and its gradient"
+            return _labelled(self.inliner.inline(self.loss, _call_of(s.value, "loss_value_and_grad"), s.target),
+                             label, s.label)
+        if isinstance(s, ir.For):
+            return [replace(s, body=tuple(self.block(s.body)))]
+        if isinstance(s, ir.If):
+            if s.branches[0][0] == "LOSS_ROWS":
+                chosen = s.branches[0][1] if self.loss_rows else (s.branches[1][1] if len(s.branches) > 1 else ())
+                return _labelled(self.block(chosen), s.label)
+            branches = [(test, tuple(self.block(body))) for test, body in s.branches]
+            return [_elif(replace(s, branches=tuple((t, b) for t, b in branches if b or t is not None)))]
+        return [s]
+
+    def _kernel_call(self, name: str, *args: str) -> list[ir.Stmt]:
+        return _labelled(self.inliner.inline(self.dense[name], args), f"{name}, inlined")
+
+    def _activations(self, which: int, op: str, *args: str) -> list[ir.Stmt]:
+        branches = []
+        for k, pair in enumerate(self.activations, start=1):
+            kernel = pair[which]
+            branches.append((f"{op} == {k}", tuple(_labelled(self.inliner.inline(kernel, args), f"{kernel.name}, inlined"))))
+        return [ir.If(tuple(branches))] if branches else []
+
+    def _bind(self, names: tuple[str, ...], item: str) -> list[ir.Stmt]:
+        """`name = <item with i>` for each name, which the kernels inlined after it must not rebind."""
+        self.inliner.taken |= set(names)
+        return [ir.Assign(name, item.format(i=i)) for i, name in enumerate(names)]
+
+    def _bind_hyper(self, hyper: str) -> list[ir.Stmt]:
+        return self._bind(self.roles["hyper"], f"{hyper}[{{i}}]")
+
+    def _bind_per_step(self, scalars: str, step: str) -> list[ir.Stmt]:
+        return self._bind(self.roles["per_step"], f"{scalars}[{step}, {{i}}]")
+
+    def _optimizer_step(self, param: str, grad: str, state: str, offset: str, size: str, lr: str) -> list[ir.Stmt]:
+        rows = [f"view1({state}[{i}], {offset}, {size})" for i in range(len(self.roles["state"]))]
+        scalars = [lr if name == "lr" else name for name in self.scalars]
+        return _labelled(self.inliner.inline(self.optimizer, [param, grad, *rows, *scalars]),
+                         f"{self.optimizer.name}, inlined: elementwise")
+
+    PLACEHOLDERS = {
+        "bind_hyper": _bind_hyper,
+        "bind_per_step": _bind_per_step,
+        "dense_forward": lambda self, *a: self._kernel_call("dense_forward", *a),
+        "dense_grad_params": lambda self, *a: self._kernel_call("dense_grad_params", *a),
+        "dense_grad_input": lambda self, *a: self._kernel_call("dense_grad_input", *a),
+        "activation_forward": lambda self, op, *a: self._activations(0, op, *a),
+        "activation_backward": lambda self, op, *a: self._activations(1, op, *a),
+        "optimizer_step": _optimizer_step,
+    }
+
+
+def _call_of(text: str, func: str) -> list[str] | None:
+    """The argument texts of `text` if it is a call of `func`, else None."""
+    node = ast.parse(text, mode="eval").body
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == func:
+        return [ast.unparse(a) for a in node.args]
+    return None
+
+
+def _labelled(stmts: list[ir.Stmt], *labels: str) -> list[ir.Stmt]:
+    """The statements, the first carrying `labels` (joined) above its own."""
+    text = "\n".join(label for label in labels if label)
+    if not stmts or not text:
+        return stmts
+    first = stmts[0]
+    return [replace(first, label="\n".join(x for x in (text, first.label) if x)), *stmts[1:]]
+
+
+def _elif(s: ir.If) -> ir.If:
+    """`else:` holding only an `if` chain, printed as `elif`s."""
+    *head, (test, body) = s.branches
+    if test is None and len(body) == 1 and isinstance(body[0], ir.If) and not body[0].label:
+        return replace(s, branches=(*head, *body[0].branches))
+    return s
+
+
+def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = installed_source) -> str:
+    """The source of the fused training module for `spec` (see the module docstring).
+
+    `direct_gemm`: the matrix products call NumPy's OpenBLAS directly (the `gemm` intrinsic) instead
+    of `np.dot`; importing the module then raises ImportError where that library is missing.
+    """
+    names = _names_of(source)
+    c = canonical(spec, names)
+    a = _Assembly(c, source, names)
+    # No reference counting with direct products: the loop allocates nothing and its views borrow
+    # from its arguments, so Numba's incref/decref of every array it passes around (a fifth of the IR
+    # to optimize) is not needed. (np.dot's implementation allocates, so the np.dot loop keeps it.)
+    loop = ir.Kernel("train_epochs", _template().params, _template().doc, a.body(), a.decorator(nrt=not direct_gemm))
+    products = "gemm" if direct_gemm else "np.dot"
+    names = "gemm, link_gemm, " if direct_gemm else ""
+    head = [f'{FUSED_MARK} activations {", ".join(c["activations"]) or "none"}; '
+            f'loss {c["loss"]}; {c["optimizer"]}.',
+            "",
+            "Assembled by symnn.runtime.fused.assemble from its template and the kernels of symnn.generated,",
+            "into symnn's cache folder under a hash of this text: do not edit by hand.",
+            '"""',
+            "",
+            "import math  # noqa: F401 - the kernels' functions",
+            "",
+            "import numpy as np  # noqa: F401",
+            "from numba import njit",
+            "",
+            f"from symnn.runtime.fused.intrinsics import {'NO_TRANS, TRANS, ' if direct_gemm else ''}{names}view1, view2",
+            "",
+            f"ACTIVATIONS = {c['activations']!r}",
+            f"LOSS = {c['loss']!r}",
+            f"OPTIMIZER = {c['optimizer']!r}",
+            f"ROLES = {a.roles!r}",
+            f"PROG_COLUMNS = {template.PROG_COLUMNS!r}",
+            f"UPDATE_PER_LAYER_FROM = {template.UPDATE_PER_LAYER_FROM!r}",
+            f"MATRIX_PRODUCTS = {'NumPy OpenBLAS, direct' if direct_gemm else 'np.dot'!r}",
+            f"INTRINSICS = {_intrinsics_version()!r}  # symnn.runtime.fused.intrinsics, by its hash",
+            ""]
+    if direct_gemm:
+        head += ["link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache", ""]
+    return "\n".join(head) + "\n\n" + ir.print_function(loop, products)
+
+
+__all__ = ["FUSED_MARK", "Sources", "fused_module", "installed_source"]

@@ -1,0 +1,36 @@
+"""Fused loops written beside the kernels as goldens (process replay): a change to the template, the
+assembler, the intrinsics or a kernel shows in `symnn generate --check` as a changed loop, before users
+compile it."""
+
+from __future__ import annotations
+
+from symnn.runtime.fused.assemble import fused_module
+
+#: name -> (spec, direct_gemm).
+GOLDEN_FUSED: dict[str, tuple[dict, bool]] = {
+    "tanh-mse-adam": ({"layers": [("dense", 2, 8), ("activation", "tanh"), ("dense", 8, 1)],
+                       "loss": "mse", "optimizer": "adam_step"}, True),
+    "tanh-mse-adam-npdot": ({"layers": [("dense", 2, 8), ("activation", "tanh"), ("dense", 8, 1)],
+                             "loss": "mse", "optimizer": "adam_step"}, False),
+    "relu-cross_entropy-sgd_momentum": ({"layers": [("dense", 4, 8), ("activation", "relu"), ("dense", 8, 3)],
+                                         "loss": "cross_entropy", "optimizer": "sgd_momentum_step"}, True),
+    "gelu-huber-sgd_nesterov": ({"layers": [("dense", 2, 8), ("activation", "gelu"), ("dense", 8, 1)],
+                                 "loss": "huber", "optimizer": "sgd_nesterov_step"}, True),
+    "sigmoid_elu-hinge_multi-rmsprop": ({"layers": [("dense", 3, 8), ("activation", "sigmoid"), ("dense", 8, 8),
+                                                    ("activation", "elu"), ("dense", 8, 4)],
+                                         "loss": "hinge", "optimizer": "rmsprop_centered_momentum_step"}, True),
+}
+
+
+def golden_files(kernel_files: dict[str, str]) -> dict[str, str]:
+    """`fused/<name>.py` for each golden, assembled from the kernel texts `symnn generate` is writing
+    (relative path -> text), so they follow the kernels beside them."""
+    def source(module: str) -> str:
+        rel = module.replace(".", "/")
+        return kernel_files[f"{rel}.py"] if f"{rel}.py" in kernel_files else kernel_files[f"{rel}/__init__.py"]
+
+    return {f"fused/{name}.py": fused_module(spec, direct_gemm=direct, source=source)
+            for name, (spec, direct) in GOLDEN_FUSED.items()}
+
+
+__all__ = ["GOLDEN_FUSED", "golden_files"]

@@ -1,0 +1,202 @@
+"""What one model's fused fits keep from call to call: the layout of the network as data, the flat
+arrays, the optimizer's state in place, and the per-step scalars of a block of steps ahead.
+
+The network is passed to the loop as data: the parameters are copied into one flat array P for the run
+(each W then b, in `Sequential.parameters()` order) and back at the end, their gradients are D, the
+layers' inputs and their gradients blocks of the flat workspaces AV and GV (batch_size rows per layer
+input, the batch's targets in a last block of AV), and the optimizer's state the rows of S. The
+optimizer's state arrays are left as views of S, so a later per-layer `optimizer.step` continues
+exactly where the fused run stopped and the next fused fit finds the state in place.
+"""
+
+from __future__ import annotations
+
+import operator
+import weakref
+from collections.abc import Callable
+from types import ModuleType
+
+import numpy as np
+
+from symnn.runtime import kernels
+from symnn.runtime.fused.loader import load_module
+from symnn.runtime.fused.spec import spec_key
+from symnn.runtime.layers import Dense
+
+
+class Layout:
+    """The network as data: the layer program, and offsets into the flat arrays."""
+
+    def __init__(self, model, mod: ModuleType, batch_size: int, n_targets: int) -> None:
+        ops = {name: i + 1 for i, name in enumerate(mod.ACTIVATIONS)}
+        rows, self.offsets = [], []
+        self.shapes: list[tuple[int, ...]] = []  # of the parameters, in parameters() order
+        p_off = 0
+        a_off = [0]
+        for w in model.widths[:-1]:
+            a_off.append(a_off[-1] + batch_size * w)
+        for i, layer in enumerate(model.layers):
+            n_in, n_out = model.widths[i], model.widths[i + 1]
+            w_off = b_off = 0
+            if isinstance(layer, Dense):
+                w_off, b_off = p_off, p_off + n_in * n_out
+                self.offsets += [w_off, b_off]
+                self.shapes += [(n_out, n_in), (n_out,)]
+                p_off = b_off + n_out
+            rows.append((0 if isinstance(layer, Dense) else ops[layer.name], n_in, n_out, a_off[i],
+                         a_off[i + 1], w_off, b_off))
+        self.prog = np.array(rows, dtype=np.int64).reshape(-1, len(mod.PROG_COLUMNS))
+        self.n_params = p_off
+        self.workspace = a_off[-1] + batch_size * model.widths[-1] + batch_size * n_targets
+
+
+class Session:
+    """What one model's fused fits keep from call to call: the module, layout and flat arrays.
+
+    Kept on the model, so that fitting one epoch at a time (evaluating between epochs) does not pay
+    for them again. The optimizer's state stays in the rows of S between fits: its state arrays are
+    views of S (written back that way), so the next fit finds them in place and copies nothing, and
+    a per-layer `optimizer.step` in between updates S itself.
+    """
+
+    def __init__(self, key: tuple, mod: ModuleType, model, batch_size: int, n_targets: int) -> None:
+        self.key, self.mod = key, mod
+        self.layout = layout = Layout(model, mod, batch_size, n_targets)
+        dtype = model.dtype
+        self.P = np.empty(layout.n_params, dtype)
+        self.param_views = [self.P[off:off + int(np.prod(shape))].reshape(shape)
+                            for off, shape in zip(layout.offsets, layout.shapes)]
+        self.D = np.zeros_like(self.P)
+        self.AV = np.zeros(layout.workspace, dtype)
+        self.GV = np.zeros_like(self.AV)
+        self.S = np.empty((len(mod.ROLES["state"]), layout.n_params), dtype)
+        self.P_before = np.empty_like(self.P)  # P and S before the current call: what a divergence keeps
+        self.S_before = np.empty_like(self.S)
+        self.owner: Callable[[], object] = lambda: None  # the optimizer whose state is in S (weakly)
+        self.views: list[np.ndarray] = []  # the views of S handed to the owner's state, flat
+        self.spec_inputs: tuple = ()  # what spec_of found the spec from (see _spec_inputs)
+        self.spec: dict | None = None
+        self.scalars = StepScalars()
+
+    def state_in(self, optimizer, params: list[np.ndarray]) -> tuple[int, bool, bool] | None:
+        """Put the optimizer's state into S: (its step count, whether it was created now, whether it
+        was there already as views of S), or None if the state is not uniform over the parameters
+        (the fused loop cannot continue it)."""
+        names = self.mod.ROLES["state"]
+        state = optimizer.state
+        if self.owner() is optimizer and len(state) == len(params) and self.in_place(state):
+            step = state[0]["step"]
+            if all(s["step"] == step for s in state):
+                return step, False, True  # the common case, fitting again
+        if self.owner() is not optimizer:
+            self.S = np.empty_like(self.S)  # S may back another optimizer's state: never overwrite it
+            self.owner, self.views = weakref.ref(optimizer), []
+        if not state:
+            for k, name in enumerate(names):
+                self.S[k] = optimizer._initial(name)
+            return 0, True, False
+        if len(state) != len(params):
+            return None
+        steps = {s["step"] for s in state}
+        have = {all(name in s for name in names) for s in state}
+        if len(steps) != 1 or len(have) != 1:
+            return None
+        created = not have.pop()
+        if not created and self.in_place(state):
+            return steps.pop(), False, True  # already in S, as the last fit left it
+        for off, p, s in zip(self.layout.offsets, params, state):
+            if s["size"] is not None and (s["size"], s["dtype"]) != (p.size, p.dtype):
+                return None
+            for k, name in enumerate(names):
+                self.S[k, off:off + p.size] = s[name] if name in s else optimizer._initial(name)
+        return steps.pop(), created, False
+
+    def in_place(self, state: list[dict]) -> bool:
+        """Whether each state array is still the view of S that the last fit handed out."""
+        names = self.mod.ROLES["state"]
+        arrays = [s.get(name) for s in state for name in names]
+        return len(arrays) == len(self.views) and all(map(operator.is_, arrays, self.views))
+
+    def state_out(self, optimizer, params: list[np.ndarray], step: int, in_place: bool) -> None:
+        """Leave the optimizer's state as its own `step` would have: views of S's rows
+        (`in_place`: they are already, as state_in found them)."""
+        if in_place:
+            for s in optimizer.state:
+                s["step"] = step
+            return
+        names = self.mod.ROLES["state"]
+        while len(optimizer.state) < len(params):
+            optimizer.state.append({"step": 0, "size": None, "dtype": None})
+        self.views = []
+        for off, p, s in zip(self.layout.offsets, params, optimizer.state):
+            s.update(step=step, size=p.size, dtype=p.dtype)
+            row = [self.S[k, off:off + p.size] for k in range(len(names))]
+            s.update(zip(names, row))
+            self.views += row
+
+
+def session_for(model, spec: dict, batch_size: int, n_targets: int) -> Session:
+    """The model's fused session for this spec and batch shape, made anew when either changed."""
+    sess = getattr(model, "_fused_session", None)
+    if sess is not None and sess.spec is spec and sess.key[1:] == (batch_size, n_targets):
+        return sess  # the spec it was made for (spec_of found the same inputs)
+    key = (spec_key(spec), batch_size, n_targets)
+    if sess is None or sess.key != key:
+        sess = Session(key, load_module(spec), model, batch_size, n_targets)
+        model._fused_session = sess
+    return sess
+
+
+def per_step_rows(optimizer, names: tuple[str, ...], lrs: np.ndarray, t0: int, created: bool,
+              dtype: np.dtype) -> np.ndarray:
+    """One row per step (lrs: its learning rate) of the kernel's step-dependent scalars, computed
+    as `optimizer.step` does, for the steps after t0."""
+    steps = lrs.shape[0]
+    out = np.empty((steps, len(names)), dtype)
+    if not names:
+        return out
+    module = kernels.generated(f"optimizers.{optimizer.module}")
+    results: dict[str, object] = {}
+    if module.STEP_SCALARS:
+        values = optimizer._scalars()
+        values["lr"] = lrs
+        values["t"] = np.arange(t0 + 1, t0 + steps + 1, dtype=np.float64)
+        fn = getattr(module, f"{optimizer.module}_scalars")
+        results = dict(zip(module.STEP_SCALARS, fn(*(values[k] for k in module.STEP_INPUTS))))
+    for k, name in enumerate(names):
+        if name == "first":
+            out[:, k] = 0
+            out[0, k] = 1 if created else 0
+        else:
+            out[:, k] = results[name]
+    return out
+
+
+class StepScalars:
+    """The per-step scalar rows at a constant learning rate, computed a block of steps ahead and
+    kept: fitting one epoch per call then takes a slice instead of NumPy calls every time. Each
+    row depends only on its step count and the options, so a row is the same from any block."""
+
+    BLOCK = 4096
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+        self.t0 = 0  # self.table[i] is step t0 + 1 + i
+        self.table = np.empty((0, 0))
+
+    def rows(self, optimizer, names: tuple[str, ...], lrs: np.ndarray, n_batches: int, t0: int,
+             created: bool, dtype: np.dtype) -> np.ndarray:
+        """The rows of the next `lrs.shape[0]` epochs (lrs: per epoch) of n_batches steps each."""
+        steps = lrs.shape[0] * n_batches
+        lr = lrs[0]
+        if (created and "first" in names) or (lrs.shape[0] > 1 and not (lrs == lr).all()):
+            return per_step_rows(optimizer, names, np.repeat(lrs, n_batches), t0, created, dtype)
+        key = (optimizer.module, names, dtype, float(lr), tuple(optimizer._scalars().items()))
+        if key != self.key or not self.t0 <= t0 <= t0 + steps <= self.t0 + self.table.shape[0]:
+            block = max(steps, self.BLOCK)
+            self.table = per_step_rows(optimizer, names, np.full(block, lr), t0, False, dtype)
+            self.key, self.t0 = key, t0
+        return self.table[t0 - self.t0:t0 - self.t0 + steps]
+
+
+__all__ = ["Layout", "Session", "StepScalars", "per_step_rows", "session_for"]
