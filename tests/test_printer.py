@@ -12,7 +12,8 @@ import random
 import pytest
 import sympy as sp
 
-from symnn.codegen.printer import print_expr, statements
+from symnn import ir
+from symnn.codegen.printer import lower, print_expr
 
 x, g = sp.symbols("x g", real=True)
 
@@ -86,9 +87,11 @@ def test_a_power_in_a_denominator_keeps_its_brackets(expr, at, want):
     assert _run(print_expr(expr), at.get(x, 0.0), at.get(g, 0.0)) == pytest.approx(want)
 
 
-def test_branches_print_as_statements_that_compute_the_same_values():
+def test_branches_lower_to_an_if_chain_that_computes_the_same_values():
     expr = sp.Piecewise((x / (1 + x) ** 2, x > 0), (g / x**2, x < -1), (x * g, True))
-    lines = statements("out", expr)
+    (chain,) = lower("out", expr)
+    assert isinstance(chain, ir.If) and [test is None for test, _ in chain.branches] == [False, False, True]
+    lines = ir.print_block([chain], "")
     for xv in (2.0, -3.0, -0.5, 0.0):
         env = {"T": float, "math": math, "abs": abs, "max": max, "min": min, "x": xv, "g": 1.5}
         exec("\n".join(lines), env)

@@ -1,14 +1,18 @@
-"""Derivations -> the source text of self-contained Numba modules, one per definition.
+"""Derivations -> kernels (`symnn.ir.Kernel`) -> the source text of self-contained Numba modules.
 
-Generated code is flat: one statement per line, loops over flat arrays (elementwise) or rows,
-matrix products through `np.dot` (BLAS), every constant typed with the arrays' dtype.
+Each family (activations, elementwise losses, cross-entropy, multi-margin, dense) lowers into
+kernels by one function (`activation_kernels`, ...); a module is its header, imports and those
+kernels printed by `ir.print_function`. Generated code is flat: one statement per line, loops
+over flat arrays (elementwise) or rows, matrix products through `np.dot` (BLAS), every constant
+typed with the arrays' dtype.
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-from symnn.codegen.printer import joint_statements, statements
+from symnn import ir
+from symnn.codegen import printer
 from symnn.symbolic import dense as dense_def
 from symnn.symbolic import losses as loss_defs
 from symnn.symbolic.derivation import Derivation, y
@@ -49,246 +53,290 @@ def _imports(*lines: str) -> str:
     return "\n".join(lines) + "\n\n\n"
 
 
-def _loads(expr: sp.Expr, names: dict[sp.Symbol, str], indent: str) -> list[str]:
-    """Lines binding the scalars an expression reads (x = x_in[i], ...), in a fixed order.
+def _module(head: str, imports: tuple[str, ...], kernels: list[ir.Kernel]) -> str:
+    """A module's text: its header, imports, then its kernels as printed by `ir.print_function`."""
+    return head + _imports(*imports) + "\n\n".join(ir.print_function(k) for k in kernels)
+
+
+def _kernel(name: str, params: tuple[str, ...], doc: str, body: list[ir.Stmt]) -> ir.Kernel:
+    return ir.Kernel(name, params, tuple(doc.split("\n")), tuple(body), NJIT)
+
+
+def _dtype(array: str) -> ir.Assign:
+    """`T = array.dtype.type`: the scalar type every constant of the kernel is cast to."""
+    return ir.Assign(ir.DTYPE, f"{array}.dtype.type")
+
+
+def _elementwise(array: str, body: list[ir.Stmt]) -> ir.For:
+    """The loop over every element of the flat arrays, `i` indexing them."""
+    return ir.For("i", (f"{array}.shape[0]",), tuple(body))
+
+
+def _loads(expr: sp.Expr, names: dict[sp.Symbol, str]) -> list[ir.Stmt]:
+    """Statements binding the scalars an expression reads (x = x_in[i], ...), in a fixed order.
     The first name is the kernel's variable: `u = exp(-|x|)` reads it too."""
     free = expr.free_symbols
     if U in free:
         free = free | {next(iter(names))}
-    return [f"{indent}{sym.name} = {src}" for sym, src in names.items() if sym in free]
+    return [ir.Assign(sym.name, src) for sym, src in names.items() if sym in free]
 
 
-def _needs_u(expr: sp.Expr, x: sp.Symbol, indent: str) -> list[str]:
-    return [f"{indent}u = math.exp(-abs({x.name}))"] if U in expr.free_symbols else []
+def _needs_u(expr: sp.Expr, x: sp.Symbol) -> list[ir.Stmt]:
+    return [ir.Assign(U.name, f"math.exp(-abs({x.name}))")] if U in expr.free_symbols else []
 
 
-def activation_module(d: Derivation, source: str) -> str:
-    """`<name>_forward(x_in, y_out)` and `<name>_backward(x_in, y_in, grad_y, grad_x)`."""
+#: The gradient flowing into an activation's output, dL/dy.
+_G = sp.Symbol("g", real=True)
+
+
+def _activation_forms(d: Derivation) -> tuple[sp.Symbol, sp.Expr, sp.Expr, list[str]]:
+    """(x, the forward and backward kernel forms, the rewrite rules applied)."""
     (xname, dydx), = d.gradients.items()
     x = sp.Symbol(xname, real=True)
-    g = sp.Symbol("g", real=True)
     fwd, fwd_rules = stable_elementwise(d.forward, x)
     bwd_factor, bwd_rules = stable_elementwise(dydx, x)
-    bwd = g * bwd_factor
-    rules = sorted(set(fwd_rules + bwd_rules))
+    return x, fwd, _G * bwd_factor, sorted(set(fwd_rules + bwd_rules))
+
+
+def activation_kernels(d: Derivation) -> list[ir.Kernel]:
+    """`<name>_forward(x_in, y_out)` and `<name>_backward(x_in, y_in, grad_y, grad_x)`."""
     name = d.name
     if not name.isidentifier():
         raise ValueError(f"kernel name {name!r} is not a Python identifier")
+    x, fwd, bwd, _ = _activation_forms(d)
+    forward = _elementwise("x_in", _loads(fwd, {x: "x_in[i]"}) + _needs_u(fwd, x) + printer.lower("y_out[i]", fwd))
+    loads = _loads(bwd, {x: "x_in[i]", y: "y_in[i]", _G: "grad_y[i]"})
+    backward = _elementwise("x_in", loads + _needs_u(bwd, x) + printer.lower("grad_x[i]", bwd))
+    return [_kernel(f"{name}_forward", ("x_in", "y_out"), f"y_out[i] = {name}(x_in[i]) over flat arrays.",
+                    [_dtype("x_in"), forward]),
+            _kernel(f"{name}_backward", ("x_in", "y_in", "grad_y", "grad_x"),
+                    "grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y.",
+                    [_dtype("x_in"), backward])]
+
+
+def activation_module(d: Derivation, source: str) -> str:
+    """The module of an activation's kernels (`activation_kernels`)."""
+    kernels = activation_kernels(d)
+    (_, dydx), = d.gradients.items()
     summary = [f"forward:  y = {sp.sstr(d.forward)}", f"dy/dx:    {sp.sstr(dydx)}"]
+    rules = _activation_forms(d)[3]
     if rules:
         summary.append(f"kernel rewrite rules: {', '.join(rules)}")
-    out = header(name, source, summary) + _imports("import math", "", "from numba import njit")
-    ind = "        "
-    out += (f"{NJIT}\ndef {name}_forward(x_in, y_out):\n"
-            f'    """y_out[i] = {name}(x_in[i]) over flat arrays."""\n'
-            "    T = x_in.dtype.type\n"
-            "    for i in range(x_in.shape[0]):\n")
-    out += "\n".join(_loads(fwd, {x: "x_in[i]"}, ind) + _needs_u(fwd, x, ind)
-                     + statements("y_out[i]", fwd, ind)) + "\n\n\n"
-    out += (f"{NJIT}\ndef {name}_backward(x_in, y_in, grad_y, grad_x):\n"
-            f'    """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y."""\n'
-            "    T = x_in.dtype.type\n"
-            "    for i in range(x_in.shape[0]):\n")
-    loads = _loads(bwd, {x: "x_in[i]", y: "y_in[i]", g: "grad_y[i]"}, ind)
-    out += "\n".join(loads + _needs_u(bwd, x, ind) + statements("grad_x[i]", bwd, ind)) + "\n"
-    return out
+    return _module(header(d.name, source, summary), ("import math", "", "from numba import njit"), kernels)
 
 
-def elementwise_loss_module(loss: loss_defs.ElementwiseLoss, source: str) -> str:
+def _elementwise_loss_forms(loss: loss_defs.ElementwiseLoss) -> tuple[sp.Expr, sp.Expr, list[str]]:
+    """(the loss's and its gradient's kernel forms, the rewrite rules applied)."""
+    fwd, fwd_rules = kernel_form(loss.stable if loss.stable is not None else loss.forward)
+    bwd, bwd_rules = stable_elementwise(loss.gradient() / loss_defs.n, loss_defs.z)
+    return fwd, bwd, sorted(set(fwd_rules + bwd_rules))
+
+
+def elementwise_loss_kernels(loss: loss_defs.ElementwiseLoss) -> list[ir.Kernel]:
     """`<name>_forward(z_in, t_in) -> mean loss`, `<name>_backward(z_in, t_in, grad_z)` and
     `<name>_value_and_grad(z_in, t_in, grad_z) -> mean loss`, both in one loop."""
-    z, t, n = loss_defs.z, loss_defs.t, loss_defs.n
-    fwd, fwd_rules = kernel_form(loss.stable if loss.stable is not None else loss.forward)
-    bwd, bwd_rules = stable_elementwise(loss.gradient() / n, z)
+    z, t = loss_defs.z, loss_defs.t
+    fwd, bwd, _ = _elementwise_loss_forms(loss)
     name = loss.name
-    rules = sorted(set(fwd_rules + bwd_rules))
+    names = {z: "z_in[i]", t: "t_in[i]"}
+    count = ir.Assign("n", "T(z_in.shape[0])")
+    total, mean = ir.Assign("total", "0.0"), ir.Return("total / z_in.shape[0]")
+    both = sp.Tuple(fwd, bwd)
+    return [
+        _kernel(f"{name}_forward", ("z_in", "t_in"), "Mean of l(z, t) over flat arrays, accumulated in float64.",
+                [_dtype("z_in"), total,
+                 _elementwise("z_in", _loads(fwd, names) + _needs_u(fwd, z) + printer.lower("total", fwd, "+=")),
+                 mean]),
+        _kernel(f"{name}_backward", ("z_in", "t_in", "grad_z"),
+                "grad_z[i] = dL/dz_i for L the mean over all elements.",
+                [_dtype("z_in"), count,
+                 _elementwise("z_in", _loads(bwd, names) + _needs_u(bwd, z) + printer.lower("grad_z[i]", bwd))]),
+        _kernel(f"{name}_value_and_grad", ("z_in", "t_in", "grad_z"),
+                "_forward and _backward in one loop: returns the mean loss (accumulated in float64)\n"
+                "and writes grad_z[i] = dL/dz_i.",
+                [_dtype("z_in"), count, total,
+                 _elementwise("z_in", _loads(both, names) + _needs_u(both, z)
+                              + printer.lower_joint([("total", fwd, "+="), ("grad_z[i]", bwd, "=")])),
+                 mean]),
+    ]
+
+
+def _elementwise_loss_header(loss: loss_defs.ElementwiseLoss, source: str) -> str:
+    n = loss_defs.n
     summary = [f"l(z, t) = {sp.sstr(loss.forward)}, averaged over all n elements",
                f"dL/dz_i = {sp.sstr(loss.gradient() / n)}"]
     if loss.stable is not None:
         summary.append(f"computed as {sp.sstr(loss.stable)}")
+    rules = _elementwise_loss_forms(loss)[2]
     if rules:
         summary.append(f"kernel rewrite rules: {', '.join(rules)}")
-    out = header(name, source, summary) + _imports("import math", "", "from numba import njit")
-    ind = "        "
-    names = {z: "z_in[i]", t: "t_in[i]"}
-    out += (f"{NJIT}\ndef {name}_forward(z_in, t_in):\n"
-            '    """Mean of l(z, t) over flat arrays, accumulated in float64."""\n'
-            "    T = z_in.dtype.type\n"
-            "    total = 0.0\n"
-            "    for i in range(z_in.shape[0]):\n")
-    out += "\n".join(_loads(fwd, names, ind) + _needs_u(fwd, z, ind)
-                     + statements("total", fwd, ind, "+=")) + "\n"
-    out += "    return total / z_in.shape[0]\n\n\n"
-    out += (f"{NJIT}\ndef {name}_backward(z_in, t_in, grad_z):\n"
-            '    """grad_z[i] = dL/dz_i for L the mean over all elements."""\n'
-            "    T = z_in.dtype.type\n"
-            "    n = T(z_in.shape[0])\n"
-            "    for i in range(z_in.shape[0]):\n")
-    out += "\n".join(_loads(bwd, names, ind) + _needs_u(bwd, z, ind)
-                     + statements("grad_z[i]", bwd, ind)) + "\n\n\n"
-    both = sp.Tuple(fwd, bwd)
-    out += (f"{NJIT}\ndef {name}_value_and_grad(z_in, t_in, grad_z):\n"
-            '    """_forward and _backward in one loop: returns the mean loss (accumulated in float64)\n'
-            '    and writes grad_z[i] = dL/dz_i."""\n'
-            "    T = z_in.dtype.type\n"
-            "    n = T(z_in.shape[0])\n"
-            "    total = 0.0\n"
-            "    for i in range(z_in.shape[0]):\n")
-    out += "\n".join(_loads(both, names, ind) + _needs_u(both, z, ind)
-                     + joint_statements([("total", fwd, "+="), ("grad_z[i]", bwd, "=")], ind)) + "\n"
-    out += "    return total / z_in.shape[0]\n"
-    return out
+    return header(loss.name, source, summary)
 
 
-def _cross_entropy_row(store: bool) -> str:
-    """The row's maximum m, exp sum s and target sum S (storing e_j = exp(z_j - m) in grad_z)."""
+def elementwise_loss_module(loss: loss_defs.ElementwiseLoss, source: str) -> str:
+    """The module of an elementwise loss's kernels (`elementwise_loss_kernels`)."""
+    return _module(_elementwise_loss_header(loss, source), ("import math", "", "from numba import njit"),
+                   elementwise_loss_kernels(loss))
+
+
+def _cross_entropy_row(store: bool, per_element: list[ir.Stmt]) -> ir.For:
+    """The loop over rows: the row's maximum m, exp sum s and target sum S (storing e_j = exp(z_j - m)
+    in grad_z), then `per_element` for each j."""
     e = loss_defs.STORED_EXP.subs(loss_defs.shifted, sp.Symbol("z_in[r, j] - m"))
-    lines = ["    for r in range(z_in.shape[0]):",
-             "        m = z_in[r, 0]",
-             "        for j in range(1, z_in.shape[1]):",
-             "            m = max(m, z_in[r, j])",
-             "        s = T(0)",
-             "        S = T(0)",
-             "        for j in range(z_in.shape[1]):",
-             *(f"            {line}" for line in statements("e", e))]
-    lines += ["            grad_z[r, j] = e"] if store else []
-    lines += ["            s += e", "            S += t_in[r, j]"]
-    return "\n".join(lines) + "\n"
+    sums = printer.lower("e", e) + ([ir.Assign("grad_z[r, j]", "e")] if store else [])
+    sums += [ir.Assign("s", "e", "+="), ir.Assign("S", "t_in[r, j]", "+=")]
+    return ir.For("r", ("z_in.shape[0]",), (
+        ir.Assign("m", "z_in[r, 0]"),
+        ir.For("j", ("1", "z_in.shape[1]"), (ir.Assign("m", "max(m, z_in[r, j])"),)),
+        ir.Assign("s", "T(0)"),
+        ir.Assign("S", "T(0)"),
+        ir.For("j", ("z_in.shape[1]",), tuple(sums)),
+        ir.For("j", ("z_in.shape[1]",), tuple(per_element)),
+    ))
 
 
-def cross_entropy_module(source: str) -> str:
+def cross_entropy_kernels() -> list[ir.Kernel]:
     """Softmax cross-entropy on rows of logits against probability (or one-hot) rows."""
     t = loss_defs.t
     w, e = loss_defs.shifted, loss_defs.stored_exp
     term = loss_defs.CROSS_ENTROPY_STABLE_TERM
     grad_e = loss_defs.cross_entropy_gradient_from_stored_exps()
+    names = {w: "z_in[r, j] - m", t: "t_in[r, j]", e: "grad_z[r, j]"}
+    count = ir.Assign("n", "T(z_in.shape[0])")
+    total, mean = ir.Assign("total", "0.0"), ir.Return("total / z_in.shape[0]")
+    both = sp.Tuple(term, grad_e)
+    joint = printer.lower_joint([("total", term, "+="), ("grad_z[r, j]", grad_e, "=")])
+    return [
+        _kernel("cross_entropy_forward", ("z_in", "t_in"),
+                "Mean over rows of -sum_j t_j log softmax(z)_j, with the row maximum subtracted.",
+                [_dtype("z_in"), total,
+                 _cross_entropy_row(False, _loads(term, names) + printer.lower("total", term, "+=")), mean]),
+        _kernel("cross_entropy_backward", ("z_in", "t_in", "grad_z"),
+                "grad_z = (softmax(z) S - t) / n, row by row, from the stored exponentials.",
+                [_dtype("z_in"), count,
+                 _cross_entropy_row(True, _loads(grad_e, names) + printer.lower("grad_z[r, j]", grad_e))]),
+        _kernel("cross_entropy_value_and_grad", ("z_in", "t_in", "grad_z"),
+                "_forward and _backward in one pass, one exp per element: returns the mean loss\n"
+                "(accumulated in float64) and writes grad_z = (softmax(z) S - t) / n.",
+                [_dtype("z_in"), count, total, _cross_entropy_row(True, _loads(both, names) + joint), mean]),
+    ]
+
+
+def cross_entropy_module(source: str) -> str:
+    """The module of the cross-entropy kernels (`cross_entropy_kernels`)."""
+    grad_e = loss_defs.cross_entropy_gradient_from_stored_exps()
     summary = [f"l = {sp.sstr(loss_defs.CROSS_ENTROPY_FORWARD)} (C = 3 shown), mean over rows",
-               f"computed per element as {sp.sstr(term)}, w = z - max(z), s = sum(exp(w))",
+               f"computed per element as {sp.sstr(loss_defs.CROSS_ENTROPY_STABLE_TERM)}, w = z - max(z), "
+               "s = sum(exp(w))",
                f"dL/dz_j = {sp.sstr(loss_defs.CROSS_ENTROPY_FUSED_GRADIENT)}  (S the row's target sum: "
                "checked equal to sympy.diff)",
                f"one pass: e = {sp.sstr(loss_defs.STORED_EXP)} stored while summing s and S, "
                f"so exp(z - lse) = e/s and dL/dz_j = {sp.sstr(grad_e)} (checked an identity by SymPy)"]
-    ind = "            "
-    names = {w: "z_in[r, j] - m", t: "t_in[r, j]", e: "grad_z[r, j]"}
-    per_element = "        for j in range(z_in.shape[1]):\n"
-    out = header("cross_entropy", source, summary) + _imports("import math", "", "from numba import njit")
-    out += (f"{NJIT}\ndef cross_entropy_forward(z_in, t_in):\n"
-            '    """Mean over rows of -sum_j t_j log softmax(z)_j, with the row maximum subtracted."""\n'
-            "    T = z_in.dtype.type\n"
-            "    total = 0.0\n" + _cross_entropy_row(False) + per_element)
-    out += "\n".join(_loads(term, names, ind) + statements("total", term, ind, "+=")) + "\n"
-    out += "    return total / z_in.shape[0]\n\n\n"
-    out += (f"{NJIT}\ndef cross_entropy_backward(z_in, t_in, grad_z):\n"
-            '    """grad_z = (softmax(z) S - t) / n, row by row, from the stored exponentials."""\n'
-            "    T = z_in.dtype.type\n"
-            "    n = T(z_in.shape[0])\n" + _cross_entropy_row(True) + per_element)
-    out += "\n".join(_loads(grad_e, names, ind) + statements("grad_z[r, j]", grad_e, ind)) + "\n\n\n"
-    both = sp.Tuple(term, grad_e)
-    out += (f"{NJIT}\ndef cross_entropy_value_and_grad(z_in, t_in, grad_z):\n"
-            '    """_forward and _backward in one pass, one exp per element: returns the mean loss\n'
-            '    (accumulated in float64) and writes grad_z = (softmax(z) S - t) / n."""\n'
-            "    T = z_in.dtype.type\n"
-            "    n = T(z_in.shape[0])\n"
-            "    total = 0.0\n" + _cross_entropy_row(True) + per_element)
-    out += "\n".join(_loads(both, names, ind)
-                      + joint_statements([("total", term, "+="), ("grad_z[r, j]", grad_e, "=")], ind)) + "\n"
-    out += "    return total / z_in.shape[0]\n"
-    return out
+    return _module(header("cross_entropy", source, summary), ("import math", "", "from numba import njit"),
+                   cross_entropy_kernels())
+
+
+def _margin_row(per_margin: list[ir.Stmt]) -> ir.For:
+    """The loop over rows: the row's label (the target's argmax), then `per_margin` for each i != label."""
+    return ir.For("r", ("z_in.shape[0]",), (
+        ir.Assign("label", "0"),
+        ir.For("j", ("1", "t_in.shape[1]"), (ir.If((("t_in[r, j] > t_in[r, label]", (ir.Assign("label", "j"),)),)),)),
+        ir.For("i", ("z_in.shape[1]",), (ir.If((("i == label", (ir.Keyword("continue"),)),)), *per_margin)),
+    ))
+
+
+def _margin_forms() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """(the margin term, d/dz_y, d/dz_i), the gradients of the mean over n rows and c outputs."""
+    n, c = loss_defs.n, sp.Symbol("c", positive=True)
+    dzy, dzi = (e / (n * c) for e in loss_defs.margin_gradients())
+    return loss_defs.MARGIN_TERM, dzy, dzi
+
+
+def multi_margin_kernels() -> list[ir.Kernel]:
+    """Multi-class hinge (C outputs, by rows): forward, backward and value_and_grad."""
+    zy, zi = loss_defs.z_y, loss_defs.z_i
+    term, dzy, dzi = _margin_forms()
+    names = {zy: "z_in[r, label]", zi: "z_in[r, i]"}
+    counts = [ir.Assign("n", "T(z_in.shape[0])"), ir.Assign("c", "T(z_in.shape[1])")]
+    total, zero = ir.Assign("total", "0.0"), ir.Assign("grad_z[:]", "T(0)")
+    mean = ir.Return("total / (z_in.shape[0] * z_in.shape[1])")
+    grads = printer.lower("grad_z[r, i]", dzi, "+=") + printer.lower("grad_z[r, label]", dzy, "+=")
+    joint = printer.lower_joint([("total", term, "+="), ("grad_z[r, i]", dzi, "+="),
+                                 ("grad_z[r, label]", dzy, "+=")])
+    return [
+        _kernel("multi_margin_forward", ("z_in", "t_in"),
+                "Mean over rows of the multi-class hinge, labels the argmax of each target row.",
+                [_dtype("z_in"), total, _margin_row(_loads(term, names) + printer.lower("total", term, "+=")),
+                 mean]),
+        _kernel("multi_margin_backward", ("z_in", "t_in", "grad_z"),
+                "grad_z of the mean multi-class hinge, row by row.",
+                [_dtype("z_in"), *counts, zero, _margin_row(_loads(sp.Tuple(dzi, dzy), names) + grads)]),
+        _kernel("multi_margin_value_and_grad", ("z_in", "t_in", "grad_z"),
+                "_forward and _backward in one pass: returns the mean multi-class hinge (accumulated\n"
+                "in float64) and writes its gradient into grad_z.",
+                [_dtype("z_in"), *counts, total, zero, _margin_row(_loads(sp.Tuple(term, dzi, dzy), names) + joint),
+                 mean]),
+    ]
 
 
 def hinge_module(source: str) -> str:
     """Binary hinge (one output, elementwise) and multi-class hinge (C outputs, by rows)."""
-    binary = elementwise_loss_module(loss_defs.ELEMENTWISE_LOSSES["hinge"], source)
-    zy, zi = loss_defs.z_y, loss_defs.z_i
-    n, c = loss_defs.n, sp.Symbol("c", positive=True)
-    term = loss_defs.MARGIN_TERM
-    dzy, dzi = (e / (n * c) for e in loss_defs.margin_gradients())
-    names = {zy: "z_in[r, label]", zi: "z_in[r, i]"}
-    ind = "            "
-    row = ("    for r in range(z_in.shape[0]):\n"
-           "        label = 0\n"
-           "        for j in range(1, t_in.shape[1]):\n"
-           "            if t_in[r, j] > t_in[r, label]:\n"
-           "                label = j\n"
-           "        for i in range(z_in.shape[1]):\n"
-           "            if i == label:\n"
-           "                continue\n")
-    out = binary + (
-        f"\n\n# Multi-class hinge (torch multi_margin_loss, margin 1): per row with label y,\n"
-        f"# (1/C) sum over i != y of {sp.sstr(term)}; targets are one-hot rows.\n"
-        f"# d/dz_y: {sp.sstr(dzy)}   d/dz_i: {sp.sstr(dzi)}\n\n\n")
-    out += (f"{NJIT}\ndef multi_margin_forward(z_in, t_in):\n"
-            '    """Mean over rows of the multi-class hinge, labels the argmax of each target row."""\n'
-            "    T = z_in.dtype.type\n"
-            "    total = 0.0\n" + row)
-    out += "\n".join(_loads(term, names, ind) + statements("total", term, ind, "+=")) + "\n"
-    out += "    return total / (z_in.shape[0] * z_in.shape[1])\n\n\n"
-    out += (f"{NJIT}\ndef multi_margin_backward(z_in, t_in, grad_z):\n"
-            '    """grad_z of the mean multi-class hinge, row by row."""\n'
-            "    T = z_in.dtype.type\n"
-            "    n = T(z_in.shape[0])\n"
-            "    c = T(z_in.shape[1])\n"
-            "    grad_z[:] = T(0)\n" + row)
-    out += "\n".join(_loads(sp.Tuple(dzi, dzy), names, ind) + statements("grad_z[r, i]", dzi, ind, "+=")
-                     + statements("grad_z[r, label]", dzy, ind, "+=")) + "\n\n\n"
-    out += (f"{NJIT}\ndef multi_margin_value_and_grad(z_in, t_in, grad_z):\n"
-            '    """_forward and _backward in one pass: returns the mean multi-class hinge (accumulated\n'
-            '    in float64) and writes its gradient into grad_z."""\n'
-            "    T = z_in.dtype.type\n"
-            "    n = T(z_in.shape[0])\n"
-            "    c = T(z_in.shape[1])\n"
-            "    total = 0.0\n"
-            "    grad_z[:] = T(0)\n" + row)
-    out += "\n".join(_loads(sp.Tuple(term, dzi, dzy), names, ind)
-                     + joint_statements([("total", term, "+="), ("grad_z[r, i]", dzi, "+="),
-                                         ("grad_z[r, label]", dzy, "+=")], ind)) + "\n"
-    out += "    return total / (z_in.shape[0] * z_in.shape[1])\n"
-    return out
+    binary = loss_defs.ELEMENTWISE_LOSSES["hinge"]
+    term, dzy, dzi = _margin_forms()
+    out = _module(_elementwise_loss_header(binary, source), ("import math", "", "from numba import njit"),
+                  elementwise_loss_kernels(binary))
+    out += (f"\n\n# Multi-class hinge (torch multi_margin_loss, margin 1): per row with label y,\n"
+            f"# (1/C) sum over i != y of {sp.sstr(term)}; targets are one-hot rows.\n"
+            f"# d/dz_y: {sp.sstr(dzy)}   d/dz_i: {sp.sstr(dzi)}\n\n\n")
+    return out + "\n\n".join(ir.print_function(k) for k in multi_margin_kernels())
 
 
-def _matrix_arg(m: sp.Expr, names: dict[str, str]) -> str:
+def _operand(m: sp.Expr, names: dict[str, str]) -> tuple[str, bool]:
+    """(the array's name, whether it is transposed)."""
     if isinstance(m, sp.Transpose):
-        return _matrix_arg(m.arg, names) + ".T"
-    return names[m.name]
+        return _operand(m.arg, names)[0], True
+    return names[m.name], False
 
 
-def _matrix_statement(target: str, expr: sp.Expr, names: dict[str, str], indent: str) -> list[str]:
-    """A derived product A*B as np.dot(A, B, target); A*1 (a product with ones) as row sums."""
-    comment = f"{indent}# {sp.sstr(expr)}"
+def _matrix_statements(target: str, expr: sp.Expr, names: dict[str, str]) -> list[ir.Stmt]:
+    """A derived product A*B as `ir.Product` into target; A*1 (a product with ones) as row sums.
+    Each is labelled with the derived product."""
+    label = sp.sstr(expr)
     a, b = expr.args
     if isinstance(b, sp.MatrixSymbol) and b.name == "1":
-        src = _matrix_arg(a, names)
-        return [comment,
-                f"{indent}{target}[:] = 0",
-                f"{indent}for r in range({src}.shape[1]):",
-                f"{indent}    for j in range({src}.shape[0]):",
-                f"{indent}        {target}[j] += {src}[j, r]"]
-    return [comment, f"{indent}np.dot({_matrix_arg(a, names)}, {_matrix_arg(b, names)}, {target})"]
+        name, transposed = _operand(a, names)
+        src = name + (".T" if transposed else "")
+        row_sum = ir.For("j", (f"{src}.shape[0]",), (ir.Assign(f"{target}[j]", f"{src}[j, r]", "+="),))
+        return [ir.Assign(f"{target}[:]", "0", label=label), ir.For("r", (f"{src}.shape[1]",), (row_sum,))]
+    (a, trans_a), (b, trans_b) = _operand(a, names), _operand(b, names)
+    return [ir.Product(target, a, b, trans_a, trans_b, label)]
 
 
-def dense_module(d: Derivation, source: str) -> str:
+def dense_kernels(d: Derivation) -> list[ir.Kernel]:
     """`dense_forward`, `dense_grad_input` and `dense_grad_params`, from the derived rules."""
     names = {"X": "x", "W": "w", "G": "grad_y", "b": "b"}
     product, bias = sorted(dense_def.FORWARD.args, key=lambda m: "1" in sp.sstr(m))
+    add_bias = ir.For("r", ("y.shape[0]",), (ir.For("j", ("y.shape[1]",), (ir.Assign("y[r, j]", "b[j]", "+="),)),),
+                      label=sp.sstr(bias))
+    return [
+        _kernel("dense_forward", ("x", "w", "b", "y"),
+                "y = x w^T + b for a batch of rows x (N, n_in); w (n_out, n_in).",
+                [*_matrix_statements("y", product, names), add_bias]),
+        _kernel("dense_grad_input", ("w", "grad_y", "grad_x"), "grad_x = dL/dX from grad_y = dL/dY.",
+                _matrix_statements("grad_x", d.gradients["X"], names)),
+        _kernel("dense_grad_params", ("x", "grad_y", "grad_w", "grad_b"),
+                "grad_w = dL/dW and grad_b = dL/db from grad_y = dL/dY.",
+                _matrix_statements("grad_w", d.gradients["W"], names)
+                + _matrix_statements("grad_b", d.gradients["b"], names)),
+    ]
+
+
+def dense_module(d: Derivation, source: str) -> str:
+    """The module of the dense layer's kernels (`dense_kernels`)."""
     summary = [f"forward: Y = {sp.sstr(dense_def.FORWARD)}",
                *(f"dL/d{k} = {sp.sstr(v)}" for k, v in d.gradients.items())]
-    out = header("dense", source, summary) + _imports("import numpy as np", "from numba import njit")
-    ind = "    "
-    out += (f"{NJIT}\ndef dense_forward(x, w, b, y):\n"
-            '    """y = x w^T + b for a batch of rows x (N, n_in); w (n_out, n_in)."""\n')
-    out += "\n".join(_matrix_statement("y", product, names, ind)) + "\n"
-    out += (f"    # {sp.sstr(bias)}\n"
-            "    for r in range(y.shape[0]):\n"
-            "        for j in range(y.shape[1]):\n"
-            "            y[r, j] += b[j]\n\n\n")
-    out += (f"{NJIT}\ndef dense_grad_input(w, grad_y, grad_x):\n"
-            '    """grad_x = dL/dX from grad_y = dL/dY."""\n')
-    out += "\n".join(_matrix_statement("grad_x", d.gradients["X"], names, ind)) + "\n\n\n"
-    out += (f"{NJIT}\ndef dense_grad_params(x, grad_y, grad_w, grad_b):\n"
-            '    """grad_w = dL/dW and grad_b = dL/db from grad_y = dL/dY."""\n')
-    out += "\n".join(_matrix_statement("grad_w", d.gradients["W"], names, ind)
-                     + _matrix_statement("grad_b", d.gradients["b"], names, ind)) + "\n"
-    return out
+    return _module(header("dense", source, summary), ("import numpy as np", "from numba import njit"),
+                   dense_kernels(d))
 
 
 def package_init(title: str, exports: dict[str, tuple[str, ...]], route_cache: bool = False) -> str:

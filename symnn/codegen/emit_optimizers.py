@@ -13,27 +13,14 @@ Each module also holds `KERNELS` (kernel -> its state arrays and scalar argument
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sympy as sp
 
+from symnn import ir
 from symnn.codegen import emit
-from symnn.codegen.printer import statements
+from symnn.codegen.printer import lower, statements
 from symnn.symbolic.optimizers import OPTIMIZERS, OPTION_TEXT, Kernel, OptimizerDefinition
-
-_WIDTH = 100
-
-
-def _def_line(name: str, args: list[str]) -> str:
-    """`def name(args):`, wrapped under the opening parenthesis when longer than _WIDTH."""
-    head = f"def {name}("
-    rows, row = [], head
-    for i, arg in enumerate(args):
-        piece = arg + (", " if i < len(args) - 1 else "):")
-        if len(row) + len(piece.rstrip()) > _WIDTH and row.strip() != head.strip():
-            rows.append(row.rstrip())
-            row = " " * len(head)
-        row += piece
-    rows.append(row)
-    return "\n".join(rows) + "\n"
 
 
 def _conditions(options: tuple[str, ...]) -> str:
@@ -71,7 +58,7 @@ def _metadata(d: OptimizerDefinition) -> str:
 
 def _step_function(d: OptimizerDefinition) -> str:
     args = [s.name for s in d.step_inputs()]
-    out = _def_line(d.step_function, args)
+    out = ir.def_line(d.step_function, args) + "\n"
     out += ('    """The step-dependent scalars, in Python floats (float64), once per step; t is the '
             'parameter\'s step count, 1 on its first."""\n'
             "    T = float\n")
@@ -82,26 +69,23 @@ def _step_function(d: OptimizerDefinition) -> str:
     return out + f"    return {result}\n\n\n"
 
 
-def _kernel(d: OptimizerDefinition, k: Kernel) -> str:
-    ind = "        "
+def _kernel(d: OptimizerDefinition, k: Kernel) -> ir.Kernel:
+    """The kernel `k` of `d`: per element, load the arrays it reads, run its lines (each labelled, one
+    with `unless_zero` under an `if`), store what it wrote."""
     options = f" ({_conditions(k.options)})" if k.options else ""
-    out = emit.NJIT + "\n" + _def_line(k.name, [a.arg for a in k.arrays] + [s.name for s in k.scalars])
-    out += (f'    """One {d.torch_class} step{options}, in place, over flat C-contiguous arrays '
-            'of one dtype."""\n'
-            "    T = param.dtype.type\n")
-    out += "".join(f"    {s.name} = T({s.name})\n" for s in k.scalars if not s.is_integer)
-    out += "    for i in range(param.shape[0]):\n"
+    doc = f"One {d.torch_class} step{options}, in place, over flat C-contiguous arrays of one dtype."
+    head = [ir.Assign(ir.DTYPE, "param.dtype.type")]
+    head += [ir.Assign(s.name, f"T({s.name})") for s in k.scalars if not s.is_integer]
     read = set().union(*(line.value.free_symbols for line in k.lines))
-    body = [f"{ind}{a.symbol.name} = {a.arg}[i]" for a in k.arrays if a.symbol in read]
+    body: list[ir.Stmt] = [ir.Assign(a.symbol.name, f"{a.arg}[i]") for a in k.arrays if a.symbol in read]
     for line in k.lines:
-        body.append(f"{ind}# {line.label}")
+        update = lower(line.target.name, line.value)
         if line.unless_zero is not None:
-            body.append(f"{ind}if {line.unless_zero.name} != T(0):")
-            body += statements(line.target.name, line.value, ind + "    ")
-        else:
-            body += statements(line.target.name, line.value, ind)
-    body += [f"{ind}{a.arg}[i] = {a.symbol.name}" for a in k.written()]
-    return out + "\n".join(body) + "\n"
+            update = [ir.If(((f"{line.unless_zero.name} != T(0)", tuple(update)),))]
+        body += [replace(update[0], label=line.label), *update[1:]]
+    body += [ir.Assign(f"{a.arg}[i]", a.symbol.name) for a in k.written()]
+    params = tuple(a.arg for a in k.arrays) + tuple(s.name for s in k.scalars)
+    return ir.Kernel(k.name, params, (doc,), (*head, ir.For("i", ("param.shape[0]",), tuple(body))), emit.NJIT)
 
 
 def optimizer_module(d: OptimizerDefinition) -> str:
@@ -109,7 +93,7 @@ def optimizer_module(d: OptimizerDefinition) -> str:
     code = _metadata(d)
     if d.per_step:
         code += _step_function(d)
-    code += "\n\n".join(_kernel(d, k) for k in d.kernels())
+    code += "\n\n".join(ir.print_function(_kernel(d, k)) for k in d.kernels())
     imports = ("import math\n\n" if "math." in code else "") + "from numba import njit\n\n\n"
     source = f"symnn.symbolic.optimizers.OPTIMIZERS[{d.name!r}]"
     return emit.header(d.name, source, _summary(d)) + imports + code

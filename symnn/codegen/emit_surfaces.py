@@ -1,7 +1,7 @@
 """Test surfaces -> self-contained Numba modules under `surfaces/`, for `symnn optviz`.
 
 Each module `surfaces/<name>.py` holds `<name>_value(xy)`, `<name>_grad(xy, out)` and
-`<name>_grid(xs, ys, out)`, printed by `printer.statements` (every constant typed `T(...)`), and the
+`<name>_grid(xs, ys, out)`, lowered into `ir.Kernel`s (every constant typed `T(...)`), and the
 surface's metadata (`START`, `WINDOW`, `MINIMA`, `DESCRIPTION`, `FORMULA`) as plain Python values,
 so the runtime needs no SymPy.
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symnn import ir
 from symnn.codegen import emit
-from symnn.codegen.printer import statements
+from symnn.codegen.printer import lower
 from symnn.symbolic.surfaces import SURFACES, Surface, derive_surface, x, y
 
 
@@ -25,9 +26,30 @@ def _metadata(s: Surface) -> str:
             f"MINIMA = {tuple(tuple(float(v) for v in m) for m in s.minima)!r}\n\n\n")
 
 
-def _loads(exprs: list[sp.Expr], indent: str, xsrc: str, ysrc: str) -> list[str]:
+def _loads(exprs: list[sp.Expr], xsrc: str, ysrc: str) -> list[ir.Stmt]:
     free = set().union(*(e.free_symbols for e in exprs))
-    return [f"{indent}{sym.name} = {src}" for sym, src in ((x, xsrc), (y, ysrc)) if sym in free]
+    return [ir.Assign(sym.name, src) for sym, src in ((x, xsrc), (y, ysrc)) if sym in free]
+
+
+def _kernel(name: str, params: tuple[str, ...], doc: str, body: list[ir.Stmt]) -> ir.Kernel:
+    return ir.Kernel(name, params, (doc,), (ir.Assign(ir.DTYPE, f"{params[0]}.dtype.type"), *body), emit.NJIT)
+
+
+def surface_kernels(name: str) -> list[ir.Kernel]:
+    """`<name>_value(xy)`, `<name>_grad(xy, out)` and `<name>_grid(xs, ys, out)`."""
+    s, d = SURFACES[name], derive_surface(name)
+    f, dfdx, dfdy = s.expr, d.gradients["x"], d.gradients["y"]
+    grid = ir.For("j", ("ys.shape[0]",), (
+        ir.For("i", ("xs.shape[0]",), tuple(_loads([f], "xs[i]", "ys[j]") + lower("out[j, i]", f))),))
+    return [
+        _kernel(f"{name}_value", ("xy",), "f(x, y) at the point xy = (x, y), a float array of length 2.",
+                [*_loads([f], "xy[0]", "xy[1]"), *lower("f", f), ir.Return("f")]),
+        _kernel(f"{name}_grad", ("xy", "out"),
+                "out = (df/dx, df/dy) at the point xy = (x, y); both float arrays of length 2.",
+                _loads([dfdx, dfdy], "xy[0]", "xy[1]") + lower("out[0]", dfdx) + lower("out[1]", dfdy)),
+        _kernel(f"{name}_grid", ("xs", "ys", "out"),
+                "out[j, i] = f(xs[i], ys[j]): f over the mesh, rows following y (as np.meshgrid).", [grid]),
+    ]
 
 
 def surface_module(name: str) -> str:
@@ -35,24 +57,7 @@ def surface_module(name: str) -> str:
     s = SURFACES[name]
     d = derive_surface(name)
     f, dfdx, dfdy = s.expr, d.gradients["x"], d.gradients["y"]
-    code = _metadata(s)
-    code += (f"{emit.NJIT}\ndef {name}_value(xy):\n"
-             '    """f(x, y) at the point xy = (x, y), a float array of length 2."""\n'
-             "    T = xy.dtype.type\n")
-    code += "\n".join(_loads([f], "    ", "xy[0]", "xy[1]") + statements("f", f, "    ")) + "\n"
-    code += "    return f\n\n\n"
-    code += (f"{emit.NJIT}\ndef {name}_grad(xy, out):\n"
-             '    """out = (df/dx, df/dy) at the point xy = (x, y); both float arrays of length 2."""\n'
-             "    T = xy.dtype.type\n")
-    code += "\n".join(_loads([dfdx, dfdy], "    ", "xy[0]", "xy[1]") + statements("out[0]", dfdx, "    ")
-                      + statements("out[1]", dfdy, "    ")) + "\n\n\n"
-    code += (f"{emit.NJIT}\ndef {name}_grid(xs, ys, out):\n"
-             '    """out[j, i] = f(xs[i], ys[j]): f over the mesh, rows following y (as np.meshgrid)."""\n'
-             "    T = xs.dtype.type\n"
-             "    for j in range(ys.shape[0]):\n"
-             "        for i in range(xs.shape[0]):\n")
-    ind = "            "
-    code += "\n".join(_loads([f], ind, "xs[i]", "ys[j]") + statements("out[j, i]", f, ind)) + "\n"
+    code = _metadata(s) + "\n\n".join(ir.print_function(k) for k in surface_kernels(name))
     summary = [f"f(x, y) = {sp.sstr(f)}", f"df/dx = {sp.sstr(dfdx)}", f"df/dy = {sp.sstr(dfdy)}",
                f"{s.description}."]
     imports = ("import math\n\n" if "math." in code else "") + "from numba import njit\n\n\n"
@@ -66,4 +71,4 @@ def surface_files() -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
-__all__ = ["surface_files", "surface_module"]
+__all__ = ["surface_files", "surface_kernels", "surface_module"]

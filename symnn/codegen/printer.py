@@ -1,15 +1,18 @@
 """SymPy -> Numba-compatible Python: expressions and statements for loop kernels.
 
 Every number is printed as `T(value)`, where the kernel binds `T = <array>.dtype.type`, so float32
-kernels compute in float32 (a bare `0.5` would be float64 in Numba). Piecewise expressions become
-`if` statements with common subexpressions eliminated per branch, so no branch's temporaries run
-where its guard is false (log of a negative number, say).
+kernels compute in float32 (a bare `0.5` would be float64 in Numba). `lower` turns an assignment
+into kernel statements (`symnn.ir`): a Piecewise becomes an `if` chain with common subexpressions
+eliminated per branch, so no branch's temporaries run where its guard is false (log of a negative
+number, say).
 """
 
 from __future__ import annotations
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
+
+from symnn import ir
 
 
 class KernelPrinter(PythonCodePrinter):
@@ -176,36 +179,40 @@ def print_expr(expr: sp.Expr) -> str:
     return _PRINTER.doprint(expr)
 
 
-def statements(target: str, expr: sp.Expr, indent: str = "", op: str = "=") -> list[str]:
-    """Lines computing `target op expr`, branch by branch, with CSE inside each branch."""
+def lower(target: str, expr: sp.Expr, op: str = "=") -> list[ir.Stmt]:
+    """Statements computing `target op expr`: an `if` chain where it branches, CSE inside each branch."""
     expr = to_branches(expr)
     if isinstance(expr, sp.Piecewise):
-        lines = []
-        for i, (e, c) in enumerate(expr.args):
-            if c == sp.true:
-                lines.append(f"{indent}else:")
-            else:
-                lines.append(f"{indent}{'if' if i == 0 else 'elif'} {print_expr(c)}:")
-            lines += statements(target, e, indent + "    ", op)
-        return lines
+        return [ir.If(tuple((None if c == sp.true else print_expr(c), tuple(lower(target, e, op)))
+                            for e, c in expr.args))]
     if op == "+=" and expr == 0:
-        return [f"{indent}pass"]
+        return [ir.Keyword("pass")]
     temps, (reduced,) = sp.cse([expr], symbols=sp.numbered_symbols("t"), order="canonical")
-    lines = [f"{indent}{s} = {print_expr(v)}" for s, v in temps]
-    lines.append(f"{indent}{target} {op} {print_expr(reduced)}")
-    return lines
+    return [ir.Assign(str(s), print_expr(v)) for s, v in temps] + [ir.Assign(target, print_expr(reduced), op)]
 
 
-def joint_statements(parts: list[tuple[str, sp.Expr, str]], indent: str = "") -> list[str]:
-    """Lines computing each `target op expr` of `parts`, in order, for one loop body.
+def lower_joint(parts: list[tuple[str, sp.Expr, str]]) -> list[ir.Stmt]:
+    """Statements computing each `target op expr` of `parts`, in order, for one loop body.
 
     One CSE over all of them, so subexpressions common to (say) a loss and its gradient are
-    computed once; when one of them branches, each is printed by `statements` (per-branch CSE).
+    computed once; when one of them branches, each is lowered by `lower` (per-branch CSE).
     """
     exprs = [to_branches(e) for _, e, _ in parts]
     if any(isinstance(e, sp.Piecewise) or (op == "+=" and e == 0) for e, (_, _, op) in zip(exprs, parts)):
-        return [line for target, e, op in parts for line in statements(target, e, indent, op)]
+        return [s for target, e, op in parts for s in lower(target, e, op)]
     temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), order="canonical")
-    lines = [f"{indent}{s} = {print_expr(v)}" for s, v in temps]
-    lines += [f"{indent}{target} {op} {print_expr(r)}" for (target, _, op), r in zip(parts, reduced)]
-    return lines
+    return ([ir.Assign(str(s), print_expr(v)) for s, v in temps]
+            + [ir.Assign(target, print_expr(r), op) for (target, _, op), r in zip(parts, reduced)])
+
+
+# Text forms, for callers that run the lines as Python (symnn.symbolic.accuracy) or read them.
+
+
+def statements(target: str, expr: sp.Expr, indent: str = "", op: str = "=") -> list[str]:
+    """`lower(target, expr, op)` printed as lines at `indent`."""
+    return ir.print_block(lower(target, expr, op), indent)
+
+
+def joint_statements(parts: list[tuple[str, sp.Expr, str]], indent: str = "") -> list[str]:
+    """`lower_joint(parts)` printed as lines at `indent`."""
+    return ir.print_block(lower_joint(parts), indent)
