@@ -92,7 +92,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
             z_in = view2(AV, z_offset, mb, n_last)
             grad_z = view2(GV, z_offset, mb, n_last)
             n = T(z_in.shape[0])
-            total = 0.0
+            total = T(0)
             for r in range(z_in.shape[0]):
                 m = z_in[r, 0]
                 for j in range(1, z_in.shape[1]):
@@ -113,7 +113,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     else:
                         total += t*(-cross_entropy_value_and_grad__w + math.log(s))
                     grad_z[r, j] = (cross_entropy_value_and_grad__S*cross_entropy_value_and_grad__e/s - t)/n
-            batch_loss = total / z_in.shape[0]
+            batch_loss = total / T(z_in.shape[0])
             epoch_total += batch_loss * T(mb)
             # backward, layer by layer (the first layer's input needs no gradient), and the update:
             # of a dense layer's parameters right after its gradients (per_layer: they are still in

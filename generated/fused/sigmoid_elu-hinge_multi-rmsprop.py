@@ -107,7 +107,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
             grad_z = view2(GV, z_offset, mb, n_last)
             n = T(z_in.shape[0])
             c = T(z_in.shape[1])
-            total = 0.0
+            total = T(0)
             grad_z[:] = T(0)
             for r in range(z_in.shape[0]):
                 label = 0
@@ -132,7 +132,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         grad_z[r, label] += -(T(0.5))/(c*n)
                     else:
                         grad_z[r, label] += -T(1)/(c*n)
-            batch_loss = total / (z_in.shape[0] * z_in.shape[1])
+            batch_loss = total / T(z_in.shape[0] * z_in.shape[1])
             epoch_total += batch_loss * T(mb)
             # backward, layer by layer (the first layer's input needs no gradient), and the update:
             # of a dense layer's parameters right after its gradients (per_layer: they are still in

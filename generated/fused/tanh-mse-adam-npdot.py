@@ -94,13 +94,13 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
             t_in = view1(AV, t_offset, mb * n_t)
             grad_z = view1(GV, z_offset, mb * n_last)
             n = T(z_in.shape[0])
-            total = 0.0
+            total = T(0)
             for i in range(z_in.shape[0]):
                 z = z_in[i]
                 t = t_in[i]
                 total += (-t + z)*(-t + z)
                 grad_z[i] = (-T(2)*t + T(2)*z)/n
-            batch_loss = total / z_in.shape[0]
+            batch_loss = total / T(z_in.shape[0])
             epoch_total += batch_loss * T(mb)
             # backward, layer by layer (the first layer's input needs no gradient), and the update:
             # of a dense layer's parameters right after its gradients (per_layer: they are still in

@@ -63,10 +63,10 @@ def cross_entropy_backward(z_in, t_in, grad_z):
 @njit(cache=True, error_model="numpy")
 def cross_entropy_value_and_grad(z_in, t_in, grad_z):
     """_forward and _backward in one pass, one exp per element: returns the mean loss
-    (accumulated in float64) and writes grad_z = (softmax(z) S - t) / n."""
+    (summed in the arrays' dtype) and writes grad_z = (softmax(z) S - t) / n."""
     T = z_in.dtype.type
     n = T(z_in.shape[0])
-    total = 0.0
+    total = T(0)
     for r in range(z_in.shape[0]):
         m = z_in[r, 0]
         for j in range(1, z_in.shape[1]):
@@ -87,4 +87,4 @@ def cross_entropy_value_and_grad(z_in, t_in, grad_z):
             else:
                 total += t*(-w + math.log(s))
             grad_z[r, j] = (S*e/s - t)/n
-    return total / z_in.shape[0]
+    return total / T(z_in.shape[0])

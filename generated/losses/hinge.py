@@ -39,11 +39,11 @@ def hinge_backward(z_in, t_in, grad_z):
 
 @njit(cache=True, error_model="numpy")
 def hinge_value_and_grad(z_in, t_in, grad_z):
-    """_forward and _backward in one loop: returns the mean loss (accumulated in float64)
+    """_forward and _backward in one loop: returns the mean loss (summed in the arrays' dtype)
     and writes grad_z[i] = dL/dz_i."""
     T = z_in.dtype.type
     n = T(z_in.shape[0])
-    total = 0.0
+    total = T(0)
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
@@ -52,7 +52,7 @@ def hinge_value_and_grad(z_in, t_in, grad_z):
             grad_z[i] = T(0)
         else:
             grad_z[i] = (T(1) - T(2)*t)/n
-    return total / z_in.shape[0]
+    return total / T(z_in.shape[0])
 
 
 # Multi-class hinge (torch multi_margin_loss, margin 1): per row with label y,
@@ -112,12 +112,12 @@ def multi_margin_backward(z_in, t_in, grad_z):
 
 @njit(cache=True, error_model="numpy")
 def multi_margin_value_and_grad(z_in, t_in, grad_z):
-    """_forward and _backward in one pass: returns the mean multi-class hinge (accumulated
-    in float64) and writes its gradient into grad_z."""
+    """_forward and _backward in one pass: returns the mean multi-class hinge (summed in
+    the arrays' dtype) and writes its gradient into grad_z."""
     T = z_in.dtype.type
     n = T(z_in.shape[0])
     c = T(z_in.shape[1])
-    total = 0.0
+    total = T(0)
     grad_z[:] = T(0)
     for r in range(z_in.shape[0]):
         label = 0
@@ -142,4 +142,4 @@ def multi_margin_value_and_grad(z_in, t_in, grad_z):
                 grad_z[r, label] += -(T(0.5))/(c*n)
             else:
                 grad_z[r, label] += -T(1)/(c*n)
-    return total / (z_in.shape[0] * z_in.shape[1])
+    return total / T(z_in.shape[0] * z_in.shape[1])

@@ -41,11 +41,11 @@ def mae_backward(z_in, t_in, grad_z):
 
 @njit(cache=True, error_model="numpy")
 def mae_value_and_grad(z_in, t_in, grad_z):
-    """_forward and _backward in one loop: returns the mean loss (accumulated in float64)
+    """_forward and _backward in one loop: returns the mean loss (summed in the arrays' dtype)
     and writes grad_z[i] = dL/dz_i."""
     T = z_in.dtype.type
     n = T(z_in.shape[0])
-    total = 0.0
+    total = T(0)
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
@@ -56,4 +56,4 @@ def mae_value_and_grad(z_in, t_in, grad_z):
             grad_z[i] = T(1)/(n)
         else:
             grad_z[i] = T(0)
-    return total / z_in.shape[0]
+    return total / T(z_in.shape[0])

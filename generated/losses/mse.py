@@ -36,14 +36,14 @@ def mse_backward(z_in, t_in, grad_z):
 
 @njit(cache=True, error_model="numpy")
 def mse_value_and_grad(z_in, t_in, grad_z):
-    """_forward and _backward in one loop: returns the mean loss (accumulated in float64)
+    """_forward and _backward in one loop: returns the mean loss (summed in the arrays' dtype)
     and writes grad_z[i] = dL/dz_i."""
     T = z_in.dtype.type
     n = T(z_in.shape[0])
-    total = 0.0
+    total = T(0)
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
         total += (-t + z)*(-t + z)
         grad_z[i] = (-T(2)*t + T(2)*z)/n
-    return total / z_in.shape[0]
+    return total / T(z_in.shape[0])

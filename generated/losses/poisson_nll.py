@@ -36,15 +36,15 @@ def poisson_nll_backward(z_in, t_in, grad_z):
 
 @njit(cache=True, error_model="numpy")
 def poisson_nll_value_and_grad(z_in, t_in, grad_z):
-    """_forward and _backward in one loop: returns the mean loss (accumulated in float64)
+    """_forward and _backward in one loop: returns the mean loss (summed in the arrays' dtype)
     and writes grad_z[i] = dL/dz_i."""
     T = z_in.dtype.type
     n = T(z_in.shape[0])
-    total = 0.0
+    total = T(0)
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
         t0 = -math.exp(z)
         total += -t*z - t0
         grad_z[i] = (-t - t0)/n
-    return total / z_in.shape[0]
+    return total / T(z_in.shape[0])

@@ -132,6 +132,13 @@ def _elementwise_loss_forms(loss: loss_defs.ElementwiseLoss) -> tuple[sp.Expr, s
     return fwd, bwd, sorted(set(fwd_rules + bwd_rules))
 
 
+def _in_dtype(count: str) -> tuple[ir.Assign, ir.Return]:
+    """The sum and mean of a `_value_and_grad` kernel, in the arrays' dtype: the training loops call it
+    once per batch, and a float32 loop then has no float64 arithmetic (the batch is small, and torch
+    sums a float32 loss in float32 too). `_forward`, which may see a whole data set, sums in float64."""
+    return ir.Assign("total", "T(0)"), ir.Return(f"total / T({count})")
+
+
 def elementwise_loss_kernels(loss: loss_defs.ElementwiseLoss) -> list[ir.Kernel]:
     """`<name>_forward(z_in, t_in) -> mean loss`, `<name>_backward(z_in, t_in, grad_z)` and
     `<name>_value_and_grad(z_in, t_in, grad_z) -> mean loss`, both in one loop."""
@@ -141,6 +148,7 @@ def elementwise_loss_kernels(loss: loss_defs.ElementwiseLoss) -> list[ir.Kernel]
     names = {z: "z_in[i]", t: "t_in[i]"}
     count = ir.Assign("n", "T(z_in.shape[0])")
     total, mean = ir.Assign("total", "0.0"), ir.Return("total / z_in.shape[0]")
+    total_t, mean_t = _in_dtype("z_in.shape[0]")
     both = sp.Tuple(fwd, bwd)
     return [
         _kernel(f"{name}_forward", ("z_in", "t_in"), "Mean of l(z, t) over flat arrays, accumulated in float64.",
@@ -152,12 +160,12 @@ def elementwise_loss_kernels(loss: loss_defs.ElementwiseLoss) -> list[ir.Kernel]
                 [_dtype("z_in"), count,
                  _elementwise("z_in", _loads(bwd, names) + _needs_u(bwd, z) + printer.lower("grad_z[i]", bwd))]),
         _kernel(f"{name}_value_and_grad", ("z_in", "t_in", "grad_z"),
-                "_forward and _backward in one loop: returns the mean loss (accumulated in float64)\n"
+                "_forward and _backward in one loop: returns the mean loss (summed in the arrays' dtype)\n"
                 "and writes grad_z[i] = dL/dz_i.",
-                [_dtype("z_in"), count, total,
+                [_dtype("z_in"), count, total_t,
                  _elementwise("z_in", _loads(both, names) + _needs_u(both, z)
                               + printer.lower_joint([("total", fwd, "+="), ("grad_z[i]", bwd, "=")])),
-                 mean]),
+                 mean_t]),
     ]
 
 
@@ -204,6 +212,7 @@ def cross_entropy_kernels() -> list[ir.Kernel]:
     names = {w: "z_in[r, j] - m", t: "t_in[r, j]", e: "grad_z[r, j]"}
     count = ir.Assign("n", "T(z_in.shape[0])")
     total, mean = ir.Assign("total", "0.0"), ir.Return("total / z_in.shape[0]")
+    total_t, mean_t = _in_dtype("z_in.shape[0]")
     both = sp.Tuple(term, grad_e)
     joint = printer.lower_joint([("total", term, "+="), ("grad_z[r, j]", grad_e, "=")])
     return [
@@ -217,8 +226,8 @@ def cross_entropy_kernels() -> list[ir.Kernel]:
                  _cross_entropy_row(True, _loads(grad_e, names) + printer.lower("grad_z[r, j]", grad_e))]),
         _kernel("cross_entropy_value_and_grad", ("z_in", "t_in", "grad_z"),
                 "_forward and _backward in one pass, one exp per element: returns the mean loss\n"
-                "(accumulated in float64) and writes grad_z = (softmax(z) S - t) / n.",
-                [_dtype("z_in"), count, total, _cross_entropy_row(True, _loads(both, names) + joint), mean]),
+                "(summed in the arrays' dtype) and writes grad_z = (softmax(z) S - t) / n.",
+                [_dtype("z_in"), count, total_t, _cross_entropy_row(True, _loads(both, names) + joint), mean_t]),
     ]
 
 
@@ -260,6 +269,7 @@ def multi_margin_kernels() -> list[ir.Kernel]:
     counts = [ir.Assign("n", "T(z_in.shape[0])"), ir.Assign("c", "T(z_in.shape[1])")]
     total, zero = ir.Assign("total", "0.0"), ir.Assign("grad_z[:]", "T(0)")
     mean = ir.Return("total / (z_in.shape[0] * z_in.shape[1])")
+    total_t, mean_t = _in_dtype("z_in.shape[0] * z_in.shape[1]")
     grads = printer.lower("grad_z[r, i]", dzi, "+=") + printer.lower("grad_z[r, label]", dzy, "+=")
     joint = printer.lower_joint([("total", term, "+="), ("grad_z[r, i]", dzi, "+="),
                                  ("grad_z[r, label]", dzy, "+=")])
@@ -272,10 +282,10 @@ def multi_margin_kernels() -> list[ir.Kernel]:
                 "grad_z of the mean multi-class hinge, row by row.",
                 [_dtype("z_in"), *counts, zero, _margin_row(_loads(sp.Tuple(dzi, dzy), names) + grads)]),
         _kernel("multi_margin_value_and_grad", ("z_in", "t_in", "grad_z"),
-                "_forward and _backward in one pass: returns the mean multi-class hinge (accumulated\n"
-                "in float64) and writes its gradient into grad_z.",
-                [_dtype("z_in"), *counts, total, zero, _margin_row(_loads(sp.Tuple(term, dzi, dzy), names) + joint),
-                 mean]),
+                "_forward and _backward in one pass: returns the mean multi-class hinge (summed in\n"
+                "the arrays' dtype) and writes its gradient into grad_z.",
+                [_dtype("z_in"), *counts, total_t, zero, _margin_row(_loads(sp.Tuple(term, dzi, dzy), names) + joint),
+                 mean_t]),
     ]
 
 
