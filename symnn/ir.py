@@ -246,8 +246,9 @@ class _Reader:
         while line in self.alone:
             above.insert(0, self.comments[line])
             line -= 1
-        if node.lineno in self.comments and node.lineno not in self.alone:
-            above.append(self.comments[node.lineno])
+        compound = isinstance(node, (ast.For, ast.If))
+        last = node.lineno if compound else node.end_lineno  # a statement's header, or all its lines
+        above += [self.comments[n] for n in range(node.lineno, last + 1) if n in self.comments and n not in self.alone]
         return "\n".join(above)
 
     def kernel(self, fn: ast.FunctionDef) -> Kernel:
