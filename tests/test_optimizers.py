@@ -13,11 +13,11 @@ from symnn.errors import UserInputError
 from symnn.runtime.optimizers import (
     OPTIMIZER_NAMES,
     SGD,
-    OptimizerPlan,
     Adagrad,
     Adam,
     AdamW,
     Optimizer,
+    OptimizerPlan,
     RMSprop,
     make_optimizer,
 )

@@ -474,4 +474,5 @@ def derive_optimizer(name: str) -> Derivation:
                       list(d.notes))
 
 
-__all__ = ["HYPERPARAMETERS", "OPTIMIZERS", "PRESETS", "SPLIT", "Array", "Kernel", "Line", "OptimizerDefinition", "Update", "derive_optimizer"]
+__all__ = ["HYPERPARAMETERS", "OPTIMIZERS", "PRESETS", "SPLIT",
+           "Array", "Kernel", "Line", "OptimizerDefinition", "Update", "derive_optimizer"]
