@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from symnn.generated import activations as act_index
 from symnn.generated import losses as loss_index
 from symnn.generated import optimizers as opt_index
+
 from symnn.runtime import kernels
 from symnn.runtime.init import resolve_auto
 from symnn.runtime.losses import CLASSIFICATION, Loss
