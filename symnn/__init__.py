@@ -20,6 +20,7 @@ _EXPORTS = {
     "RMSprop": "symnn.runtime.optimizers",
     "Adam": "symnn.runtime.optimizers",
     "AdamW": "symnn.runtime.optimizers",
+    "NAdam": "symnn.runtime.optimizers",
     "StepLR": "symnn.runtime.schedules",
     "ExponentialLR": "symnn.runtime.schedules",
     "CosineAnnealingLR": "symnn.runtime.schedules",

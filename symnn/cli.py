@@ -92,6 +92,24 @@ def _layers(text: str) -> list[int]:
     return sizes
 
 
+def _optimizer_help() -> str:
+    """The optimizer names, each preset with what it stands for (from the generated facts)."""
+    from symnn.generated import optimizers
+
+    names = []
+    for kind in optimizers.NAMES:
+        names.append(f"{kind} ({optimizers.CLASSES[kind]})")
+        names += [f"{p} ({text})" for p, (base, _, text) in optimizers.PRESETS.items() if base == kind]
+    return ", ".join(names)
+
+
+def _optimizer_names() -> str:
+    from symnn.generated import optimizers
+
+    return ", ".join(n for kind in optimizers.NAMES
+                     for n in (kind, *(p for p, (base, _, _) in optimizers.PRESETS.items() if base == kind)))
+
+
 def _add_train_options(t: argparse.ArgumentParser) -> None:
     """The options of one training, shared by `train` and `sweep`."""
     t.add_argument("--data", default="moons", help="xor, blobs, moons, circles, spiral, digits, iris, "
@@ -102,13 +120,13 @@ def _add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--target", help="with csv:PATH, the target column's name (default: the last)")
     t.add_argument("--layers", type=_layers, help="sizes, e.g. 2,16,16,1 (default: inputs,16,16,outputs)")
     t.add_argument("--activation", default="relu", help="a registered activation or a formula in x")
-    from symnn.generated import LOSSES  # the generated index: every loss symnn generate wrote
+    from symnn.generated import losses  # the generated index: every loss symnn generate wrote, its facts
 
-    t.add_argument("--loss", help=f"{', '.join(LOSSES)}, multi_margin "
-                   "(hinge with one output per class); mse, mae and huber also fit 0/1 labels with one output "
-                   "(default: binary_cross_entropy for 2 classes, cross_entropy for more, mse for regression)")
-    t.add_argument("--optimizer", default="adam", help="sgd, momentum (SGD, momentum 0.9), nesterov, adagrad, "
-                   "rmsprop, adam, adamw")
+    wide = ", ".join(f"{w} ({n} with one output per class)" for n, w in losses.WIDE.items())
+    t.add_argument("--loss", help=f"{', '.join(losses.NAMES)}, {wide}; mse, mae and huber also fit 0/1 labels "
+                   "with one output (default: binary_cross_entropy for 2 classes, cross_entropy for more, mse "
+                   "for regression)")
+    t.add_argument("--optimizer", default="adam", help=_optimizer_help())
     t.add_argument("--lr", type=_nonneg_float, help="learning rate (default: the optimizer's, 0.01 for adam)")
     t.add_argument("--momentum", type=_nonneg_float, help="momentum of sgd, momentum, nesterov or rmsprop "
                    "(default: 0 for sgd and rmsprop, 0.9 for momentum and nesterov)")
@@ -175,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--surface", default="beale",
                    help="beale, rosenbrock, saddle, himmelblau, booth, ravine (default: beale)")
     v.add_argument("--optimizers", default="sgd,momentum,nesterov,adagrad,rmsprop,adam",
-                   help="comma-separated: sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw")
+                   help=f"comma-separated: {_optimizer_names()}")
     v.add_argument("--steps", type=_positive_int, help="steps per optimizer (default: per surface, 100 to 1000)")
     v.add_argument("--lr", type=_nonneg_float, help="the learning rate every optimizer shares (default: per "
                    "surface, the largest at which none of the default optimizers diverges)")

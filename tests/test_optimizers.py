@@ -17,6 +17,7 @@ from symnn.runtime.optimizers import (
     Adam,
     AdamW,
     Optimizer,
+    OptimizerPlan,
     RMSprop,
     make_optimizer,
 )
@@ -330,7 +331,7 @@ def test_make_optimizer_names(name, cls, settings):
 
 
 def test_make_optimizer_names_are_the_cli_names():
-    assert OPTIMIZER_NAMES == ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+    assert OPTIMIZER_NAMES == ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "nadam")
 
 
 def test_unknown_optimizer_name_lists_the_names():
@@ -401,3 +402,46 @@ def test_training_path_never_imports_sympy():
             "assert 'sympy' not in sys.modules, 'sympy was imported'\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
+
+
+def test_plan_names_the_kernel_its_state_and_where_each_scalar_comes_from():
+    plan = Adam(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1, amsgrad=True).plan()
+    assert isinstance(plan, OptimizerPlan)
+    assert (plan.module, plan.kernel) == ("adam", "adam_amsgrad_step")
+    assert plan.state == ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    assert set(plan.scalars) == set(plan.hyper) | set(plan.per_step)
+    assert plan.hyper_values() == {"beta2": 0.99, "eps": 1e-8, "weight_decay": 0.1}
+    assert "step_size" in plan.per_step and "lr" not in plan.scalars
+    assert plan.initial == {"exp_avg": 0.0, "exp_avg_sq": 0.0, "max_exp_avg_sq": 0.0}
+    assert Adagrad(initial_accumulator_value=0.5).plan().initial == {"state_sum": 0.5}
+    assert SGD(momentum=0.9, nesterov=True).plan().kernel == "sgd_nesterov_step"
+    assert RMSprop(momentum=0.5, centered=True).plan().kernel == "rmsprop_centered_momentum_step"
+
+
+def test_step_scalars_are_the_rows_of_consecutive_steps_and_first_marks_a_created_state():
+    plan = Adam().plan()
+    rows = plan.step_scalars(np.array([0.1, 0.2, 0.3]), 4, False)
+    assert rows.shape == (3, len(plan.per_step)) and rows.dtype == np.float64
+    one_at_a_time = [plan.step_scalars(np.array([lr]), 4 + k, False)[0] for k, lr in enumerate([0.1, 0.2, 0.3])]
+    assert np.array_equal(rows, np.array(one_at_a_time))
+    step_size = rows[:, plan.per_step.index("step_size")]
+    assert step_size.tolist() == [lr / (1 - 0.9 ** t) for lr, t in [(0.1, 5), (0.2, 6), (0.3, 7)]]
+    sgd = SGD(lr=0.1, momentum=0.9).plan()
+    assert sgd.per_step == ("first",)
+    assert sgd.step_scalars(np.full(3, 0.1), 0, True)[:, 0].tolist() == [1, 0, 0]
+    assert sgd.step_scalars(np.full(3, 0.1), 0, False)[:, 0].tolist() == [0, 0, 0]
+
+
+def test_a_subclass_that_overrides_step_has_no_plan():
+    class Clipped(Adam):
+        def step(self, params, grads):
+            super().step(params, [np.clip(g, -1, 1) for g in grads])
+
+    class Renamed(Adam):
+        pass
+
+    assert Clipped().plan() is None  # the fused loop must not run Adam's kernel in its place
+    assert Renamed().plan() == Adam().plan()
+    p = np.zeros(3)
+    Clipped(lr=0.1).step([p], [np.full(3, 100.0)])  # its own step still runs the kernel
+    assert np.allclose(p, -0.1)

@@ -6,3 +6,4 @@ The names below are the kernels in this folder.
 """
 
 NAMES = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'silu', 'gelu', 'mish', 'selu')
+INIT = {'identity': 'xavier', 'step': 'xavier', 'sigmoid': 'xavier', 'tanh': 'xavier', 'relu': 'he', 'leaky_relu': 'he', 'elu': 'he', 'softplus': 'xavier', 'silu': 'he', 'gelu': 'he', 'mish': 'xavier', 'selu': 'xavier'}

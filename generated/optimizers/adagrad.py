@@ -22,9 +22,16 @@ from numba import njit
 KERNELS = {
     'adagrad_step': (('state_sum',), ('clr', 'eps', 'weight_decay')),
 }
-#: adagrad_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function).
+#: kernel -> the options it has on (an option is on when its keyword is nonzero or True).
+VARIANTS = {'adagrad_step': ()}
+OPTIONS = ()
+#: state array -> the value it starts at (a number, or the keyword holding it).
+INITIAL = {'state_sum': 'initial_accumulator_value'}
+#: adagrad_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function);
+#: STEP_CARRIED: the scalars it also reads as their value after the previous step, and their value before step 1.
 STEP_INPUTS = ('lr', 'lr_decay', 't')
 STEP_SCALARS = ('clr',)
+STEP_CARRIED = {}
 
 
 def adagrad_scalars(lr, lr_decay, t):

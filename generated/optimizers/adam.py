@@ -33,9 +33,16 @@ KERNELS = {
     'adam_step': (('exp_avg', 'exp_avg_sq'), ('beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')),
     'adam_amsgrad_step': (('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), ('beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')),
 }
-#: adam_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function).
+#: kernel -> the options it has on (an option is on when its keyword is nonzero or True).
+VARIANTS = {'adam_step': (), 'adam_amsgrad_step': ('amsgrad',)}
+OPTIONS = ('amsgrad',)
+#: state array -> the value it starts at (a number, or the keyword holding it).
+INITIAL = {'exp_avg': 0.0, 'exp_avg_sq': 0.0, 'max_exp_avg_sq': 0.0}
+#: adam_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function);
+#: STEP_CARRIED: the scalars it also reads as their value after the previous step, and their value before step 1.
 STEP_INPUTS = ('lr', 'beta1', 'beta2', 't')
 STEP_SCALARS = ('bias_correction1', 'bias_correction2', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')
+STEP_CARRIED = {}
 
 
 def adam_scalars(lr, beta1, beta2, t):

@@ -31,9 +31,16 @@ KERNELS = {
     'rmsprop_centered_step': (('square_avg', 'grad_avg'), ('lr', 'alpha', 'eps', 'weight_decay')),
     'rmsprop_centered_momentum_step': (('square_avg', 'grad_avg', 'momentum_buffer'), ('lr', 'alpha', 'eps', 'weight_decay', 'momentum')),
 }
-#: rmsprop_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function).
+#: kernel -> the options it has on (an option is on when its keyword is nonzero or True).
+VARIANTS = {'rmsprop_step': (), 'rmsprop_momentum_step': ('momentum',), 'rmsprop_centered_step': ('centered',), 'rmsprop_centered_momentum_step': ('centered', 'momentum')}
+OPTIONS = ('momentum', 'centered')
+#: state array -> the value it starts at (a number, or the keyword holding it).
+INITIAL = {'square_avg': 0.0, 'grad_avg': 0.0, 'momentum_buffer': 0.0}
+#: rmsprop_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function);
+#: STEP_CARRIED: the scalars it also reads as their value after the previous step, and their value before step 1.
 STEP_INPUTS = ()
 STEP_SCALARS = ()
+STEP_CARRIED = {}
 
 
 @njit(cache=True, error_model="numpy")

@@ -24,9 +24,16 @@ KERNELS = {
     'sgd_momentum_step': (('momentum_buffer',), ('lr', 'momentum', 'dampening', 'weight_decay', 'first')),
     'sgd_nesterov_step': (('momentum_buffer',), ('lr', 'momentum', 'dampening', 'weight_decay', 'first')),
 }
-#: sgd_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function).
+#: kernel -> the options it has on (an option is on when its keyword is nonzero or True).
+VARIANTS = {'sgd_step': (), 'sgd_momentum_step': ('momentum',), 'sgd_nesterov_step': ('momentum', 'nesterov')}
+OPTIONS = ('momentum', 'nesterov')
+#: state array -> the value it starts at (a number, or the keyword holding it).
+INITIAL = {'momentum_buffer': 0.0}
+#: sgd_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function);
+#: STEP_CARRIED: the scalars it also reads as their value after the previous step, and their value before step 1.
 STEP_INPUTS = ()
 STEP_SCALARS = ()
+STEP_CARRIED = {}
 
 
 @njit(cache=True, error_model="numpy")

@@ -8,7 +8,10 @@ float32 arrays are updated in float32. Step-dependent scalars are computed by a 
 function in the same module, in float64, as torch computes them.
 
 Each module also holds `KERNELS` (kernel -> its state arrays and scalar arguments, in call order),
-`STEP_INPUTS` and `STEP_SCALARS`, which is all the runtime needs to call the kernels without SymPy.
+`VARIANTS` (kernel -> the options it has on), `OPTIONS`, `INITIAL` (state array -> its start),
+`STEP_INPUTS`, `STEP_SCALARS` and `STEP_CARRIED` (recurrences -> their value before step 1); the
+package's __init__ holds the facts of every optimizer (class names, defaults, constraints,
+presets). That is all the runtime and the CLI need, without SymPy.
 """
 
 from __future__ import annotations
@@ -20,7 +23,15 @@ import sympy as sp
 from symnn import ir
 from symnn.codegen import emit
 from symnn.codegen.printer import lower, statements
-from symnn.symbolic.optimizers import OPTIMIZERS, OPTION_TEXT, Kernel, OptimizerDefinition
+from symnn.symbolic.optimizers import (
+    HYPERPARAMETERS,
+    OPTIMIZERS,
+    OPTION_TEXT,
+    PRESETS,
+    SPLIT,
+    Kernel,
+    OptimizerDefinition,
+)
 
 
 def _conditions(options: tuple[str, ...]) -> str:
@@ -32,7 +43,8 @@ def _summary(d: OptimizerDefinition) -> list[str]:
     lines = [f"{d.torch_class} ({defaults}): {d.description}."]
     if d.per_step:
         lines.append(f"Once per step, in Python floats ({d.step_function}):")
-        lines += [f"    {sp.sstr(line.update())}" for line in d.per_step]
+        lines += [f"    {sp.sstr(line.update())}" + (f"    [starts at {line.start!r}]" if line.start is not None else "")
+                  for line in d.per_step]
     lines.append("Per element, in order:")
     for line in d.lines:
         cond = f"    [{', '.join(line.conditions())}]" if line.conditions() else ""
@@ -48,11 +60,18 @@ def _metadata(d: OptimizerDefinition) -> str:
         state = tuple(a.arg for a in k.arrays[2:])
         out += f"    {k.name!r}: ({state!r}, {tuple(s.name for s in k.scalars)!r}),\n"
     out += "}\n"
+    variants = {k.name: k.options for k in d.kernels()}
+    out += (f"#: kernel -> the options it has on (an option is on when its keyword is nonzero or True).\n"
+            f"VARIANTS = {variants!r}\nOPTIONS = {d.options()!r}\n")
+    initial = {a.arg: a.start for a in d.state}
+    out += f"#: state array -> the value it starts at (a number, or the keyword holding it).\nINITIAL = {initial!r}\n"
     inputs = tuple(s.name for s in d.step_inputs()) if d.per_step else ()
     outputs = tuple(line.target.name for line in d.per_step)
+    carried = {line.target.name: line.start for line in d.carried()}
     out += (f"#: {d.step_function}(*STEP_INPUTS) returns STEP_SCALARS, once per step "
-            "(empty: no such function).\n"
-            f"STEP_INPUTS = {inputs!r}\nSTEP_SCALARS = {outputs!r}\n\n\n")
+            "(empty: no such function);\n#: STEP_CARRIED: the scalars it also reads as their value "
+            "after the previous step, and their value before step 1.\n"
+            f"STEP_INPUTS = {inputs!r}\nSTEP_SCALARS = {outputs!r}\nSTEP_CARRIED = {carried!r}\n\n\n")
     return out
 
 
@@ -94,16 +113,31 @@ def optimizer_module(d: OptimizerDefinition) -> str:
     if d.per_step:
         code += _step_function(d)
     code += "\n\n".join(ir.print_function(_kernel(d, k)) for k in d.kernels())
-    imports = ("import math\n\n" if "math." in code else "") + "from numba import njit\n\n\n"
+    imports = ("import math\n" if "math." in code else "") + ("import numpy\n" if "numpy." in code else "")
+    imports = (imports + "\n" if imports else "") + "from numba import njit\n\n\n"
     source = f"symnn.symbolic.optimizers.OPTIMIZERS[{d.name!r}]"
     return emit.header(d.name, source, _summary(d)) + imports + code
+
+
+def index() -> dict[str, object]:
+    """The facts of every optimizer, for `generated/optimizers/__init__.py` (no SymPy, no Numba)."""
+    return {
+        "NAMES": tuple(OPTIMIZERS),
+        "CLASSES": {name: d.class_name for name, d in OPTIMIZERS.items()},
+        "DESCRIPTIONS": {name: d.description for name, d in OPTIMIZERS.items()},
+        "DEFAULTS": {name: dict(d.defaults) for name, d in OPTIMIZERS.items()},
+        "REQUIRES": {name: d.requires for name, d in OPTIMIZERS.items() if d.requires},
+        "HYPERPARAMETERS": HYPERPARAMETERS,
+        "SPLIT": SPLIT,
+        "PRESETS": PRESETS,
+    }
 
 
 def optimizer_files() -> dict[str, str]:
     """Relative path -> source text of every optimizer module and the package's __init__."""
     files = {f"optimizers/{name}.py": optimizer_module(d) for name, d in OPTIMIZERS.items()}
-    files["optimizers/__init__.py"] = emit.package_init("optimizers", {"NAMES": tuple(OPTIMIZERS)})
+    files["optimizers/__init__.py"] = emit.package_init("optimizers", index())
     return dict(sorted(files.items()))
 
 
-__all__ = ["optimizer_files", "optimizer_module"]
+__all__ = ["index", "optimizer_files", "optimizer_module"]

@@ -10,7 +10,7 @@ from symnn.atomic import write_text
 from symnn.codegen import emit
 from symnn.codegen.emit_optimizers import optimizer_files
 from symnn.codegen.emit_surfaces import surface_files
-from symnn.symbolic import losses, registry
+from symnn.symbolic import activations, losses, registry
 from symnn.symbolic.optimizers import OPTIMIZERS
 from symnn.symbolic.surfaces import SURFACES
 
@@ -39,8 +39,9 @@ def render_all() -> dict[str, str]:
     files["losses/cross_entropy.py"] = emit.cross_entropy_module("symnn.symbolic.losses (cross_entropy)")
     files["losses/hinge.py"] = emit.hinge_module("symnn.symbolic.losses (hinge, multi_margin)")
     files["layers/dense.py"] = emit.dense_module(registry.derivation("dense"), "symnn.symbolic.dense")
-    files["activations/__init__.py"] = emit.package_init("activations", {"NAMES": tuple(acts)})
-    files["losses/__init__.py"] = emit.package_init("losses", {"NAMES": losses.LOSS_NAMES})
+    files["activations/__init__.py"] = emit.package_init("activations", {
+        "NAMES": tuple(acts), "INIT": activations.init_families()})
+    files["losses/__init__.py"] = emit.package_init("losses", losses.exports())
     files["layers/__init__.py"] = emit.package_init("layers", {"NAMES": ("dense",)})
     files.update(optimizer_files())
     files.update(surface_files())

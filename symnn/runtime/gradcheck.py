@@ -69,10 +69,9 @@ def check_loss(name: str, rng: np.random.Generator, n_outputs: int) -> list[Row]
 
     loss = Loss(name, n_outputs)
     n = 8
-    if name in ("cross_entropy",) or (name == "hinge" and n_outputs > 1):
-        labels = rng.integers(0, n_outputs, n)
-    elif name in ("binary_cross_entropy", "hinge"):
-        labels = rng.integers(0, 2, n)
+    _, kernel, rows = kernels.loss_kernel(name, n_outputs)
+    if kernel in kernels.generated("losses").CLASSIFIES:
+        labels = rng.integers(0, n_outputs if rows else 2, n)  # class indices, or 0/1 labels
     else:
         labels = rng.normal(size=(n, n_outputs))
     t = loss.targets(labels, np.float64)
@@ -83,7 +82,7 @@ def check_loss(name: str, rng: np.random.Generator, n_outputs: int) -> list[Row]
     analytic = np.empty_like(z)
     loss.gradient(z, t, analytic)
     numeric = _numeric_gradient(lambda zz: loss.value(zz, t), z)
-    label = name if name != "hinge" or n_outputs == 1 else "hinge (multi-class)"
+    label = name if kernel == name else f"{name} ({kernel})"
     joint, scratch = np.empty_like(z), np.empty_like(z)
     loss.value_and_gradient(z, t, joint)
     joint_numeric = _numeric_gradient(lambda zz: loss.value_and_gradient(zz, t, scratch), z)
@@ -111,11 +110,13 @@ def check_dense(rng: np.random.Generator) -> list[Row]:
     ]
 
 
-#: Values for the optimizers' scalar arguments in `check_optimizer` (any valid ones would do).
+#: Values for the optimizers' scalar arguments in `check_optimizer` (any valid ones would do;
+#: a scalar not listed takes _OTHER_SCALAR).
 _OPTIMIZER_SCALARS = {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01, "beta1": 0.9,
                       "beta2": 0.999, "eps": 1e-8, "alpha": 0.99, "bias_correction1": 0.19,
                       "bias_correction2": 0.004, "clr": 0.04, "step_size": 0.26,
                       "bias_correction2_sqrt": 0.063, "one_minus_beta1": 0.1, "one_minus_beta2": 0.001}
+_OTHER_SCALAR = 0.3
 
 
 def check_optimizer(name: str, rng: np.random.Generator) -> list[Row]:
@@ -136,7 +137,8 @@ def check_optimizer(name: str, rng: np.random.Generator) -> list[Row]:
             for a in kernel.arrays:  # a running mean of g stays below sqrt of the mean of g**2
                 if a.arg == "grad_avg":
                     arrays[a.symbol] = rng.uniform(-0.3, 0.3, 16)
-            scalars = {s: (first if s.name == "first" else _OPTIMIZER_SCALARS[s.name]) for s in kernel.scalars}
+            scalars = {s: (first if s.name == "first" else _OPTIMIZER_SCALARS.get(s.name, _OTHER_SCALAR))
+                       for s in kernel.scalars}
             expected = dict(arrays)
             for line in kernel.lines:
                 fn = sp.lambdify(list(expected) + list(scalars), line.value, modules="numpy")
@@ -148,6 +150,15 @@ def check_optimizer(name: str, rng: np.random.Generator) -> list[Row]:
                 label = f"{kernel.name} {array.arg}" + (" (first step)" if first else "")
                 rows.append(_row(label, "optimizer", compiled[array.symbol], expected[array.symbol]))
     return rows
+
+
+def _widths(name: str) -> tuple[int, ...]:
+    """The output counts a loss is checked at, from its facts: 1 where it takes one output, 3
+    where it takes several classes (or becomes its wide form), 2 for a regression loss."""
+    facts = kernels.generated("losses")
+    low, high = facts.OUTPUTS[name]
+    several = 3 if name in facts.WIDE or (low > 1 and name in facts.CLASSIFIES) else 2
+    return ((1,) if low == 1 else ()) + ((several,) if high is None else ())
 
 
 def check(names: list[str] | None = None, seed: int = 0) -> list[Row]:
@@ -163,12 +174,7 @@ def check(names: list[str] | None = None, seed: int = 0) -> list[Row]:
         elif name == "dense":
             rows += check_dense(rng)
         elif name in losses:
-            if name == "cross_entropy":
-                rows += check_loss(name, rng, 3)
-            elif name == "hinge":
-                rows += check_loss(name, rng, 1) + check_loss(name, rng, 3)
-            else:
-                rows += check_loss(name, rng, 1) + (check_loss(name, rng, 2) if name in ("mse", "mae", "huber") else [])
+            rows += [row for k in _widths(name) for row in check_loss(name, rng, k)]
         elif name in activations or any(ch in name for ch in "x("):
             rows.append(check_activation(name, rng))
         else:

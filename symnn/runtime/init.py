@@ -14,6 +14,10 @@ import numpy as np
 
 from symnn.errors import UserInputError
 
+# Activation -> the family `auto` picks before it ("he" for the ReLU family), declared with the
+# activations (symnn.symbolic.activations.HE_INIT) and read from the generated index.
+from symnn.generated.activations import INIT as _FAMILY
+
 INITIALIZERS: tuple[str, ...] = (
     "auto",
     "normal",
@@ -23,18 +27,16 @@ INITIALIZERS: tuple[str, ...] = (
     "he_uniform",
 )
 
-# Activations after which `auto` picks Kaiming (He) initialisation: the ReLU family.
-_RELU_LIKE: frozenset[str] = frozenset({"relu", "leaky_relu", "elu", "silu", "gelu"})
 
 # ReLU's gain, torch.nn.init.calculate_gain("relu").
 _RELU_GAIN = math.sqrt(2.0)
 
 
 def resolve_auto(next_activation: str | None) -> str:
-    """What ``auto`` stands for: ``he`` before a ReLU-like activation, else xavier."""
-    if next_activation is not None and next_activation.strip().lower() in _RELU_LIKE:
-        return "he"
-    return "xavier"
+    """What ``auto`` stands for: ``he`` before a ReLU-like activation, else xavier (a formula too)."""
+    if next_activation is None:
+        return "xavier"
+    return _FAMILY.get(next_activation.strip().lower(), "xavier")
 
 
 def _sample(name: str, n_in: int, n_out: int, rng: np.random.Generator) -> np.ndarray:

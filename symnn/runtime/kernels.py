@@ -48,14 +48,22 @@ def activation(name: str):
         return custom.activation_kernels(name)
 
 
+def loss_kernel(name: str, n_outputs: int) -> tuple[str, str, bool]:
+    """(generated module, kernel name prefix, whether the kernels take (N, C) rows) of a built-in
+    loss for a model with n_outputs outputs, from the losses' facts (hinge with several outputs is
+    multi_margin, whose kernels live in hinge's module)."""
+    facts = generated("losses")
+    if name not in facts.NAMES:
+        raise UserInputError(f"unknown loss {name!r}; choose one of {', '.join(facts.NAMES)}")
+    kernel = facts.WIDE[name] if name in facts.WIDE and n_outputs > 1 else name
+    return facts.MODULES[kernel], kernel, facts.LAYOUT[kernel] == "rows"
+
+
 def loss(name: str, n_outputs: int):
     """(forward, backward, value_and_grad, rows) kernels of a loss; rows: whether they take (N, C)
     arrays. value_and_grad does forward and backward in one pass, returning the mean loss."""
-    if name not in builtin_names("losses"):
-        raise UserInputError(
-            f"unknown loss {name!r}; choose one of {', '.join(builtin_names('losses'))}")
-    mod = generated(f"losses.{name}")
-    kernel, rows = ("multi_margin", True) if name == "hinge" and n_outputs > 1 else (name, name == "cross_entropy")
+    module, kernel, rows = loss_kernel(name, n_outputs)
+    mod = generated(f"losses.{module}")
     return (getattr(mod, f"{kernel}_forward"), getattr(mod, f"{kernel}_backward"),
             getattr(mod, f"{kernel}_value_and_grad"), rows)
 

@@ -7,7 +7,20 @@ import numpy as np
 from symnn.errors import UserInputError
 from symnn.runtime import kernels
 
-CLASSIFICATION = ("cross_entropy", "binary_cross_entropy", "hinge")
+#: The losses whose outputs are classes (from the losses' facts, generated/losses/__init__.py).
+CLASSIFICATION: tuple[str, ...] = tuple(kernels.generated("losses").CLASSIFIES)
+
+
+def width_error(name: str, n_outputs: int) -> str | None:
+    """Why a model with n_outputs outputs cannot end in loss `name` (its facts' OUTPUTS), or None."""
+    facts = kernels.generated("losses")
+    low, high = facts.OUTPUTS[name]
+    if low <= n_outputs and (high is None or n_outputs <= high):
+        return None
+    need = (f"{low} output{'s' if low > 1 else ''}" if low == high else
+            f"at least {low} outputs (one per class)" if high is None else f"{low} to {high} outputs")
+    instead = facts.INSTEAD.get(name)
+    return f"{name} needs {need}, the model has {n_outputs}" + (f"; {instead}" if instead else "")
 
 
 class Loss:
@@ -16,12 +29,9 @@ class Loss:
     def __init__(self, name: str, n_outputs: int) -> None:
         self.name, self.n_outputs = name, n_outputs
         self._forward, self._backward, self._value_and_grad, self._rows = kernels.loss(name, n_outputs)
-        if name == "binary_cross_entropy" and n_outputs != 1:
-            raise UserInputError(f"binary_cross_entropy needs 1 output, the model has {n_outputs}; "
-                                 "use cross_entropy for several classes")
-        if name == "cross_entropy" and n_outputs < 2:
-            raise UserInputError("cross_entropy needs at least 2 outputs (one per class); "
-                                 "use binary_cross_entropy for one output")
+        why = width_error(name, n_outputs)
+        if why is not None:
+            raise UserInputError(why)
 
     @property
     def classification(self) -> bool:

@@ -3,36 +3,111 @@
 Each `step(params, grads)` updates the parameter arrays in place: one fused kernel call per array
 (`symnn.generated.optimizers.<name>`), on flat views, with the per-parameter state created on the
 parameter's first step and kept by position in the list. This module imports NumPy and the
-generated kernels only, never SymPy: a generated module's `KERNELS`, `STEP_INPUTS` and
-`STEP_SCALARS` say how to call its kernels.
+generated kernels only, never SymPy. Every fact it uses (the classes and their keywords, defaults
+and constraints, which options select which kernel, the state, the per-step scalars) is declared in
+`symnn.symbolic.optimizers` and read here from the generated modules: a new optimizer there is a
+new class here, after `symnn generate`.
+
+`Optimizer.plan()` is the one public description of a step (kernel, state, scalars, how to compute
+the per-step ones), used by `step` and by the fused training loop.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from numbers import Real
 from typing import Any
 
 import numpy as np
 
 from symnn.errors import UserInputError
+from symnn.generated import optimizers as _index
 from symnn.runtime import kernels
 
-#: The optimizer names the command line accepts.
-OPTIMIZER_NAMES: tuple[str, ...] = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
 
-_PLANS: dict[str, tuple] = {}
+@dataclass(frozen=True)
+class OptimizerPlan:
+    """What one step of a built-in optimizer does, for its options: everything a caller needs to run
+    the kernel (Optimizer.step, the fused loop).
 
+    The kernel is called as `kernel_fn(param, grad, *state arrays, *scalars)` with every scalar in
+    `scalars`: `lr` from the learning rate, the `hyper` ones from `hyper_values()`, the `per_step`
+    ones from a row of `step_scalars`.
+    """
 
-def _plan(module: str, kernel: str) -> tuple:
-    """(kernel, state array names, scalar names, per-step function or None, its inputs, outputs)."""
-    if kernel not in _PLANS:
-        mod = kernels.generated(f"optimizers.{module}")
-        arrays, scalars = mod.KERNELS[kernel]
-        step_fn = getattr(mod, f"{module}_scalars", None) if mod.STEP_SCALARS else None
-        _PLANS[kernel] = (getattr(mod, kernel), arrays, scalars, step_fn, mod.STEP_INPUTS, mod.STEP_SCALARS)
-    return _PLANS[kernel]
+    module: str  # the generated module: symnn.generated.optimizers.<module>
+    kernel: str  # "adam_amsgrad_step"
+    state: tuple[str, ...]  # state arrays after param and grad, torch's names, in call order
+    scalars: tuple[str, ...]  # the kernel's scalar arguments, in call order
+    hyper: tuple[str, ...]  # scalars fixed during a fit (neither lr nor per-step)
+    per_step: tuple[str, ...]  # scalars that change per step (and SGD's "first")
+    initial: dict[str, float]  # state array -> the value it starts at
+    values: dict[str, float] = field(repr=False)  # every hyper-parameter scalar by kernel name, lr aside
+    #: step t -> the recurrences' values after it (only the latest kept): continuing costs one row.
+    _carried: dict[int, tuple[float, ...]] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def kernel_fn(self) -> Callable[..., None]:
+        """The compiled kernel (its module imported on first use)."""
+        return getattr(kernels.generated(f"optimizers.{self.module}"), self.kernel)
+
+    def hyper_values(self) -> dict[str, float]:
+        """The `hyper` scalars' values, by name."""
+        return {k: self.values[k] for k in self.hyper}
+
+    def step_scalars(self, lrs: np.ndarray, t0: int, created: bool) -> np.ndarray:
+        """(len(lrs), len(per_step)) float64: row k holds the per-step scalars of step t0 + 1 + k at
+        learning rate lrs[k] ("first" is 1 only on row 0, and only when the state was `created`).
+
+        Computed step by step in Python floats by the generated per-step function, as torch does,
+        recurrences (NAdam's mu_product) carried from row to row; the same code serves `step`.
+        """
+        lrs = np.asarray(lrs, dtype=np.float64).reshape(-1)
+        out = np.zeros((lrs.shape[0], len(self.per_step)), np.float64)
+        if not self.per_step:
+            return out
+        if "first" in self.per_step and created and lrs.shape[0]:
+            out[0, self.per_step.index("first")] = 1.0
+        mod = kernels.generated(f"optimizers.{self.module}")
+        if not mod.STEP_SCALARS:
+            return out
+        fn = getattr(mod, f"{self.module}_scalars")
+        carried_names = tuple(mod.STEP_CARRIED)
+        carried = self._carried_after(fn, mod, t0)
+        args = dict(self.values)
+        columns = [(k, mod.STEP_SCALARS.index(name)) for k, name in enumerate(self.per_step)
+                   if name in mod.STEP_SCALARS]
+        where = [mod.STEP_SCALARS.index(name) for name in carried_names]
+        for row, lr in enumerate(lrs.tolist()):
+            args.update(zip(carried_names, carried), lr=lr, t=t0 + 1 + row)
+            results = fn(*(args[k] for k in mod.STEP_INPUTS))
+            carried = tuple(results[i] for i in where)
+            for k, i in columns:
+                out[row, k] = results[i]
+        if carried_names:
+            self._carried.clear()
+            self._carried[t0 + lrs.shape[0]] = carried
+        return out
+
+    def _carried_after(self, fn: Callable, mod: Any, t0: int) -> tuple[float, ...]:
+        """The recurrences' values after step t0: from their start, or from the latest step known.
+        They do not read lr (the definitions are checked), so any lr serves to run them forward."""
+        names = tuple(mod.STEP_CARRIED)
+        if not names:
+            return ()
+        t, carried = max(((t, c) for t, c in self._carried.items() if t <= t0),
+                         default=(0, tuple(mod.STEP_CARRIED.values())))
+        args = dict(self.values, lr=1.0)
+        where = [mod.STEP_SCALARS.index(name) for name in names]
+        while t < t0:
+            t += 1
+            args.update(zip(names, carried), t=t)
+            results = fn(*(args[k] for k in mod.STEP_INPUTS))
+            carried = tuple(results[i] for i in where)
+        return carried
 
 
 def _number(owner: str, key: str, value: Any, low: float | None = 0.0, high: float | None = None) -> float:
@@ -52,21 +127,50 @@ def _flag(owner: str, key: str, value: Any) -> bool:
     return bool(value)
 
 
-def _betas(owner: str, betas: Any) -> tuple[float, float]:
+def _betas(owner: str, key: str, betas: Any) -> tuple[float, float]:
     if not isinstance(betas, Sequence) or isinstance(betas, str) or len(betas) != 2:
-        raise UserInputError(f"{owner}: betas must be a pair (beta1, beta2), got {betas!r}")
-    return (_number(owner, "betas[0]", betas[0], 0.0, 1.0), _number(owner, "betas[1]", betas[1], 0.0, 1.0))
+        raise UserInputError(f"{owner}: {key} must be a pair (beta1, beta2), got {betas!r}")
+    return (_number(owner, f"{key}[0]", betas[0], 0.0, 1.0), _number(owner, f"{key}[1]", betas[1], 0.0, 1.0))
+
+
+#: How a keyword of each kind (generated HYPERPARAMETERS) is checked and stored.
+_KINDS: dict[str, Callable[[str, str, Any], Any]] = {
+    "nonneg": lambda owner, key, v: _number(owner, key, v),
+    "real": lambda owner, key, v: _number(owner, key, v, None),
+    "flag": _flag,
+    "betas": _betas,
+}
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": lambda a, b: a < b, ">": lambda a, b: a > b, "==": lambda a, b: a == b}
 
 
 class Optimizer:
-    """The base class: a settable `lr`, per-parameter state, and `step` calling the kernels."""
+    """The base class: validated keywords, a settable `lr`, per-parameter state, and `step`.
 
-    #: The generated module (and kernel-name prefix): symnn.generated.optimizers.<module>.
-    module = ""
+    The built-in classes below are made from the generated facts (`_define`); each keeps torch's
+    keywords, defaults and order in its signature.
+    """
 
-    def __init__(self, lr: float) -> None:
-        self.lr = lr
+    #: The generated optimizer module this class runs (symnn.generated.optimizers.<kind>).
+    kind = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not self.kind:
+            raise TypeError("Optimizer is the base class; use one of symnn's optimizers, e.g. symnn.Adam")
+        owner = type(self).__name__
+        bound = _SIGNATURES[self.kind].bind(*args, **kwargs)
+        bound.apply_defaults()
         self._state: list[dict[str, Any]] = []
+        self._plans: dict[tuple, OptimizerPlan] = {}
+        for key, value in bound.arguments.items():
+            if key == "lr":
+                self.lr = value
+            else:
+                setattr(self, key, _KINDS[_index.HYPERPARAMETERS[key]](owner, key, value))
+        for option, key, op, value in _index.REQUIRES.get(self.kind, ()):
+            if getattr(self, option) and not _OPS[op](getattr(self, key), value):
+                raise UserInputError(f"{owner}: {option}=True needs "
+                                     + " and ".join(_requirements(self.kind, option)))
 
     @property
     def lr(self) -> float:
@@ -79,19 +183,23 @@ class Optimizer:
 
     def hyperparameters(self) -> dict[str, Any]:
         """The constructor's keywords and their values, in torch's order."""
-        raise NotImplementedError
+        return {key: getattr(self, key) for key in _index.DEFAULTS[self.kind]}
 
-    def _variant(self) -> str:
-        """The kernel-name suffix of the options in effect ("" for the plain rule)."""
-        return ""
+    def plan(self) -> OptimizerPlan | None:
+        """What `step` does with the current options, or None when a subclass overrides `step`
+        (its steps are its own: nothing may run the built-in kernel in its place)."""
+        return self._plan() if type(self).step is Optimizer.step else None
 
-    def _scalars(self) -> dict[str, float]:
-        """The scalar kernel arguments by the names the generated kernels use."""
-        return {k: v for k, v in self.hyperparameters().items() if isinstance(v, float)}
-
-    def _initial(self, array: str) -> float:
-        """The value a state array starts at."""
-        return 0.0
+    def _plan(self) -> OptimizerPlan:
+        """The plan for the current hyper-parameters (lr aside), kept while they stay the same."""
+        hp = self.hyperparameters()
+        key = tuple((k, v) for k, v in hp.items() if k != "lr")
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) > 8:
+                self._plans.clear()
+            plan = self._plans[key] = _make_plan(self.kind, hp)
+        return plan
 
     @property
     def state(self) -> list[dict[str, Any]]:
@@ -107,19 +215,23 @@ class Optimizer:
         params, grads = list(params), list(grads)
         if len(params) != len(grads):
             raise UserInputError(f"{len(params)} parameter arrays but {len(grads)} gradients")
-        variant = self._variant()
-        kernel, arrays, scalar_names, step_fn, inputs, outputs = _plan(
-            self.module, f"{self.module}_{variant}_step" if variant else f"{self.module}_step")
+        plan = self._plan()
         # Check every array (and its state) before updating any.
         flat = [self._flat(i, p, g) for i, (p, g) in enumerate(zip(params, grads, strict=True))]
-        states = [self._state_for(i, p, arrays) for i, (p, _) in enumerate(flat)]
-        scalars = self._scalars()
+        states = [self._state_for(i, p, plan) for i, (p, _) in enumerate(flat)]
+        kernel, lr = plan.kernel_fn, self.lr
+        fixed = dict(plan.hyper_values(), lr=lr)
+        rows: dict[tuple[int, bool], dict[str, Any]] = {}  # (step before, created) -> per-step scalars
         for (p, g), (state, created) in zip(flat, states, strict=True):
+            key = (state["step"], created)
+            if key not in rows:
+                row = plan.step_scalars(np.array([lr]), *key)[0].tolist()
+                rows[key] = dict(fixed, **dict(zip(plan.per_step, row, strict=True)))
+                if "first" in rows[key]:
+                    rows[key]["first"] = int(rows[key]["first"])  # an integer kernel argument
             state["step"] += 1
-            values = dict(scalars, t=state["step"], first=int(created))
-            if step_fn is not None:
-                values.update(zip(outputs, step_fn(*(values[k] for k in inputs)), strict=True))
-            kernel(p, g, *(state[a] for a in arrays), *(values[k] for k in scalar_names))
+            values = rows[key]
+            kernel(p, g, *(state[a] for a in plan.state), *(values[k] for k in plan.scalars))
 
     def _flat(self, i: int, p: Any, g: Any) -> tuple[np.ndarray, np.ndarray]:
         """Flat views of a parameter (updated in place) and of its gradient, in the parameter's dtype."""
@@ -134,7 +246,7 @@ class Optimizer:
             raise UserInputError(f"gradient {i} has shape {g.shape} but its parameter {p.shape}")
         return p.reshape(-1), g.reshape(-1)
 
-    def _state_for(self, i: int, p: np.ndarray, arrays: Sequence[str]) -> tuple[dict[str, Any], bool]:
+    def _state_for(self, i: int, p: np.ndarray, plan: OptimizerPlan) -> tuple[dict[str, Any], bool]:
         """Parameter i's state, with every array the kernel needs; True if any was created now."""
         while len(self._state) <= i:
             self._state.append({"step": 0, "size": None, "dtype": None})
@@ -146,137 +258,116 @@ class Optimizer:
                 f"parameter {i} has {p.shape[0]} {p.dtype} elements, but the optimizer's state for it has "
                 f"{state['size']} {state['dtype']}; call reset() before stepping different parameters")
         created = False
-        for a in arrays:
+        for a in plan.state:
             if a not in state:
-                state[a] = np.full(p.shape[0], self._initial(a), dtype=p.dtype)
+                state[a] = np.full(p.shape[0], plan.initial[a], dtype=p.dtype)
                 created = True
         return state, created
+
+    # What runtime/fused.py reads until it takes plan(): the same facts, the old names. Its
+    # vectorised per-step scalars cannot carry a recurrence, so an optimizer with one (NAdam)
+    # names no module there, and its fits run per layer.
+    @property
+    def module(self) -> str:
+        plan = self._plan()
+        return "" if kernels.generated(f"optimizers.{plan.module}").STEP_CARRIED else plan.module
+
+    def _variant(self) -> str:
+        return self._plan().kernel[len(self.kind) + 1:].removesuffix("step").rstrip("_")
+
+    def _scalars(self) -> dict[str, float]:
+        return dict(self._plan().values, lr=self.lr)
+
+    def _initial(self, array: str) -> float:
+        return self._plan().initial[array]
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({args})"
 
 
-class SGD(Optimizer):
-    """torch.optim.SGD: momentum (buffer starts at g), dampening, Nesterov, L2 weight decay."""
-
-    module = "sgd"
-
-    def __init__(self, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
-                 weight_decay: float = 0, nesterov: bool = False) -> None:
-        super().__init__(lr)
-        self.momentum = _number("SGD", "momentum", momentum)
-        self.dampening = _number("SGD", "dampening", dampening, None)
-        self.weight_decay = _number("SGD", "weight_decay", weight_decay)
-        self.nesterov = _flag("SGD", "nesterov", nesterov)
-        if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            raise UserInputError("SGD: nesterov=True needs momentum > 0 and dampening = 0")
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
-                "weight_decay": self.weight_decay, "nesterov": self.nesterov}
-
-    def _variant(self) -> str:
-        return "" if self.momentum == 0 else "nesterov" if self.nesterov else "momentum"
+def _requirements(kind: str, option: str) -> list[str]:
+    return [f"{key} {'=' if op == '==' else op} {value:g}"
+            for opt, key, op, value in _index.REQUIRES.get(kind, ()) if opt == option]
 
 
-class Adagrad(Optimizer):
-    """torch.optim.Adagrad: lr / (1 + (t - 1) lr_decay), over the root of the summed g^2."""
-
-    module = "adagrad"
-
-    def __init__(self, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
-                 initial_accumulator_value: float = 0, eps: float = 1e-10) -> None:
-        super().__init__(lr)
-        self.lr_decay = _number("Adagrad", "lr_decay", lr_decay)
-        self.weight_decay = _number("Adagrad", "weight_decay", weight_decay)
-        self.initial_accumulator_value = _number("Adagrad", "initial_accumulator_value",
-                                                 initial_accumulator_value)
-        self.eps = _number("Adagrad", "eps", eps)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {"lr": self.lr, "lr_decay": self.lr_decay, "weight_decay": self.weight_decay,
-                "initial_accumulator_value": self.initial_accumulator_value, "eps": self.eps}
-
-    def _initial(self, array: str) -> float:
-        return self.initial_accumulator_value if array == "state_sum" else 0.0
-
-
-class RMSprop(Optimizer):
-    """torch.optim.RMSprop: g over the root of a running mean of g^2, optionally centered, momentum."""
-
-    module = "rmsprop"
-
-    def __init__(self, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0,
-                 momentum: float = 0, centered: bool = False) -> None:
-        super().__init__(lr)
-        self.alpha = _number("RMSprop", "alpha", alpha)
-        self.eps = _number("RMSprop", "eps", eps)
-        self.weight_decay = _number("RMSprop", "weight_decay", weight_decay)
-        self.momentum = _number("RMSprop", "momentum", momentum)
-        self.centered = _flag("RMSprop", "centered", centered)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps, "weight_decay": self.weight_decay,
-                "momentum": self.momentum, "centered": self.centered}
-
-    def _variant(self) -> str:
-        parts = (["centered"] if self.centered else []) + (["momentum"] if self.momentum > 0 else [])
-        return "_".join(parts)
+def _make_plan(kind: str, hp: dict[str, Any]) -> OptimizerPlan:
+    """The plan of optimizer `kind` with hyper-parameters `hp`, from its generated module's facts."""
+    mod = kernels.generated(f"optimizers.{kind}")
+    on = {option for option in mod.OPTIONS if hp[option]}
+    kernel = next((k for k, options in mod.VARIANTS.items() if set(options) == on), None)
+    if kernel is None:
+        raise UserInputError(f"{_index.CLASSES[kind]}: no kernel for {', '.join(sorted(on))} together; "
+                             f"the kernels cover {', '.join(map(str, mod.VARIANTS.values()))}")
+    state, scalars = mod.KERNELS[kernel]
+    values: dict[str, float] = {}
+    for key, value in hp.items():
+        if key in _index.SPLIT:
+            values.update(zip(_index.SPLIT[key], value, strict=True))
+        elif key != "lr" and not isinstance(value, bool):
+            values[key] = value
+    per_step = tuple(s for s in scalars if s in mod.STEP_SCALARS or s == "first")
+    initial = {a: float(hp[v]) if isinstance(v, str) else float(v)
+               for a, v in mod.INITIAL.items() if a in state}
+    return OptimizerPlan(kind, kernel, tuple(state), tuple(scalars),
+                         tuple(s for s in scalars if s != "lr" and s not in per_step), per_step,
+                         initial, values)
 
 
-class Adam(Optimizer):
-    """torch.optim.Adam: bias-corrected moment estimates; weight_decay is L2 added to the gradient."""
-
-    module = "adam"
-
-    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0, amsgrad: bool = False) -> None:
-        super().__init__(lr)
-        name = type(self).__name__
-        self.betas = _betas(name, betas)
-        self.eps = _number(name, "eps", eps)
-        self.weight_decay = _number(name, "weight_decay", weight_decay)
-        self.amsgrad = _flag(name, "amsgrad", amsgrad)
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return {"lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay,
-                "amsgrad": self.amsgrad}
-
-    def _scalars(self) -> dict[str, float]:
-        return {"lr": self.lr, "beta1": self.betas[0], "beta2": self.betas[1], "eps": self.eps,
-                "weight_decay": self.weight_decay}
-
-    def _variant(self) -> str:
-        return "amsgrad" if self.amsgrad else ""
+def _signature(kind: str) -> inspect.Signature:
+    return inspect.Signature([inspect.Parameter(key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=value)
+                              for key, value in _index.DEFAULTS[kind].items()])
 
 
-class AdamW(Adam):
-    """torch.optim.AdamW: Adam with decoupled weight decay, p <- p (1 - lr weight_decay) first."""
-
-    module = "adamw"
-
-    def __init__(self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False) -> None:
-        super().__init__(lr, betas, eps, weight_decay, amsgrad)
+_SIGNATURES: dict[str, inspect.Signature] = {kind: _signature(kind) for kind in _index.NAMES}
 
 
-_FACTORIES: dict[str, Callable[[dict[str, float]], Optimizer]] = {
-    "sgd": lambda kw: SGD(**kw),
-    "momentum": lambda kw: SGD(momentum=0.9, **kw),
-    "nesterov": lambda kw: SGD(momentum=0.9, nesterov=True, **kw),
-    "adagrad": lambda kw: Adagrad(**kw),
-    "rmsprop": lambda kw: RMSprop(**kw),
-    "adam": lambda kw: Adam(**kw),
-    "adamw": lambda kw: AdamW(**kw),
-}
+def _define(kind: str) -> type[Optimizer]:
+    """The class of a generated optimizer: torch's name, keywords and defaults."""
+    name = _index.CLASSES[kind]
+    sig = _SIGNATURES[kind]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: N807 (the class's own)
+        Optimizer.__init__(self, *args, **kwargs)
+
+    __init__.__signature__ = sig.replace(parameters=[  # type: ignore[attr-defined]
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *sig.parameters.values()])
+    defaults = ", ".join(f"{k}={v!r}" for k, v in _index.DEFAULTS[kind].items())
+    doc = f"torch.optim.{name}({defaults}): {_index.DESCRIPTIONS[kind]}."
+    return type(name, (Optimizer,), {"kind": kind, "__init__": __init__, "__doc__": doc,
+                                     "__module__": __name__, "__qualname__": name})
+
+
+#: The built-in optimizer classes, by generated name: SGD, Adagrad, RMSprop, Adam, AdamW, NAdam, ...
+CLASSES: dict[str, type[Optimizer]] = {kind: _define(kind) for kind in _index.NAMES}
+SGD, Adagrad, RMSprop, Adam, AdamW, NAdam = (CLASSES[k] for k in ("sgd", "adagrad", "rmsprop", "adam", "adamw",
+                                                                  "nadam"))
+
+
+def __getattr__(name: str) -> type[Optimizer]:
+    """Any other generated optimizer's class by its name, as soon as `symnn generate` wrote it."""
+    for cls in CLASSES.values():
+        if cls.__name__ == name:
+            return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _names() -> tuple[str, ...]:
+    """Command-line names: each optimizer, followed by the presets built on it."""
+    return tuple(n for kind in _index.NAMES
+                 for n in (kind, *(p for p, (base, _, _) in _index.PRESETS.items() if base == kind)))
+
+
+#: The optimizer names the command line accepts.
+OPTIMIZER_NAMES: tuple[str, ...] = _names()
 
 
 def make_optimizer(name: str, lr: float | None = None) -> Optimizer:
     """The optimizer a command-line name stands for; lr None keeps the optimizer's default."""
-    if name not in _FACTORIES:
+    if name not in OPTIMIZER_NAMES:
         raise UserInputError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZER_NAMES)}")
-    return _FACTORIES[name]({} if lr is None else {"lr": lr})
+    kind, preset = (_index.PRESETS[name][0], _index.PRESETS[name][1]) if name in _index.PRESETS else (name, {})
+    return CLASSES[kind](**preset, **({} if lr is None else {"lr": lr}))
 
 
 def resolve_optimizer(optimizer: Any) -> Any:
@@ -291,14 +382,14 @@ def resolve_optimizer(optimizer: Any) -> Any:
     if callable(getattr(optimizer, "step", None)) and isinstance(getattr(optimizer, "lr", None), Real) \
             and not isinstance(optimizer, type):
         return optimizer
-    if isinstance(optimizer, str) and optimizer.strip().lower() in _FACTORIES:
+    if isinstance(optimizer, str) and optimizer.strip().lower() in OPTIMIZER_NAMES:
         return make_optimizer(optimizer.strip().lower())
     if isinstance(optimizer, type) and issubclass(optimizer, Optimizer) and optimizer is not Optimizer:
         return optimizer()
-    classes = ", ".join(f"symnn.{c.__name__}" for c in (SGD, Adagrad, RMSprop, Adam, AdamW))
+    classes = ", ".join(f"symnn.{c.__name__}" for c in CLASSES.values())
     raise UserInputError(f"optimizer {optimizer!r} is not one symnn knows; pass an optimizer such as "
                          f"symnn.Adam(lr=1e-3), a class ({classes}) or a name ({', '.join(OPTIMIZER_NAMES)})")
 
 
-__all__ = ["OPTIMIZER_NAMES", "SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "make_optimizer",
-           "resolve_optimizer"]
+__all__ = ["CLASSES", "OPTIMIZER_NAMES", "SGD", "Adagrad", "Adam", "AdamW", "NAdam", "Optimizer", "OptimizerPlan",
+           "RMSprop", "make_optimizer", "resolve_optimizer"]

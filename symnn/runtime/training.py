@@ -12,11 +12,18 @@ import numpy as np
 
 from symnn import datasets
 from symnn.errors import UserInputError
+from symnn.runtime import kernels
 from symnn.runtime.layers import Activation, Dense
 from symnn.runtime.losses import CLASSIFICATION
 from symnn.runtime.model import Sequential
 
 REGRESSION_LOSSES = ("mse", "mae", "huber")
+
+
+def _narrow() -> dict[str, str]:
+    """Wide loss -> the loss it is with several outputs (multi_margin -> hinge), from the facts:
+    `--loss multi_margin` is derive's name for hinge with one output per class."""
+    return {wide: name for name, wide in kernels.generated("losses").WIDE.items()}
 
 
 @dataclass
@@ -129,7 +136,9 @@ def _warn_if_diverging(initial: float, history: dict, lr: float | None) -> None:
 def header(config: TrainConfig, m: Sequential, ds: datasets.Dataset, split: dict) -> str:
     """The `data` and `model` lines of the report."""
     sizes = "-".join(str(w) for w in [m.n_in] + [layer.n_out for layer in m.layers if isinstance(layer, Dense)])
-    loss = "multi_margin (hinge, one output per class)" if config.loss == "multi_margin" else m.loss_fn.name
+    narrow = _narrow()
+    loss = f"{config.loss} ({narrow[config.loss]}, one output per class)" if config.loss in narrow \
+        else m.loss_fn.name
     return "\n".join([f"data     {ds.name}: {split['train']} training rows, {split['test']} test rows, "
                       f"{ds.X.shape[1]} features",
                       f"model    {sizes} {config.activation}, {loss}, {m.dtype.name}"])
@@ -170,13 +179,14 @@ def build_model(config: TrainConfig, ds: datasets.Dataset) -> Sequential:
     if loss == "regression":
         loss = "mse"
     allowed_out: tuple[int, ...] = ()
-    if loss == "multi_margin":  # derive's name for hinge with one output per class
+    facts, narrow = kernels.generated("losses"), _narrow()
+    if loss in narrow:
         if not classification:
-            raise UserInputError(f"--loss multi_margin needs class labels; {ds.name} is a regression set")
-        loss, n_out = "hinge", ds.n_classes
-    elif classification:
-        n_out = 1 if loss in ("binary_cross_entropy",) or (loss == "hinge" and ds.n_classes == 2) \
-            else ds.n_classes
+            raise UserInputError(f"--loss {loss} needs class labels; {ds.name} is a regression set")
+        loss, n_out = narrow[loss], ds.n_classes
+    elif classification:  # one output where the loss takes one (bce), or has a wide form (hinge) for 2 classes
+        one = facts.OUTPUTS.get(loss, (1, None))[1] == 1 or (loss in facts.WIDE and ds.n_classes == 2)
+        n_out = 1 if one else ds.n_classes
         if loss in REGRESSION_LOSSES and ds.n_classes == 2:  # 0/1 targets as numbers (the lecture's mse on xor)
             allowed_out = (1, ds.n_classes)
     else:
@@ -208,7 +218,7 @@ def train(config: TrainConfig, progress: bool = True, on_start=None) -> TrainRes
                        **({"noise": config.noise} if config.noise is not None else {}),
                        **({"n_samples": config.n_samples} if config.n_samples is not None else {}))
     # multi_margin is hinge with one output per class: still classification
-    ds = as_task_of_loss(ds, "hinge" if config.loss == "multi_margin" else config.loss)
+    ds = as_task_of_loss(ds, _narrow().get(config.loss, config.loss))
     if not 0 <= config.test_fraction < 1:
         raise UserInputError("--test-fraction must be in [0, 1)")
     Xtr, Xte, ytr, yte = datasets.train_test_split(ds.X, ds.y, config.test_fraction, config.seed)

@@ -14,6 +14,7 @@ SELU_ALPHA = sp.Float("1.6732632423543772848170429916717", 32)
 SELU_SCALE = sp.Float("1.0507009873554804934193349852946", 32)
 
 #: name -> (forward expression in x, one-line description). PyTorch's definitions and defaults.
+#: The ones in HE_INIT are listed with their initialisation family beside them.
 ACTIVATIONS: dict[str, tuple[sp.Expr, str]] = {
     "identity": (x, "the identity, for a linear output layer"),
     "step": (sp.Heaviside(x, 0), "Heaviside step: the perceptron's activation, 1 where x > 0"),
@@ -33,3 +34,12 @@ ACTIVATIONS: dict[str, tuple[sp.Expr, str]] = {
     "selu": (sp.Piecewise((SELU_SCALE * SELU_ALPHA * (sp.exp(x) - 1), x <= 0), (SELU_SCALE * x, True)),
              "scaled ELU with PyTorch's constants (alpha 1.6733, scale 1.0507)"),
 }
+
+#: Activations after which `init="auto"` draws Kaiming (He) weights, the ReLU family; Xavier
+#: (Glorot) after every other one, and after a formula. Exported as generated/activations INIT.
+HE_INIT = ("relu", "leaky_relu", "elu", "silu", "gelu")
+
+
+def init_families() -> dict[str, str]:
+    """name -> "he" or "xavier": the initialisation `auto` picks before each activation."""
+    return {name: "he" if name in HE_INIT else "xavier" for name in ACTIVATIONS}

@@ -24,6 +24,24 @@ def _sigmoid(a: sp.Expr) -> sp.Expr:
 
 
 @dataclass(frozen=True)
+class LossFacts:
+    """What the runtime needs to know of a loss, beside its kernels (exported by `symnn generate`)."""
+
+    #: "elements": the kernels take flat arrays, the mean over every element; "rows": (N, C) arrays.
+    layout: str = "elements"
+    #: Whether the outputs are classes (predict gives labels, accuracy is reported).
+    classifies: bool = False
+    #: How many outputs a model may have: (at least, at most or None).
+    outputs: tuple[int, int | None] = (1, None)
+    #: The loss it becomes with more than one output (hinge -> multi_margin).
+    wide: str | None = None
+    #: The generated module holding its kernels, when not its own name (multi_margin: hinge).
+    module: str | None = None
+    #: What to use instead, said when the output width does not fit.
+    instead: str = ""
+
+
+@dataclass(frozen=True)
 class ElementwiseLoss:
     """l(z, t) per element; `stable` and `fused_gradient` replace the textbook form in kernels."""
 
@@ -33,6 +51,7 @@ class ElementwiseLoss:
     stable: sp.Expr | None = None
     fused_gradient: sp.Expr | None = None
     targets: str = "values"
+    facts: LossFacts = LossFacts()
 
     def gradient(self) -> sp.Expr:
         """dl/dz: the fused form where one is given (checked equal by tests), else derived."""
@@ -57,10 +76,12 @@ ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
         -(t * sp.log(_sigmoid(z)) + (1 - t) * sp.log(1 - _sigmoid(z))),
         stable=sp.Max(z, 0) - z * t + log1p(sp.exp(-sp.Abs(z))),
         fused_gradient=_sigmoid(z) - t,
-        targets="0/1 labels"),
+        targets="0/1 labels",
+        facts=LossFacts(classifies=True, outputs=(1, 1), instead="use cross_entropy for several classes")),
     "hinge": ElementwiseLoss(
         "hinge", "hinge loss max(0, 1 - s z) with s = 2t - 1 = +-1 from 0/1 labels (one output)",
-        sp.Max(0, 1 - (2 * t - 1) * z), targets="0/1 labels"),
+        sp.Max(0, 1 - (2 * t - 1) * z), targets="0/1 labels",
+        facts=LossFacts(classifies=True, wide="multi_margin")),
     "poisson_nll": ElementwiseLoss(
         "poisson_nll", "Poisson negative log-likelihood of counts t with log-rate z (torch poisson_nll_loss, "
         "log_input=True, full=False)", sp.exp(z) - t * z, targets="counts"),
@@ -79,6 +100,8 @@ def softmax(j: int) -> sp.Expr:
 
 
 CROSS_ENTROPY_FORWARD = -sum(ts[j] * sp.log(softmax(j)) for j in range(C_SHOWN))
+CROSS_ENTROPY_FACTS = LossFacts("rows", classifies=True, outputs=(2, None),
+                                instead="use binary_cross_entropy for one output")
 
 #: One pass over a row, one exp per element: the row maximum m, each e_j = exp(z_j - m) stored
 #: while summing s = sum_j e_j and the row's target sum S (1 for one-hot rows).
@@ -130,6 +153,8 @@ def fused_gradient_holds() -> bool:
 # Multi-class hinge (torch multi_margin_loss, margin 1): sum over i != y of max(0, 1 - z_y + z_i) / C.
 z_y, z_i = sp.symbols("z_y z_i", real=True)
 MARGIN_TERM = sp.Max(0, 1 - z_y + z_i)
+MULTI_MARGIN_FACTS = LossFacts("rows", classifies=True, outputs=(2, None), module="hinge",
+                               instead="use hinge, which is multi_margin with more than one output")
 
 
 def margin_gradients() -> tuple[sp.Expr, sp.Expr]:
@@ -192,3 +217,22 @@ def derive_multi_margin() -> Derivation:
 
 
 LOSS_NAMES = ("mse", "mae", "huber", "cross_entropy", "binary_cross_entropy", "hinge", "poisson_nll")
+#: Every loss kernel's facts by name (multi_margin too: the kernels hinge uses with several outputs).
+FACTS: dict[str, LossFacts] = {
+    **{name: ELEMENTWISE_LOSSES[name].facts if name in ELEMENTWISE_LOSSES else CROSS_ENTROPY_FACTS
+       for name in LOSS_NAMES},
+    "multi_margin": MULTI_MARGIN_FACTS,
+}
+
+
+def exports() -> dict[str, object]:
+    """The facts as `generated/losses/__init__.py` holds them (read by the runtime and the CLI)."""
+    return {
+        "NAMES": LOSS_NAMES,
+        "LAYOUT": {name: f.layout for name, f in FACTS.items()},
+        "CLASSIFIES": tuple(name for name, f in FACTS.items() if f.classifies),
+        "OUTPUTS": {name: f.outputs for name, f in FACTS.items()},
+        "WIDE": {name: f.wide for name, f in FACTS.items() if f.wide},
+        "MODULES": {name: f.module or name for name, f in FACTS.items()},
+        "INSTEAD": {name: f.instead for name, f in FACTS.items() if f.instead},
+    }

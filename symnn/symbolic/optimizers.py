@@ -11,6 +11,13 @@ once per step, in Python floats, and passed to the kernel as arguments.
 Options that change the algorithm (momentum, nesterov, centered, amsgrad) select lines; each
 combination a runtime may ask for is one kernel (a "variant"), so no kernel tests an option per
 element. The one flag tested in a kernel is SGD's `first` (torch starts the momentum buffer at g).
+An option is on when its hyper-parameter (same keyword) is nonzero or True.
+
+A per-step line may read its own previous value (NAdam's running product of mu): it declares the
+value before the first step (`start`); the runtime runs those lines in order, step after step.
+
+Everything the runtime, the CLI and gradcheck need (defaults, constraints, variants, kernel names,
+presets) is declared here and exported by `symnn generate` into `generated/optimizers/`.
 """
 
 from __future__ import annotations
@@ -63,6 +70,9 @@ lr, weight_decay, momentum, dampening, lr_decay, eps, alpha, beta1, beta2 = _rea
 clr, bias_correction1, bias_correction2 = _real("clr bias_correction1 bias_correction2")
 step_size, bias_correction2_sqrt, one_minus_beta1, one_minus_beta2 = _real(
     "step_size bias_correction2_sqrt one_minus_beta1 one_minus_beta2")
+momentum_decay, mu, mu_next, mu_product, grad_coef, exp_avg_coef, decay = _real(
+    "momentum_decay mu mu_next mu_product grad_coef exp_avg_coef decay")
+mu_power, mu_next_power = _real("mu_power mu_next_power")
 #: The parameter's step count, 1 on its first step.
 t = sp.Symbol("t", integer=True, positive=True)
 #: 1 on a parameter's first step, else 0 (an integer kernel argument, not cast to the dtype).
@@ -73,7 +83,30 @@ OPTION_TEXT = {
     "momentum": "momentum > 0", "nesterov": "nesterov=True", "!nesterov": "nesterov=False",
     "centered": "centered=True", "!centered": "centered=False", "!momentum": "momentum = 0",
     "amsgrad": "amsgrad=True", "!amsgrad": "amsgrad=False",
+    "decoupled_weight_decay": "decoupled_weight_decay=True",
+    "!decoupled_weight_decay": "decoupled_weight_decay=False",
 }
+
+#: What each hyper-parameter keyword accepts (one table, one message format in the runtime):
+#: "nonneg" a finite real >= 0, "real" any finite real, "flag" True or False, "betas" a pair in [0, 1).
+HYPERPARAMETERS = {
+    "lr": "nonneg", "momentum": "nonneg", "dampening": "real", "weight_decay": "nonneg",
+    "nesterov": "flag", "lr_decay": "nonneg", "initial_accumulator_value": "nonneg", "eps": "nonneg",
+    "alpha": "nonneg", "centered": "flag", "betas": "betas", "amsgrad": "flag",
+    "momentum_decay": "nonneg", "decoupled_weight_decay": "flag",
+}
+#: A keyword holding several kernel scalars, in order.
+SPLIT = {"betas": ("beta1", "beta2")}
+
+
+class float32(sp.Function):  # noqa: N801 (named as NumPy's type it rounds to)
+    """x rounded to float32: a per-step value torch keeps in a float32 tensor (its default scalar
+    dtype), such as NAdam's mu_product. Printed as float(numpy.float32(x))."""
+
+    nargs = 1
+
+    def _pythoncode(self, printer: Printer) -> str:
+        return f"float(numpy.float32({printer._print(self.args[0])}))"
 
 
 @dataclass(frozen=True)
@@ -86,6 +119,11 @@ class Line:
     when: tuple[str, ...] = ()
     #: A hyper-parameter whose value 0 skips the line (torch's `if weight_decay != 0:`).
     unless_zero: sp.Symbol | None = None
+    #: A per-step line reading its own previous value (a recurrence): that value before step 1.
+    start: float | None = None
+
+    def _replace_when(self, when: tuple[str, ...]) -> Line:
+        return Line(self.label, self.target, self.value, when, self.unless_zero, self.start)
 
     def active(self, options: tuple[str, ...]) -> bool:
         return all((w[1:] not in options) if w.startswith("!") else (w in options) for w in self.when)
@@ -111,6 +149,8 @@ class Array:
     symbol: sp.Symbol
     init: str = ""
     when: tuple[str, ...] = ()
+    #: The value it starts at: a number, or the hyper-parameter keyword holding it.
+    start: float | str = 0.0
 
 
 PARAM = Array("param", p)
@@ -155,6 +195,26 @@ class OptimizerDefinition:
     lines: tuple[Line, ...]
     variants: tuple[tuple[str, tuple[str, ...]], ...] = (("", ()),)
     notes: tuple[str, ...] = ()
+    #: (option, keyword, "<" | ">" | "==", value): the option needs keyword op value.
+    requires: tuple[tuple[str, str, str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        for line in self.carried():
+            if lr in line.value.free_symbols:  # it is recomputed from t alone, whatever lr was
+                raise ValueError(f"{self.name}: the recurrence {line.target} must not read lr")
+
+    @property
+    def class_name(self) -> str:
+        """The runtime class: torch's ("torch.optim.NAdam" -> "NAdam")."""
+        return self.torch_class.rsplit(".", 1)[-1]
+
+    def options(self) -> tuple[str, ...]:
+        """The keywords that select a variant, in the order the variants first name them."""
+        return tuple(dict.fromkeys(o for _, opts in self.variants for o in opts))
+
+    def carried(self) -> tuple[Line, ...]:
+        """The per-step lines that read their own previous value."""
+        return tuple(line for line in self.per_step if line.start is not None)
 
     def kernel_name(self, suffix: str) -> str:
         return f"{self.name}_{suffix}_step" if suffix else f"{self.name}_step"
@@ -163,7 +223,7 @@ class OptimizerDefinition:
         out = []
         for suffix, options in self.variants:
             lines = tuple(line for line in self.lines if line.active(options))
-            read = set().union(*(line.value.free_symbols for line in lines))
+            read = set().union(*(line.value.free_symbols | {line.unless_zero} - {None} for line in lines))
             used = read | {line.target for line in lines}
             state = tuple(a for a in self.state if a.symbol in used)
             scalars = tuple(sym for sym in self.scalars if sym in read)
@@ -176,10 +236,12 @@ class OptimizerDefinition:
         return f"{self.name}_scalars"
 
     def step_inputs(self) -> tuple[sp.Symbol, ...]:
-        """Arguments of the per-step function: the hyper-parameters it reads, then t."""
+        """Arguments of the per-step function: the hyper-parameters it reads, then t, then the
+        previous values of the recurrences."""
         read = set().union(*(line.value.free_symbols for line in self.per_step))
         read -= {line.target for line in self.per_step}  # computed by an earlier per-step line
-        return tuple(sym for sym in self.scalars if sym in read) + ((t,) if t in read else ())
+        return (tuple(sym for sym in self.scalars if sym in read) + ((t,) if t in read else ())
+                + tuple(line.target for line in self.carried()))
 
     def final_parameter(self, options: tuple[str, ...] = ()) -> sp.Expr:
         """The new p as one expression of the old values: the variant's lines substituted in."""
@@ -214,13 +276,14 @@ SGD = OptimizerDefinition(
     variants=(("", ()), ("momentum", ("momentum",)), ("nesterov", ("momentum", "nesterov"))),
     notes=("torch starts the buffer at g itself on the first step, undamped; the runtime passes "
            "first = 1 then and 0 after", "nesterov needs momentum > 0 and dampening = 0"),
+    requires=(("nesterov", "momentum", ">", 0.0), ("nesterov", "dampening", "==", 0.0)),
 )
 
 ADAGRAD = OptimizerDefinition(
     "adagrad", "torch.optim.Adagrad", "adaptive learning rates from the sum of squared gradients",
     (("lr", 1e-2), ("lr_decay", 0), ("weight_decay", 0), ("initial_accumulator_value", 0),
      ("eps", 1e-10)),
-    state=(Array("state_sum", s, "initial_accumulator_value"),),
+    state=(Array("state_sum", s, "initial_accumulator_value", start="initial_accumulator_value"),),
     scalars=(lr, lr_decay, clr, eps, weight_decay),
     per_step=(Line("decayed learning rate", clr, lr / (1 + (t - 1) * lr_decay)),),
     lines=(
@@ -315,8 +378,56 @@ ADAMW = OptimizerDefinition(
     notes=("betas = (beta1, beta2)", "the decay scales p itself; it never enters m or v"),
 )
 
+# torch's _single_tensor_nadam, in its order. mu_product lives in a float32 tensor under torch's
+# default dtype: each product is rounded to float32, as torch's `mu_product *= mu` is.
+_NADAM_PER_STEP = (
+    Line("bias correction of v", bias_correction2, 1 - beta2**t),
+    # The powers' exponents are lines of their own: 0.96**(t*momentum_decay), as torch computes it.
+    Line("exponent of mu_t's decay", mu_power, t * momentum_decay),
+    Line("momentum cache mu_t", mu, beta1 * (1 - sp.Float(0.5) * sp.Float(0.96) ** mu_power)),
+    Line("exponent of mu_(t+1)'s decay", mu_next_power, (t + 1) * momentum_decay),
+    Line("momentum cache mu_(t+1)", mu_next, beta1 * (1 - sp.Float(0.5) * sp.Float(0.96) ** mu_next_power)),
+    Line("running product of mu (torch's float32 mu_product)", mu_product,
+         float32(float32(mu_product) * float32(mu)), start=1.0),
+    Line("weight of g in the update", grad_coef, -lr * (1 - mu) / (1 - mu_product)),
+    Line("weight of m in the update", exp_avg_coef,
+         -lr * mu_next / (1 - sp.UnevaluatedExpr(mu_product * mu_next))),
+    Line("weight of m's lerp towards g", one_minus_beta1, 1 - beta1),
+    Line("weight of g*g in v", one_minus_beta2, 1 - beta2),
+    Line("decoupled decay factor", decay, 1 - lr * weight_decay),
+)
+
+NADAM = OptimizerDefinition(
+    "nadam", "torch.optim.NAdam", "Adam with Nesterov momentum",
+    (("lr", 2e-3), ("betas", (0.9, 0.999)), ("eps", 1e-8), ("weight_decay", 0),
+     ("momentum_decay", 4e-3), ("decoupled_weight_decay", False)),
+    state=(Array("exp_avg", m, "0"), Array("exp_avg_sq", v, "0")),
+    scalars=(lr, beta1, beta2, eps, weight_decay, momentum_decay, bias_correction2, mu_power, mu,
+             mu_next_power, mu_next, mu_product,
+             grad_coef, exp_avg_coef, one_minus_beta1, one_minus_beta2, decay),
+    per_step=_NADAM_PER_STEP,
+    lines=(
+        _weight_decay_l2()._replace_when(("!decoupled_weight_decay",)),
+        Line("decoupled weight decay", p, p * decay, ("decoupled_weight_decay",), unless_zero=weight_decay),
+        *_adam_lines(None)[1:3],
+        Line("denominator: sqrt(v/bias_correction2) + eps", denom, sp.sqrt(v / bias_correction2) + eps),
+        Line("update, by g", p, p + grad_coef * sp.UnevaluatedExpr(g / denom)),
+        Line("update, by m", p, p + exp_avg_coef * sp.UnevaluatedExpr(m / denom)),
+    ),
+    variants=(("", ()), ("decoupled", ("decoupled_weight_decay",))),
+    notes=("betas = (beta1, beta2)", "mu_product is the product of mu over the parameter's steps; "
+           "kept in float32, as torch keeps it under its default dtype (float32)"),
+)
+
 #: name -> definition, for `symnn derive` and `symnn generate`.
-OPTIMIZERS: dict[str, OptimizerDefinition] = {d.name: d for d in (SGD, ADAGRAD, RMSPROP, ADAM, ADAMW)}
+OPTIMIZERS: dict[str, OptimizerDefinition] = {d.name: d for d in (SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, NADAM)}
+
+#: Command-line names that stand for an optimizer with some keywords set: name -> (optimizer,
+#: keywords, what it is).
+PRESETS: dict[str, tuple[str, dict[str, object], str]] = {
+    "momentum": ("sgd", {"momentum": 0.9}, "SGD, momentum 0.9"),
+    "nesterov": ("sgd", {"momentum": 0.9, "nesterov": True}, "SGD, Nesterov momentum 0.9"),
+}
 
 
 def _defaults_text(d: OptimizerDefinition) -> str:
@@ -363,4 +474,5 @@ def derive_optimizer(name: str) -> Derivation:
                       list(d.notes))
 
 
-__all__ = ["OPTIMIZERS", "Array", "Kernel", "Line", "OptimizerDefinition", "Update", "derive_optimizer"]
+__all__ = ["HYPERPARAMETERS", "OPTIMIZERS", "PRESETS", "SPLIT",
+           "Array", "Kernel", "Line", "OptimizerDefinition", "Update", "derive_optimizer"]
