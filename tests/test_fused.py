@@ -14,7 +14,7 @@ import pytest
 import symnn
 from symnn import ir
 from symnn.runtime import blas, fused, kernels
-from symnn.runtime.fused import assemble, loader, session, spec, template
+from symnn.runtime.fused import assemble, loader, session, template
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -263,10 +263,14 @@ def test_what_the_fused_loop_does_not_cover_falls_back():
     assert spec is not None and fused.unsupported(model, symnn.Adam()) is None
     assert fused.unsupported(model, symnn.Adam(), validation=(X, y)) is not None
 
-    class MyAdam(symnn.Adam):
+    class MyAdam(symnn.Adam):  # the built-in's steps, under another name: fused
         pass
 
-    assert fused.spec_of(model, MyAdam()) is None
+    class MyStep(symnn.Adam):  # a step of its own: never replaced by the built-in kernel
+        def step(self, params, grads):
+            super().step(params, grads)
+
+    assert fused.spec_of(model, MyAdam()) is not None and fused.spec_of(model, MyStep()) is None
     formula = symnn.Sequential([symnn.Dense(3, 4), symnn.Activation("x*tanh(x)"), symnn.Dense(4, 1)],
                                loss="binary_cross_entropy")
     assert fused.spec_of(formula, symnn.Adam()) is None
@@ -356,10 +360,12 @@ def _kernel_cases():
     yield "layers.dense", "dense_forward", [xb, w, rng.standard_normal(5), np.zeros((4, 5))]
     yield "layers.dense", "dense_grad_input", [w, gy, np.zeros((4, 3))]
     yield "layers.dense", "dense_grad_params", [xb, gy, np.zeros((5, 3)), np.zeros(5)]
-    for module, kernel, rows in spec.LOSSES.values():
+    facts = kernels.generated("losses")
+    for kernel, module in facts.MODULES.items():
+        rows = facts.LAYOUT[kernel] == "rows"
         z = rng.standard_normal((4, 3) if rows else 7)
         t = np.eye(3)[[0, 2, 1, 2]] if rows else (rng.standard_normal(7) > 0).astype(float)
-        yield f"losses.{module}", kernel, [z, t, np.zeros_like(z)]
+        yield f"losses.{module}", f"{kernel}_value_and_grad", [z, t, np.zeros_like(z)]
     for module in kernels.builtin_names("optimizers"):
         for kernel, (state, scalars) in kernels.generated(f"optimizers.{module}").KERNELS.items():
             # state: the first (a sum of squares where there is one) above the others squared

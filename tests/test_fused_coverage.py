@@ -9,7 +9,14 @@ from symnn.runtime import fused, kernels
 
 OPTIMIZERS = [symnn.SGD(lr=0.1), symnn.SGD(lr=0.1, momentum=0.9), symnn.SGD(lr=0.1, momentum=0.9, nesterov=True),
               symnn.Adagrad(), symnn.RMSprop(), symnn.RMSprop(momentum=0.9), symnn.RMSprop(centered=True),
-              symnn.RMSprop(centered=True, momentum=0.5), symnn.Adam(), symnn.Adam(amsgrad=True), symnn.AdamW()]
+              symnn.RMSprop(centered=True, momentum=0.5), symnn.Adam(), symnn.Adam(amsgrad=True), symnn.AdamW(),
+              symnn.AdamW(amsgrad=True), symnn.NAdam(), symnn.NAdam(decoupled_weight_decay=True)]
+
+
+def test_the_optimizers_below_reach_every_generated_kernel():
+    kernels_reached = {o.plan().kernel for o in OPTIMIZERS}
+    every = {k for m in kernels.builtin_names("optimizers") for k in kernels.generated(f"optimizers.{m}").KERNELS}
+    assert kernels_reached == every
 
 
 @pytest.mark.parametrize("loss", kernels.builtin_names("losses"))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from functools import cache
 from types import ModuleType
+from typing import Any
 
 from symnn.errors import UserInputError
 from symnn.runtime.cache import CorruptCacheModule, discard_module, route_numba_cache
@@ -48,11 +50,12 @@ def activation(name: str):
         return custom.activation_kernels(name)
 
 
-def loss_kernel(name: str, n_outputs: int) -> tuple[str, str, bool]:
+def loss_kernel(name: str, n_outputs: int, index: Callable[[str], Any] | None = None) -> tuple[str, str, bool]:
     """(generated module, kernel name prefix, whether the kernels take (N, C) rows) of a built-in
     loss for a model with n_outputs outputs, from the losses' facts (hinge with several outputs is
-    multi_margin, whose kernels live in hinge's module)."""
-    facts = generated("losses")
+    multi_margin, whose kernels live in hinge's module). `index`: where the generated package's
+    names are read from (the installed package by default)."""
+    facts = (index or generated)("losses")
     if name not in facts.NAMES:
         raise UserInputError(f"unknown loss {name!r}; choose one of {', '.join(facts.NAMES)}")
     kernel = facts.WIDE[name] if name in facts.WIDE and n_outputs > 1 else name

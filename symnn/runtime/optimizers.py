@@ -92,6 +92,28 @@ class OptimizerPlan:
             self._carried[t0 + lrs.shape[0]] = carried
         return out
 
+    def step_table(self, lrs: np.ndarray, t0: int, created: bool) -> np.ndarray:
+        """`step_scalars` for many steps at once, as the fused loop takes them: the per-step function
+        run once on NumPy arrays of step counts and learning rates (where it has no recurrence),
+        which costs a few microseconds for thousands of steps where a Python call per step would
+        cost as much as training on small networks. NumPy computes `x ** 0.5` of an array as a square
+        root where Python calls C's pow, so a row can differ from `step_scalars`' in the last bit
+        (measured: for about 0.5% of Adam's step counts past ~1000)."""
+        mod = kernels.generated(f"optimizers.{self.module}")
+        lrs = np.asarray(lrs, dtype=np.float64).reshape(-1)
+        if mod.STEP_CARRIED or not mod.STEP_SCALARS or not self.per_step:
+            return self.step_scalars(lrs, t0, created)
+        out = np.zeros((lrs.shape[0], len(self.per_step)), np.float64)
+        args = dict(self.values, lr=lrs, t=np.arange(t0 + 1, t0 + lrs.shape[0] + 1, dtype=np.float64))
+        results = dict(zip(mod.STEP_SCALARS, getattr(mod, f"{self.module}_scalars")(
+            *(args[k] for k in mod.STEP_INPUTS)), strict=True))
+        for k, name in enumerate(self.per_step):
+            if name == "first":
+                out[0, k] = 1.0 if created and lrs.shape[0] else 0.0
+            else:
+                out[:, k] = results[name]
+        return out
+
     def _carried_after(self, fn: Callable, mod: Any, t0: int) -> tuple[float, ...]:
         """The recurrences' values after step t0: from their start, or from the latest step known.
         They do not read lr (the definitions are checked), so any lr serves to run them forward."""
@@ -264,23 +286,6 @@ class Optimizer:
                 created = True
         return state, created
 
-    # What runtime/fused.py reads until it takes plan(): the same facts, the old names. Its
-    # vectorised per-step scalars cannot carry a recurrence, so an optimizer with one (NAdam)
-    # names no module there, and its fits run per layer.
-    @property
-    def module(self) -> str:
-        plan = self._plan()
-        return "" if kernels.generated(f"optimizers.{plan.module}").STEP_CARRIED else plan.module
-
-    def _variant(self) -> str:
-        return self._plan().kernel[len(self.kind) + 1:].removesuffix("step").rstrip("_")
-
-    def _scalars(self) -> dict[str, float]:
-        return dict(self._plan().values, lr=self.lr)
-
-    def _initial(self, array: str) -> float:
-        return self._plan().initial[array]
-
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({args})"
@@ -299,19 +304,28 @@ def _make_plan(kind: str, hp: dict[str, Any]) -> OptimizerPlan:
     if kernel is None:
         raise UserInputError(f"{_index.CLASSES[kind]}: no kernel for {', '.join(sorted(on))} together; "
                              f"the kernels cover {', '.join(map(str, mod.VARIANTS.values()))}")
-    state, scalars = mod.KERNELS[kernel]
+    roles = kernel_roles(mod, kernel)
     values: dict[str, float] = {}
     for key, value in hp.items():
         if key in _index.SPLIT:
             values.update(zip(_index.SPLIT[key], value, strict=True))
         elif key != "lr" and not isinstance(value, bool):
             values[key] = value
-    per_step = tuple(s for s in scalars if s in mod.STEP_SCALARS or s == "first")
     initial = {a: float(hp[v]) if isinstance(v, str) else float(v)
-               for a, v in mod.INITIAL.items() if a in state}
-    return OptimizerPlan(kind, kernel, tuple(state), tuple(scalars),
-                         tuple(s for s in scalars if s != "lr" and s not in per_step), per_step,
+               for a, v in mod.INITIAL.items() if a in roles["state"]}
+    return OptimizerPlan(kind, kernel, roles["state"], roles["scalars"], roles["hyper"], roles["per_step"],
                          initial, values)
+
+
+def kernel_roles(mod: Any, kernel: str) -> dict[str, tuple[str, ...]]:
+    """A generated optimizer kernel's arguments after param and grad, by where a caller takes them:
+    `state` arrays, every scalar in call order (`scalars`), those fixed for a fit (`hyper`: not lr,
+    not per-step) and those made per step (`per_step`: the module's STEP_SCALARS, and SGD's "first").
+    `mod`: the generated module, or anything with its KERNELS and STEP_SCALARS."""
+    state, scalars = mod.KERNELS[kernel]
+    per_step = tuple(s for s in scalars if s in mod.STEP_SCALARS or s == "first")
+    return {"state": tuple(state), "scalars": tuple(scalars), "per_step": per_step,
+            "hyper": tuple(s for s in scalars if s != "lr" and s not in per_step)}
 
 
 def _signature(kind: str) -> inspect.Signature:

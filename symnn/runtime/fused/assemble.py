@@ -26,7 +26,7 @@ from types import SimpleNamespace
 from symnn import ir
 from symnn.runtime import kernels
 from symnn.runtime.fused import intrinsics, template
-from symnn.runtime.fused.spec import LOSSES, Generated, canonical, optimizer_module, optimizer_scalars, roles
+from symnn.runtime.fused.spec import Generated, canonical, optimizer_module, roles
 
 #: A generated module's text by dotted name ("activations.relu"): the installed file's by default;
 #: `symnn generate` passes the texts it is about to write (the goldens follow the kernels beside them).
@@ -91,11 +91,11 @@ class _Assembly:
         self.activations = [(functions(f"activations.{name}")[f"{name}_forward"],
                              functions(f"activations.{name}")[f"{name}_backward"]) for name in c["activations"]]
         self.dense = functions("layers.dense")
-        module, value_and_grad, self.loss_rows = LOSSES[c["loss"]]
-        self.loss = functions(f"losses.{module}")[value_and_grad]
+        facts = names("losses")
+        self.loss_rows = facts.LAYOUT[c["loss"]] == "rows"
+        self.loss = functions(f"losses.{facts.MODULES[c['loss']]}")[f"{c['loss']}_value_and_grad"]
         self.optimizer = functions(f"optimizers.{optimizer_module(c['optimizer'], names)}")[c["optimizer"]]
         self.roles = roles(c["optimizer"], names)
-        self.scalars = optimizer_scalars(c["optimizer"], names)
         self.used = [k for pair in self.activations for k in pair] + [
             self.dense[f] for f in ("dense_forward", "dense_grad_input", "dense_grad_params")] + [self.loss, self.optimizer]
         self.inliner = ir.Inliner(_template())
@@ -163,7 +163,7 @@ class _Assembly:
 
     def _optimizer_step(self, param: str, grad: str, state: str, offset: str, size: str, lr: str) -> list[ir.Stmt]:
         rows = [f"view1({state}[{i}], {offset}, {size})" for i in range(len(self.roles["state"]))]
-        scalars = [lr if name == "lr" else name for name in self.scalars]
+        scalars = [lr if name == "lr" else name for name in self.roles["scalars"]]
         return _labelled(self.inliner.inline(self.optimizer, [param, grad, *rows, *scalars]),
                          f"{self.optimizer.name}, inlined: elementwise")
 
@@ -236,7 +236,7 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
             f"ACTIVATIONS = {c['activations']!r}",
             f"LOSS = {c['loss']!r}",
             f"OPTIMIZER = {c['optimizer']!r}",
-            f"ROLES = {a.roles!r}",
+            f"ROLES = { {k: a.roles[k] for k in ('state', 'hyper', 'per_step')}!r}",
             f"PROG_COLUMNS = {template.PROG_COLUMNS!r}",
             f"UPDATE_PER_LAYER_FROM = {template.UPDATE_PER_LAYER_FROM!r}",
             f"MATRIX_PRODUCTS = {'NumPy OpenBLAS, direct' if direct_gemm else 'np.dot'!r}",

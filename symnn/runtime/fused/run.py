@@ -100,7 +100,8 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
     roles = mod.ROLES
     dtype = model.dtype
     np.concatenate([p.reshape(-1) for p in params], out=P)  # the layout's order, back to back
-    hyper_values = optimizer._scalars()
+    plan = optimizer.plan()
+    hyper_values = plan.hyper_values()
     hyper = np.array([hyper_values[k] for k in roles["hyper"]], dtype)
     n_batches = -(-n // batch_size)
     most = max(1, min(epochs, _CHUNK_ENTRIES // max(n, n_batches * max(1, len(roles["per_step"])))))
@@ -122,8 +123,7 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
                 lrs[i] = optimizer.lr
                 if shuffle:
                     perms[i] = rng.permutation(n)
-            scalars = sess.scalars.rows(optimizer, roles["per_step"], lrs, n_batches, step,
-                                        created and step == t0, dtype)
+            scalars = sess.scalars.rows(plan, lrs, n_batches, step, created and step == t0, dtype)
             if S.shape != sess.S_before.shape:  # state_in gave S a fresh array of its shape
                 sess.S_before = np.empty_like(S)
             np.copyto(sess.P_before, P)

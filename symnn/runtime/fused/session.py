@@ -18,7 +18,6 @@ from types import ModuleType
 
 import numpy as np
 
-from symnn.runtime import kernels
 from symnn.runtime.fused.loader import load_module
 from symnn.runtime.fused.spec import spec_key
 from symnn.runtime.layers import Dense
@@ -88,12 +87,13 @@ class Session:
             step = state[0]["step"]
             if all(s["step"] == step for s in state):
                 return step, False, True  # the common case, fitting again
+        initial = optimizer.plan().initial
         if self.owner() is not optimizer:
             self.S = np.empty_like(self.S)  # S may back another optimizer's state: never overwrite it
             self.owner, self.views = weakref.ref(optimizer), []
         if not state:
             for k, name in enumerate(names):
-                self.S[k] = optimizer._initial(name)
+                self.S[k] = initial[name]
             return 0, True, False
         if len(state) != len(params):
             return None
@@ -108,7 +108,7 @@ class Session:
             if s["size"] is not None and (s["size"], s["dtype"]) != (p.size, p.dtype):
                 return None
             for k, name in enumerate(names):
-                self.S[k, off:off + p.size] = s[name] if name in s else optimizer._initial(name)
+                self.S[k, off:off + p.size] = s[name] if name in s else initial[name]
         return steps.pop(), created, False
 
     def in_place(self, state: list[dict]) -> bool:
@@ -147,31 +147,6 @@ def session_for(model, spec: dict, batch_size: int, n_targets: int) -> Session:
     return sess
 
 
-def per_step_rows(optimizer, names: tuple[str, ...], lrs: np.ndarray, t0: int, created: bool,
-              dtype: np.dtype) -> np.ndarray:
-    """One row per step (lrs: its learning rate) of the kernel's step-dependent scalars, computed
-    as `optimizer.step` does, for the steps after t0."""
-    steps = lrs.shape[0]
-    out = np.empty((steps, len(names)), dtype)
-    if not names:
-        return out
-    module = kernels.generated(f"optimizers.{optimizer.module}")
-    results: dict[str, object] = {}
-    if module.STEP_SCALARS:
-        values = optimizer._scalars()
-        values["lr"] = lrs
-        values["t"] = np.arange(t0 + 1, t0 + steps + 1, dtype=np.float64)
-        fn = getattr(module, f"{optimizer.module}_scalars")
-        results = dict(zip(module.STEP_SCALARS, fn(*(values[k] for k in module.STEP_INPUTS))))
-    for k, name in enumerate(names):
-        if name == "first":
-            out[:, k] = 0
-            out[0, k] = 1 if created else 0
-        else:
-            out[:, k] = results[name]
-    return out
-
-
 class StepScalars:
     """The per-step scalar rows at a constant learning rate, computed a block of steps ahead and
     kept: fitting one epoch per call then takes a slice instead of NumPy calls every time. Each
@@ -184,19 +159,19 @@ class StepScalars:
         self.t0 = 0  # self.table[i] is step t0 + 1 + i
         self.table = np.empty((0, 0))
 
-    def rows(self, optimizer, names: tuple[str, ...], lrs: np.ndarray, n_batches: int, t0: int,
-             created: bool, dtype: np.dtype) -> np.ndarray:
-        """The rows of the next `lrs.shape[0]` epochs (lrs: per epoch) of n_batches steps each."""
+    def rows(self, plan, lrs: np.ndarray, n_batches: int, t0: int, created: bool, dtype: np.dtype) -> np.ndarray:
+        """The rows of the next `lrs.shape[0]` epochs (lrs: per epoch) of n_batches steps each, for an
+        optimizer's plan (symnn.runtime.optimizers.OptimizerPlan.step_table)."""
         steps = lrs.shape[0] * n_batches
         lr = lrs[0]
-        if (created and "first" in names) or (lrs.shape[0] > 1 and not (lrs == lr).all()):
-            return per_step_rows(optimizer, names, np.repeat(lrs, n_batches), t0, created, dtype)
-        key = (optimizer.module, names, dtype, float(lr), tuple(optimizer._scalars().items()))
+        if (created and "first" in plan.per_step) or (lrs.shape[0] > 1 and not (lrs == lr).all()):
+            return plan.step_table(np.repeat(lrs, n_batches), t0, created).astype(dtype)
+        key = (plan, dtype, float(lr))
         if key != self.key or not self.t0 <= t0 <= t0 + steps <= self.t0 + self.table.shape[0]:
             block = max(steps, self.BLOCK)
-            self.table = per_step_rows(optimizer, names, np.full(block, lr), t0, False, dtype)
+            self.table = plan.step_table(np.full(block, lr), t0, False).astype(dtype)
             self.key, self.t0 = key, t0
         return self.table[t0 - self.t0:t0 - self.t0 + steps]
 
 
-__all__ = ["Layout", "Session", "StepScalars", "per_step_rows", "session_for"]
+__all__ = ["Layout", "Session", "StepScalars", "session_for"]

@@ -16,15 +16,6 @@ from symnn.runtime.layers import Activation, Dense
 #: package's by default; `symnn generate` reads them from the texts it is writing.
 Generated = Callable[[str], object]
 
-#: Loss name -> (its generated module, its value-and-gradient kernel, whether it takes rows).
-LOSSES: dict[str, tuple[str, str, bool]] = {
-    **{name: (name, f"{name}_value_and_grad", False)
-       for name in ("mse", "mae", "huber", "binary_cross_entropy", "hinge", "poisson_nll")},
-    "multi_margin": ("hinge", "multi_margin_value_and_grad", True),
-    "cross_entropy": ("cross_entropy", "cross_entropy_value_and_grad", True),
-}
-
-
 def optimizer_module(kernel: str, generated: Generated = kernels.generated) -> str:
     """The generated optimizer module holding a kernel ("adam_step" -> "adam")."""
     for module in generated("optimizers").NAMES:
@@ -34,30 +25,20 @@ def optimizer_module(kernel: str, generated: Generated = kernels.generated) -> s
 
 
 def roles(kernel: str, generated: Generated = kernels.generated) -> dict[str, tuple[str, ...]]:
-    """The optimizer kernel's arguments after param and grad, by where the loop takes them from.
+    """The optimizer kernel's arguments after param and grad, by where the loop takes them from
+    (symnn.runtime.optimizers.kernel_roles): state, the rows of S; hyper, the entries of `hyper`;
+    per_step, the columns of `scalars`, one row per step; lr, from `lrs`."""
+    from symnn.runtime.optimizers import kernel_roles
 
-    state: the rows of S; hyper: the entries of `hyper` (fixed for a fit); per_step: the columns of
-    `scalars`, one row per step (the module's STEP_SCALARS, and SGD's `first`); lr: from `lrs`.
-    """
-    module = generated(f"optimizers.{optimizer_module(kernel, generated)}")
-    state, scalars = module.KERNELS[kernel]
-    per_step = (*module.STEP_SCALARS, "first")
-    return {"state": tuple(state),
-            "hyper": tuple(s for s in scalars if s != "lr" and s not in per_step),
-            "per_step": tuple(s for s in scalars if s in per_step)}
-
-
-def optimizer_scalars(kernel: str, generated: Generated = kernels.generated) -> tuple[str, ...]:
-    """The optimizer kernel's scalar arguments, in call order."""
-    return tuple(generated(f"optimizers.{optimizer_module(kernel, generated)}").KERNELS[kernel][1])
+    return kernel_roles(generated(f"optimizers.{optimizer_module(kernel, generated)}"), kernel)
 
 
 def canonical(spec: dict, generated: Generated = kernels.generated) -> dict:
     """What the loop's text depends on: the activations used (sorted), loss, optimizer kernel.
 
     `spec`: {"layers": [("dense", n_in, n_out) | ("activation", name), ...], "loss": name,
-    "optimizer": kernel name ("adam_step")}; other keys (dtype) are ignored. Hinge with several
-    outputs is `multi_margin`.
+    "optimizer": kernel name ("adam_step")}; other keys (dtype) are ignored. The loss is named by its
+    kernel (hinge with several outputs is `multi_margin`: symnn.runtime.kernels.loss_kernel).
     """
     layers = list(spec["layers"])
     if not layers or layers[0][0] != "dense":
@@ -67,25 +48,18 @@ def canonical(spec: dict, generated: Generated = kernels.generated) -> dict:
         if not (layer[0] == "dense" or layer[0] == "activation" and layer[1] in known):
             raise ValueError(f"the fused loop has no layer {layer!r}")
     n_out = [int(layer[2]) for layer in layers if layer[0] == "dense"][-1]
-    loss = "multi_margin" if spec["loss"] == "hinge" and n_out > 1 else spec["loss"]
-    if loss not in LOSSES:
-        raise ValueError(f"the fused loop has no loss {loss!r}")
+    _, loss, _ = kernels.loss_kernel(spec["loss"], n_out, generated)
     optimizer_module(spec["optimizer"], generated)
     acts = sorted({str(layer[1]) for layer in layers if layer[0] == "activation"})
     return {"activations": tuple(acts), "loss": loss, "optimizer": spec["optimizer"]}
 
 
-def _optimizer_kernel(optimizer: object) -> str | None:
-    """The optimizer's kernel name ("adam_step"), if it is one of the built-in classes."""
-    from symnn.runtime import optimizers as opt
+def plan_of(optimizer: object):
+    """The optimizer's public plan (symnn.runtime.optimizers.OptimizerPlan), or None where the fused
+    loop must not run it: not one of symnn's optimizers, or a subclass with a `step` of its own."""
+    from symnn.runtime.optimizers import Optimizer
 
-    # One of symnn's own optimizer classes (a user's subclass may change what a step does), for a
-    # generated optimizer module: a new optimizer is fused once its module is generated.
-    if type(optimizer).__module__ != opt.__name__ or getattr(optimizer, "module", "") not in \
-            kernels.builtin_names("optimizers"):
-        return None
-    variant = optimizer._variant()
-    return f"{optimizer.module}_{variant}_step" if variant else f"{optimizer.module}_step"
+    return optimizer.plan() if isinstance(optimizer, Optimizer) else None
 
 
 def spec_of(model, optimizer) -> dict | None:
@@ -105,7 +79,7 @@ def spec_and_inputs(model, optimizer) -> tuple[dict | None, tuple]:
 def _spec_inputs(model, optimizer) -> tuple:
     """What a model's spec is made of, compared by identity and value: when these are the same
     objects with the same options, so is the spec (layers keep their sizes and names)."""
-    return (*model.layers, model.loss_fn, model.dtype, type(optimizer), optimizer._variant())
+    return (*model.layers, model.loss_fn, model.dtype, plan_of(optimizer))
 
 
 def _same(a: tuple, b: tuple) -> bool:
@@ -122,7 +96,8 @@ def _spec(model, optimizer) -> dict | None:
             layers.append(("activation", layer.name))
         else:
             return None
-    kernel = _optimizer_kernel(optimizer)
+    plan = plan_of(optimizer)
+    kernel = None if plan is None else plan.kernel
     if kernel is None or model.loss_fn.name not in kernels.builtin_names("losses") or not layers or layers[0][0] != "dense":
         return None
     return {"layers": layers, "loss": model.loss_fn.name, "optimizer": kernel, "dtype": model.dtype.name}
@@ -150,5 +125,5 @@ def unsupported(model, optimizer, validation: object = None, callback: object = 
     return None
 
 
-__all__ = ["LOSSES", "Generated", "canonical", "optimizer_module", "optimizer_scalars", "roles", "spec_key", "spec_of",
+__all__ = ["Generated", "canonical", "optimizer_module", "plan_of", "roles", "spec_key", "spec_of",
            "unsupported"]
