@@ -96,3 +96,12 @@ def test_branches_lower_to_an_if_chain_that_computes_the_same_values():
         env = {"T": float, "math": math, "abs": abs, "max": max, "min": min, "x": xv, "g": 1.5}
         exec("\n".join(lines), env)
         assert env["out"] == pytest.approx(float(expr.subs({x: xv, g: 1.5})))
+
+
+@pytest.mark.parametrize("expr", ["0.96**(t*m)", "2**(t + 1)", "t**(-m)", "(t + 1)**m", "t**(m/3)", "t**(-1.5)"])
+def test_a_power_with_a_compound_exponent_is_bracketed(expr):
+    """`2**(t + 1)` printed as `2**t + 1` would be another number (** binds tighter than + and *)."""
+    t, m = sp.symbols("t m", real=True)
+    e = sp.sympify(expr, locals={"t": t, "m": m})
+    value = eval(print_expr(e), {"T": float, "math": math, "t": 1.7, "m": 0.3})
+    assert value == pytest.approx(float(e.subs({t: 1.7, m: 0.3})), rel=1e-14)

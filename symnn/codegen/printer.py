@@ -58,7 +58,10 @@ class KernelPrinter(PythonCodePrinter):
             return f"math.sqrt({self._print(base)})"
         if e == -sp.S.Half:
             return f"T(1)/math.sqrt({self._print(base)})"
-        return f"{self.parenthesize(base, sp.printing.precedence.PRECEDENCE['Pow'])}**{self._print(e)}"
+        # Both sides bracketed unless atoms: `2**(t + 1)`, not `2**t + 1` (** binds tighter than +, *).
+        prec = sp.printing.precedence.PRECEDENCE["Pow"]
+        exponent = self._print(e) if e.is_Atom and not (e.is_Number and e.is_negative) else f"({self._print(e)})"
+        return f"{self.parenthesize(base, prec)}**{exponent}"
 
     def _print_Mul(self, expr: sp.Mul) -> str:
         """SymPy prints a single denominator bare (`g/x**2`); ours prints x**2 as `x*x`, so it is
