@@ -172,6 +172,35 @@ def torch_loss(loss: str, z, t):
     pytest.fail(f"loss {loss!r} has no torch counterpart: add it to tests/torch_reference.py torch_loss")
 
 
+#: Targets suited to each built-in loss, as a case name ("loss" or "loss/variant") -> (outputs k,
+#: targets of n rows drawn from rng). Classes are indices; the elementwise losses' targets are spread
+#: over both sides of huber's delta; poisson_nll's are counts (its outputs are log-rates).
+TARGETS: dict[str, tuple[int, Callable[[np.random.Generator, int], np.ndarray]]] = {
+    "mse": (3, lambda rng, n: rng.normal(size=(n, 3)) * 2),
+    "mae": (3, lambda rng, n: rng.normal(size=(n, 3)) * 2),
+    "huber": (3, lambda rng, n: rng.normal(size=(n, 3)) * 2),
+    "cross_entropy": (3, lambda rng, n: rng.integers(0, 3, n)),
+    "cross_entropy/probabilities": (3, lambda rng, n: rng.dirichlet(np.ones(3), n)),
+    "binary_cross_entropy": (1, lambda rng, n: rng.integers(0, 2, (n, 1)).astype(float)),
+    "hinge": (1, lambda rng, n: rng.integers(0, 2, (n, 1)).astype(float)),  # one output: 0/1 labels
+    "hinge/multi_margin": (3, lambda rng, n: rng.integers(0, 3, n)),  # C outputs: multi_margin_loss
+    "poisson_nll": (3, lambda rng, n: rng.poisson(2.0, (n, 3)).astype(float)),
+}
+
+
+def loss_cases(losses: Sequence[str]) -> list[str]:
+    """Every target case of each loss named (a loss without one is its own case, failing in `targets`)."""
+    return [case for loss in losses for case in ([c for c in TARGETS if c.split("/")[0] == loss] or [loss])]
+
+
+def targets(case: str, rng: np.random.Generator, n: int) -> tuple[str, int, np.ndarray]:
+    """(loss name, outputs k, targets of n rows) of a case of `loss_cases`."""
+    if case not in TARGETS:
+        pytest.fail(f"loss {case!r} has no targets: add them to tests/torch_reference.py TARGETS")
+    k, draw = TARGETS[case]
+    return case.split("/")[0], k, draw(rng, n)
+
+
 def torch_network(model, X: np.ndarray) -> Callable:
     """torch's function of a symnn model's parameters (W1, b1, W2, b2, ...): its layers, as the
     model describes them (what its file records), applied to X (Dense: x W^T + b, torch.nn.Linear);
