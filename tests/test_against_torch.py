@@ -7,7 +7,8 @@ import random
 
 import numpy as np
 import pytest
-from torch_reference import TORCH_ACTIVATIONS, F, assert_close, check_against_torch, torch
+from symnn.generated import ACTIVATIONS
+from torch_reference import F, assert_close, check_against_torch, torch, torch_activation
 
 from symnn.runtime import kernels
 
@@ -63,9 +64,17 @@ def test_the_issues_formulas_give_torchs_numbers(formula, torch_fn, xs, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("name", sorted(set(TORCH_ACTIVATIONS) - {"step"}))
+@pytest.mark.parametrize("name", ACTIVATIONS)
 def test_builtin_activations_at_adversarial_values(name, dtype):
-    assert_matches_torch(name, TORCH_ACTIVATIONS[name], _in_range(dtype), dtype)
+    xs = [x for x in _in_range(dtype) if name != "step" or not np.isnan(x)]  # step at NaN: the xfail below
+    assert_matches_torch(name, torch_activation(name), xs, dtype)
+
+
+@pytest.mark.xfail(strict=True, reason="a bug in symnn: step(NaN) is 1, torch.heaviside(NaN, 0) is 0 "
+                                       "(generated/activations/step.py tests x <= 0, False for NaN)")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_step_of_nan_is_torchs(dtype):
+    assert_matches_torch("step", torch_activation("step"), [np.nan, 1.0, -1.0], dtype)
 
 
 # Random formulas from functions torch has, written both ways from one tree.

@@ -89,7 +89,7 @@ def _message(what: str, ours: np.ndarray, references: list[np.ndarray], bad: np.
         at = ", ".join(f"{name}{list(idx)} = {a[idx]}" for name, a in inputs.items()
                        if a.shape == ours.shape and a.ndim)
         with np.errstate(all="ignore"):
-            rel = abs(float(ours[idx]) - float(references[0][idx])) / abs(float(references[0][idx]))
+            rel = np.abs(np.float64(ours[idx]) - references[0][idx]) / np.abs(np.float64(references[0][idx]))
         torch_values = " or (float64) ".join(str(r[idx]) for r in references)
         lines.append(f"  {'at ' + str(list(idx)) if idx else ''}{', where ' + at if at else ''}"
                      f"{': ' if idx else ''}symnn {ours[idx]}, torch {torch_values} (relative difference {rel:.2g})")
@@ -130,14 +130,21 @@ def _torch_value_and_grads(theirs: Callable[..., object], arrays: list[np.ndarra
     return value.detach().numpy(), grads
 
 
-def _step(x):
-    """Heaviside(x, 0) with torch's gradient of a step: zero (torch.heaviside has no backward)."""
-    return torch.where(x > 0, 1.0, 0.0).to(x.dtype) + 0 * x.detach()
+class _Step(torch.autograd.Function):
+    """torch.heaviside(x, 0) with the step's gradient, zero (torch.heaviside has no backward)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return torch.heaviside(x, torch.zeros((), dtype=x.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.zeros_like(grad)
 
 
 #: torch's function for each of symnn's built-in activations (the same definitions and constants).
 TORCH_ACTIVATIONS: dict[str, Callable] = {
-    "identity": lambda x: x * 1, "step": _step, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu,
+    "identity": lambda x: x * 1, "step": _Step.apply, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu,
     "leaky_relu": F.leaky_relu, "elu": F.elu, "softplus": F.softplus, "silu": F.silu, "gelu": F.gelu,
     "mish": F.mish, "selu": F.selu,
 }
