@@ -67,9 +67,9 @@ def mismatches(ours: np.ndarray, theirs: np.ndarray, tol: Tolerance) -> np.ndarr
 
 def assert_close(what: str, ours: object, theirs: object, dtype: object,
                  inputs: dict[str, np.ndarray] | None = None) -> None:
-    """`ours` is torch's `theirs` to `dtype`'s tolerance; `theirs` may be several references (a
-    sequence of arrays), any of which counts. On failure: the elements, the inputs of the same shape
-    there, and both values."""
+    """`ours` is torch's `theirs` to `dtype`'s tolerance (`mismatches`). `theirs` is torch's result, or
+    the list [torch's in dtype, torch's in float64] of which either counts. On failure: the elements,
+    the named inputs of the same shape there, and both values."""
     ours = np.asarray(ours)
     references = [np.asarray(t) for t in theirs] if isinstance(theirs, list) else [np.asarray(theirs)]
     bad = np.ones(ours.shape, bool)
