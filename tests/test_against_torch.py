@@ -115,7 +115,7 @@ def test_random_formulas_give_torchs_values_and_gradients(ours, theirs, dtype):
 
 
 OPTIMIZERS = [("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adagrad", {"lr": 0.1}),
-              ("RMSprop", {"lr": 0.01}), ("Adam", {"lr": 0.01}), ("AdamW", {"lr": 0.01})]
+              ("RMSprop", {"lr": 0.01}), ("Adam", {"lr": 0.01}), ("AdamW", {"lr": 0.01}), ("NAdam", {"lr": 0.01})]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -24,9 +24,9 @@ import symnn
 
 def assert_same_numbers(what: str, fused, per_layer, dtype: str) -> None:
     """Equal to rounding. Both paths run the same kernels on the same batches; the matrix products
-    may run in another BLAS (one rounding), and the fused loop sums a batch's loss in the model's
-    dtype where the per-layer path sums it in float64. float64: rtol 1e-12, far above the ~1e-15
-    that measured; float32: 4 ulps (measured: parameters equal, losses within one ulp)."""
+    may run in another BLAS, which can round a product differently in its last bit. float64: rtol
+    1e-12 (measured: at most 4e-14, on small weights after Adam's steps); float32: 4 ulps (measured
+    on these cases: parameters equal, losses within one ulp)."""
     fused, per_layer = np.asarray(fused, np.float64), np.asarray(per_layer, np.float64)
     if dtype == "float64":
         np.testing.assert_allclose(fused, per_layer, rtol=1e-12, atol=0, err_msg=what)
@@ -87,10 +87,26 @@ OPTIMIZERS = {
     "adam amsgrad weight_decay": lambda: symnn.Adam(lr=0.01, amsgrad=True, weight_decay=0.01),
     "adamw": lambda: symnn.AdamW(lr=0.01),
     "adamw amsgrad": lambda: symnn.AdamW(lr=0.01, amsgrad=True),
+    "nadam": lambda: symnn.NAdam(lr=0.01),
+    "nadam decoupled weight_decay": lambda: symnn.NAdam(lr=0.01, weight_decay=0.01, decoupled_weight_decay=True),
     "adagrad": lambda: symnn.Adagrad(lr=0.1),
     "adagrad lr_decay initial_accumulator_value": lambda: symnn.Adagrad(lr=0.1, lr_decay=0.01,
                                                                          initial_accumulator_value=0.1),
 }
+#: Known bugs, by optimizer: each such case is an xfail(strict) naming it (delete the entry once fixed).
+NOT_FUSED = {
+    "nadam": "a bug in symnn: NAdam is not on the fused loop (symnn.NAdam().module is '', so "
+             "symnn/runtime/fused/spec.py finds no kernel): fit(fused=True) raises, fit() runs per layer",
+}
+
+
+def _optimizer_cases() -> list:
+    """Every entry of OPTIMIZERS, those of NOT_FUSED expected to fail as it says."""
+    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=symnn.UserInputError,
+                                                       reason=NOT_FUSED[name.split()[0]]))
+            if name.split()[0] in NOT_FUSED else name for name in OPTIMIZERS]
+
+
 SCHEDULES = {
     "step": lambda: symnn.StepLR(step_size=1, gamma=0.5),
     "exponential": lambda: symnn.ExponentialLR(gamma=0.7),
@@ -115,7 +131,7 @@ def test_every_loss_fits_to_the_same_numbers(case, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("optimizer", _optimizer_cases())
 def test_every_optimizer_fits_to_the_same_numbers(optimizer, dtype):
     kwargs = dict(optimizer=OPTIMIZERS[optimizer], dtype=dtype)
     assert_same_fits(_fit(True, **kwargs), _fit(False, **kwargs), dtype)
@@ -130,8 +146,8 @@ def test_a_schedule_sets_the_same_rates(schedule, dtype):
 
 #: Single rows: float64 only. There the fused loop's direct OpenBLAS product of a 1-row matrix rounds
 #: differently from np.dot's (one ulp; with SYMNN_BLAS=numba the two are bit-identical), and 135
-#: steps compound that to 4e-5 of the weights' scale in float32 (1e-14 in float64): rounding, but not
-#: a few ulps.
+#: steps compound that in float32 to 61 ulps (Adam) or 4e-5 of the weights' scale (SGD momentum;
+#: 1e-14 in float64): rounding, but not a few ulps.
 BATCHES = [(False, BATCH, "float64"), (False, BATCH, "float32"), (True, N_ROWS, "float64"),
            (True, N_ROWS, "float32"), (False, 1000, "float64"), (False, 1000, "float32"), (True, 1, "float64")]
 
@@ -157,7 +173,7 @@ def _fits(model, X, y, optimizer, fused_flags, seeds=None) -> list[float]:
                       fused=f)["loss"][0] for f, s in zip(fused_flags, seeds, strict=True)]
 
 
-@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("optimizer", _optimizer_cases())
 def test_optimizer_state_continues_after_a_fused_fit(optimizer):
     """Fused epochs then per-layer epochs equal per-layer epochs throughout (moments, sums, step counts)."""
     results = []
@@ -170,7 +186,7 @@ def test_optimizer_state_continues_after_a_fused_fit(optimizer):
     assert_same_fits(*results, "float64")
 
 
-@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+@pytest.mark.parametrize("optimizer", _optimizer_cases())
 def test_one_epoch_fits_continue_as_one_fit_does(optimizer):
     """Fitting one epoch per call, the optimizer kept between calls (and its rate changed between
     them), equals the per-layer path doing the same."""
