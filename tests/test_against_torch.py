@@ -70,8 +70,6 @@ def test_builtin_activations_at_adversarial_values(name, dtype):
     assert_matches_torch(name, torch_activation(name), xs, dtype)
 
 
-@pytest.mark.xfail(strict=True, reason="a bug in symnn: step(NaN) is 1, torch.heaviside(NaN, 0) is 0 "
-                                       "(generated/activations/step.py tests x <= 0, False for NaN)")
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_step_of_nan_is_torchs(dtype):
     assert_matches_torch("step", torch_activation("step"), [np.nan, 1.0, -1.0], dtype)

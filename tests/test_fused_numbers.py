@@ -94,10 +94,7 @@ OPTIMIZERS = {
                                                                          initial_accumulator_value=0.1),
 }
 #: Known bugs, by optimizer: each such case is an xfail(strict) naming it (delete the entry once fixed).
-NOT_FUSED = {
-    "nadam": "a bug in symnn: NAdam is not on the fused loop (symnn.NAdam().module is '', so "
-             "symnn/runtime/fused/spec.py finds no kernel): fit(fused=True) raises, fit() runs per layer",
-}
+NOT_FUSED: dict[str, str] = {}  # optimizer -> why it is not on the fused loop (none today)
 
 
 def _optimizer_cases() -> list:

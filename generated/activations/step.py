@@ -4,7 +4,7 @@ Do not edit by hand: change the definition and run `symnn generate`.
 
 forward:  y = Heaviside(x, 0)
 dy/dx:    DiracDelta(x)
-kernel rewrite rules: dirac_is_zero
+kernel rewrite rules: dirac_is_zero, heaviside_value
 """
 
 import math
@@ -18,10 +18,10 @@ def step_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        if (x <= T(0)):
-            y_out[i] = T(0)
-        else:
+        if (x > T(0)):
             y_out[i] = T(1)
+        else:
+            y_out[i] = T(0)
 
 
 @njit(cache=True, error_model="numpy")

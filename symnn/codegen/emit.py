@@ -93,7 +93,7 @@ def _activation_forms(d: Derivation) -> tuple[sp.Symbol, sp.Expr, sp.Expr, list[
     """(x, the forward and backward kernel forms, the rewrite rules applied)."""
     (xname, dydx), = d.gradients.items()
     x = sp.Symbol(xname, real=True)
-    fwd, fwd_rules = stable_elementwise(d.forward, x)
+    fwd, fwd_rules = stable_elementwise(d.forward, x, value=True)
     bwd_factor, bwd_rules = stable_elementwise(dydx, x)
     return x, fwd, _G * bwd_factor, sorted(set(fwd_rules + bwd_rules))
 

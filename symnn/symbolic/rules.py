@@ -187,6 +187,27 @@ KERNEL_RULES: tuple[Rule, ...] = (
 )
 
 
+def _heaviside_value(expr: sp.Expr) -> sp.Expr:
+    def branches(e: sp.Heaviside) -> sp.Expr:
+        arg, h0 = e.args[0], (e.args[1] if len(e.args) > 1 else sp.S.Half)
+        if h0 == 0:
+            return sp.Piecewise((1, arg > 0), (0, True))
+        return sp.Piecewise((1, arg > 0), (h0, sp.Eq(arg, 0)), (0, True))
+
+    return expr.replace(lambda e: isinstance(e, sp.Heaviside), branches)
+
+
+#: Rules applied only to a function's value (an activation's forward), not to its derivative.
+VALUE_RULES: tuple[Rule, ...] = (
+    Rule(
+        "heaviside_value",
+        "H(a) as a value is 1 where a > 0 and 0 otherwise, NaN included, as torch.heaviside(a, 0); "
+        "as a derivative factor, NaN passes the gradient, as torch's relu backward",
+        _heaviside_value,
+    ),
+)
+
+
 def apply_conventions(expr: sp.Expr) -> sp.Expr:
     """PyTorch's choices where the derivative is not unique."""
     for rule in CONVENTIONS:
@@ -205,9 +226,17 @@ def kernel_form(expr: sp.Expr) -> tuple[sp.Expr, tuple[str, ...]]:
     return expr, tuple(applied)
 
 
-def stable_elementwise(expr: sp.Expr, x: sp.Symbol) -> tuple[sp.Expr, tuple[str, ...]]:
-    """`kernel_form`, then `exp_sign_split` in the variable x: the form an elementwise kernel computes."""
+def stable_elementwise(expr: sp.Expr, x: sp.Symbol, value: bool = False) -> tuple[sp.Expr, tuple[str, ...]]:
+    """`kernel_form`, then `exp_sign_split` in the variable x: the form an elementwise kernel computes
+    (`value`: the expression is a function's value, not a derivative: VALUE_RULES first)."""
+    value_applied: tuple[str, ...] = ()
+    for rule in VALUE_RULES if value else ():
+        new = rule.apply(expr)
+        if new != expr:
+            value_applied += (rule.name,)
+        expr = new
     expr, applied = kernel_form(expr)
+    applied = value_applied + applied
     split = exp_sign_split(expr, x)
     if split != expr:
         applied += ("exp_sign_split",)
