@@ -25,6 +25,7 @@ _EXPORTS = {
     "ExponentialLR": "symnn.runtime.schedules",
     "CosineAnnealingLR": "symnn.runtime.schedules",
     "Perceptron": "symnn.runtime.perceptron",
+    "EarlyStopping": "symnn.runtime.monitor",
     "UserInputError": "symnn.errors",
     "SymnnClassifier": "symnn.estimators",
     "SymnnRegressor": "symnn.estimators",

@@ -163,12 +163,10 @@ def test_one_module_per_activation_set_loss_and_optimizer(cache_dir):
     assert {f: f.stat().st_mtime_ns for f in files} == stamps
 
 
-def test_what_the_fused_loop_does_not_cover_falls_back():
+def test_only_an_optimizer_with_a_step_of_its_own_falls_back():
     X, y = _data(30, 1, "binary_cross_entropy")
     model = _model(("relu",), "binary_cross_entropy", 1, "float64")
-    spec = fused.spec_of(model, symnn.Adam())
-    assert spec is not None and fused.unsupported(model, symnn.Adam()) is None
-    assert fused.unsupported(model, symnn.Adam(), validation=(X, y)) is not None
+    assert fused.spec_of(model, symnn.Adam()) is not None and fused.unsupported(model, symnn.Adam()) is None
 
     class MyAdam(symnn.Adam):  # the built-in's steps, under another name: fused
         pass
@@ -180,13 +178,11 @@ def test_what_the_fused_loop_does_not_cover_falls_back():
     assert fused.spec_of(model, MyAdam()) is not None and fused.spec_of(model, MyStep()) is None
     formula = symnn.Sequential([symnn.Dense(3, 4), symnn.Activation("x*tanh(x)"), symnn.Dense(4, 1)],
                                loss="binary_cross_entropy")
-    assert fused.spec_of(formula, symnn.Adam()) is None
-    history = formula.fit(X, y, optimizer=symnn.Adam(), epochs=2, verbose=False)  # per-layer path
+    assert fused.spec_of(formula, symnn.Adam()) is not None
+    with pytest.raises(symnn.UserInputError, match="fused=True, but .*a step of its own"):
+        model.fit(X, y, optimizer=MyStep(), epochs=1, verbose=False, fused=True)
+    history = model.fit(X, y, optimizer=MyStep(), epochs=2, verbose=False)  # the per-layer path
     assert len(history["loss"]) == 2
-    with pytest.raises(symnn.UserInputError, match="fused=True"):
-        model.fit(X, y, epochs=1, validation=(X, y), verbose=False, fused=True)
-    history = model.fit(X, y, epochs=2, validation=(X, y), verbose=False)
-    assert len(history["val_loss"]) == 2
 
 
 # --- matrix products: NumPy's OpenBLAS called directly, or np.dot --------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import symnn
@@ -35,3 +36,71 @@ def test_a_subclass_that_changes_the_step_is_not_fused():
 
     model = symnn.Sequential([symnn.Dense(2, 1)], loss="mse")
     assert fused.spec_of(model, Mine(lr=0.1)) is None
+
+
+# --- every fit is the fast fit: formulas, validation, callbacks, early stopping ------------------
+
+def _data(n=90, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 2))
+    return X, (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+
+
+def _fit(fused, activation="x/(1 + exp(-x))", **kw):
+    X, y = _data()
+    model = symnn.Sequential([symnn.Dense(2, 6), symnn.Activation(activation), symnn.Dense(6, 2)],
+                             loss="cross_entropy", seed=3)
+    history = model.fit(X, y, optimizer=symnn.Adam(lr=0.05), epochs=kw.pop("epochs", 6), batch_size=16,
+                        verbose=False, fused=fused, **kw)
+    return model, history
+
+
+def _same(a, b):
+    (ma, ha), (mb, hb) = a, b
+    assert ha.keys() == hb.keys()
+    for key in ha:
+        if key != "seconds":
+            np.testing.assert_allclose(ha[key], hb[key], rtol=1e-12)
+    for p, q in zip(ma.parameters(), mb.parameters(), strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("formula", ["x/(1 + exp(-x))", "x*tanh(x)", "max(x, 0.1*x) + sin(x)"])
+def test_a_formula_activation_is_fused_with_the_per_layer_numbers(formula):
+    fused_fit = _fit(True, formula)
+    assert fused_fit[0]._fused_session is not None
+    _same(fused_fit, _fit(False, formula))
+
+
+def test_validation_data_is_evaluated_after_each_fused_epoch_as_per_layer():
+    X, y = _data(40, seed=1)
+    fused_fit = _fit(True, validation=(X, y))
+    assert fused_fit[0]._fused_session is not None and len(fused_fit[1]["val_loss"]) == 6
+    _same(fused_fit, _fit(False, validation=(X, y)))
+
+
+def test_a_callback_sees_every_epoch_and_returning_true_stops_training():
+    for on in (True, False):
+        seen = []
+        _, history = _fit(on, callback=lambda epoch, h: seen.append((epoch, len(h["loss"]))) or epoch == 2)
+        assert seen == [(0, 1), (1, 2), (2, 3)] and len(history["loss"]) == 3
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_weights():
+    X, y = _data(40, seed=1)
+    stop = symnn.EarlyStopping(patience=1, min_delta=0.5)  # no epoch improves on the first by 0.5
+    fused_fit, per_layer = (_fit(f, validation=(X, y), early_stopping=stop, epochs=20) for f in (True, False))
+    _same(fused_fit, per_layer)
+    model, history = fused_fit
+    assert history["best_epoch"] == 0 and history["stopped_epoch"] == 2 and len(history["loss"]) == 3
+    # the weights are the first epoch's: a fresh model trained one epoch has them
+    first, _ = _fit(True, epochs=1)
+    for p, q in zip(model.parameters(), first.parameters(), strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_early_stopping_is_refused_where_it_cannot_watch_anything():
+    with pytest.raises(symnn.UserInputError, match="needs validation data"):
+        _fit(True, early_stopping=symnn.EarlyStopping(monitor="val_loss"))
+    with pytest.raises(symnn.UserInputError, match="patience"):
+        _fit(True, early_stopping="soon")

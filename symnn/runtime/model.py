@@ -14,6 +14,7 @@ from symnn.errors import TrainingDiverged, UserInputError
 from symnn.runtime import validation as checks
 from symnn.runtime.layers import Activation, Dense
 from symnn.runtime.losses import Loss
+from symnn.runtime.monitor import EarlyStopping, EpochEnd, resolve_early_stopping
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
@@ -203,11 +204,17 @@ class Sequential:
 
     def fit(self, X: np.ndarray, y: np.ndarray, optimizer=None, epochs: int = 10, batch_size: int = 32,
             shuffle: bool = True, seed: int = 0, schedule=None, validation=None, verbose: bool = True,
-            callback: Callable[[int, dict], None] | None = None, fused: bool | None = None) -> History:
+            callback: Callable[[int, dict], object] | None = None, fused: bool | None = None,
+            early_stopping: int | EarlyStopping | None = None) -> History:
         """Mini-batch training; returns the history: loss per epoch (and validation loss/accuracy).
 
         Batches follow row order when shuffle is False; the last, partial batch is used.
         `fused`: use the whole-epoch compiled loop (None: wherever it covers the model).
+        `validation`: (X_val, y_val), evaluated after every epoch (val_loss, and val_accuracy for a
+        classification loss). `callback(epoch, history)` runs after every epoch; returning True stops
+        training. `early_stopping`: a patience, or symnn.EarlyStopping(patience, monitor, min_delta,
+        restore_best): stop when the monitored value (val_loss where validation data is given, else
+        loss) has not improved for `patience` epochs, and put the best epoch's weights back.
         `optimizer`: an optimizer, or its name or class with its defaults (`"adam"`, `symnn.Adam`);
         `schedule`: a schedule, or its name (`"cosine"`); a StepLR made without base_lr uses the optimizer's lr.
         """
@@ -226,25 +233,24 @@ class Sequential:
         self._warn_frozen_layers()
         if schedule is not None and hasattr(schedule, "with_base_lr"):
             schedule = schedule.with_base_lr(optimizer.lr)
+        history: dict[str, list[float]] = {"loss": []}
+        end = EpochEnd(self, validation, callback, resolve_early_stopping(early_stopping), history)
         if fused is not False:  # the compiled whole-epoch loop, wherever it covers this fit
             from symnn.runtime.fused import fused_fit
 
             start = time.perf_counter()
             losses = fused_fit(self, X, T, optimizer, epochs, batch_size, shuffle, seed, schedule,
-                               verbose=verbose, required=bool(fused), validation=validation, callback=callback)
+                               verbose=verbose, required=bool(fused), end=end)
             if losses is not None:
-                return History({"loss": losses, "seconds": time.perf_counter() - start})
+                end.finish(self.parameters(), len(losses))
+                history["seconds"] = time.perf_counter() - start
+                return History(history)
         from symnn.runtime.progress import Progress
 
         rng = np.random.default_rng(seed)
         params = self.parameters()
         grads = self._new_grads()
         flat_grads = [g for per_layer in grads for g in per_layer]
-        history: dict[str, list[float]] = {"loss": []}
-        if validation is not None:
-            history["val_loss"] = []
-            if self.loss_fn.classification:
-                history["val_accuracy"] = []
         batch_x = {}
         batch_t = {}
         last_finite = _Snapshot(params, optimizer)
@@ -278,16 +284,12 @@ class Sequential:
                     raise TrainingDiverged.at(epoch + 1, float("nan"), optimizer.lr, history,
                                               "the weights became non-finite")
                 history["loss"].append(total / n)
-                if validation is not None:
-                    vx, vy = validation
-                    history["val_loss"].append(self.loss(vx, vy))
-                    if self.loss_fn.classification:
-                        history["val_accuracy"].append(self.accuracy(vx, vy))
                 progress.update(epoch + 1, history["loss"][-1])
-                if callback is not None:
-                    callback(epoch, history)
+                if end.after_epoch(epoch, params):
+                    break
         finally:
             progress.close()
+        end.finish(params, len(history["loss"]))
         history["seconds"] = time.perf_counter() - start
         return History(history)
 

@@ -38,6 +38,19 @@ def installed_source(module: str) -> str:
     return Path(kernels.generated(module).__file__).read_text(encoding="utf-8")
 
 
+def _with_formulas(source: Sources, formulas: dict[str, str]) -> Sources:
+    """`source`, and the modules of formula activations (`activations.act_<hash>`) from the cache
+    folder, where symnn.runtime.custom derives and writes them (the names the source does not know)."""
+    def text(module: str) -> str:
+        kind, _, name = module.partition(".")
+        if kind == "activations" and name in formulas and source is installed_source:
+            from symnn.runtime import custom
+
+            return custom.activation_module_path(formulas[name]).read_text(encoding="utf-8")
+        return source(module)
+    return text
+
+
 def _names_of(source: Sources) -> Generated:
     """A generated module's names (its module-level literals: NAMES, KERNELS, ...) read from its text."""
     if source is installed_source:
@@ -212,13 +225,15 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
     """
     names = _names_of(source)
     c = canonical(spec, names)
-    a = _Assembly(c, source, names)
+    a = _Assembly(c, _with_formulas(source, c["formulas"]), names)
     # No reference counting with direct products: the loop allocates nothing and its views borrow
     # from its arguments, so Numba's incref/decref of every array it passes around (a fifth of the IR
     # to optimize) is not needed. (np.dot's implementation allocates, so the np.dot loop keeps it.)
     loop = ir.Kernel("train_epochs", _template().params, _template().doc, a.body(), a.decorator(nrt=not direct_gemm))
     products = "gemm" if direct_gemm else "np.dot"
     names = "gemm, link_gemm, " if direct_gemm else ""
+    # A formula activation is named by its hash (act_<hash>): its text never reaches the module (its kernels'
+    # own module names the parsed expression).
     head = [f'{FUSED_MARK} activations {", ".join(c["activations"]) or "none"}; '
             f'loss {c["loss"]}; {c["optimizer"]}.',
             "",

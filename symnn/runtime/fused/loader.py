@@ -21,6 +21,8 @@ from symnn.runtime.fused.spec import spec_key
 
 _modules: dict[str, ModuleType] = {}
 _by_spec: dict[tuple, ModuleType] = {}
+#: How the reason a loop was not built begins (its fits warn once, when it is found).
+NOT_BUILT = "the fused loop does not build with Numba"
 #: Specs whose loop this Numba would not build (spec key -> why): fits of them run per layer.
 unbuildable: dict[tuple, str] = {}
 
@@ -69,11 +71,11 @@ def not_built(spec: dict, exc: Exception) -> str:
     import numba
 
     detail = (str(exc).strip().splitlines() or [""])[0][:200]
-    why = f"the fused loop does not build with Numba {numba.__version__} ({type(exc).__name__}: {detail})"
+    why = f"{NOT_BUILT} {numba.__version__} ({type(exc).__name__}: {detail})"
     unbuildable[spec_key(spec)] = why
     warnings.warn(f"symnn: {why}; training with the per-layer kernels instead (slower)", RuntimeWarning,
                   stacklevel=4)
     return why
 
 
-__all__ = ["load_module", "module_path", "not_built", "unbuildable"]
+__all__ = ["NOT_BUILT", "load_module", "module_path", "not_built", "unbuildable"]

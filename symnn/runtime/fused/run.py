@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import numpy as np
 from numba.core.errors import NumbaError
@@ -27,6 +28,7 @@ from symnn.errors import TrainingDiverged, UserInputError
 from symnn.runtime.fused import loader
 from symnn.runtime.fused.session import Session, session_for
 from symnn.runtime.fused.spec import spec_and_inputs, spec_key, unsupported
+from symnn.runtime.monitor import EpochEnd
 from symnn.runtime.validation import all_finite
 
 #: At most this many permutation entries per call (8 MB of int64): epochs are run in chunks.
@@ -37,13 +39,15 @@ _CALL_SECONDS = 0.25
 
 def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch_size: int,
               shuffle: bool, seed: int | None, schedule=None, verbose: bool = False,
-              required: bool = False, validation: object = None, callback: object = None
-              ) -> list[float] | None:
+              required: bool = False, end: EpochEnd | None = None) -> list[float] | None:
     """Train `model` in place on prepared X, T (model dtype, C order); the loss per epoch.
 
     None when the fused loop does not cover the fit (then nothing was changed), and the caller
     runs its per-layer loop; with `required` (fit's fused=True), a UserInputError saying why.
     Empty data or zero epochs also return None: there is nothing worth compiling for.
+    `end`: the fit's end-of-epoch work (validation, callback, early stopping; symnn.runtime.monitor):
+    where it is active, the loop returns after every epoch, the model's parameters current, and
+    the epoch losses go into its history as they are made.
     """
     n = X.shape[0]
     if n == 0 or epochs == 0:
@@ -51,7 +55,7 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
     batch_size = min(batch_size, n)  # the workspace is sized by the batch: never by more rows than there are
     spec, inputs = spec_and_inputs(model, optimizer)
     params = model.parameters()
-    why = unsupported(model, optimizer, validation, callback, spec, params)
+    why = unsupported(model, optimizer, spec, params)
     if why is None and loader.unbuildable:
         why = loader.unbuildable.get(spec_key(spec))
     if why is None:
@@ -72,10 +76,13 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
     if why is not None:
         if required:
             raise UserInputError(f"fused=True, but {why}; pass fused=None to fall back")
+        if not why.startswith(loader.NOT_BUILT):  # (that one has warned once already)
+            warnings.warn(f"symnn: fit trains with the per-layer kernels (slower), because {why}", RuntimeWarning,
+                          stacklevel=3)
         return None
     try:
         return _run(sess, model, X, T, params, optimizer, state, epochs, batch_size, shuffle, seed,
-                    schedule, verbose)
+                    schedule, verbose, end)
     except NumbaError as exc:  # raised only by compiling (before any step): nothing was changed
         why = loader.not_built(spec, exc)
         if required:
@@ -92,8 +99,9 @@ def _progress(epochs: int):
 
 def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.ndarray], optimizer,
          state: tuple[int, bool, bool], epochs: int, batch_size: int, shuffle: bool, seed: int | None,
-         schedule, verbose: bool) -> list[float]:
-    """The fit itself, in chunks of epochs: one compiled call per chunk."""
+         schedule, verbose: bool, end: EpochEnd | None) -> list[float]:
+    """The fit itself, in chunks of epochs: one compiled call per chunk (of one epoch where `end`
+    has work after each)."""
     t0, created, in_place = state
     n = X.shape[0]
     mod, layout, P, S = sess.mod, sess.layout, sess.P, sess.S
@@ -110,7 +118,8 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
         perms[0] = np.arange(n)
     rng = np.random.default_rng(seed) if shuffle else None
     losses = np.empty(most, dtype)
-    history: list[float] = []
+    history: list[float] = end.history["loss"] if end is not None else []
+    every_epoch = end is not None and end.active
     progress = _progress(epochs) if verbose else None
     step, done, chunk = t0, 0, 1
     try:
@@ -140,12 +149,19 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
                 value = epoch_losses[bad] if not np.isfinite(epoch_losses[bad]) else float("nan")
                 cause = "the weights became non-finite" if np.isfinite(epoch_losses[bad]) else \
                     "the outputs grew until the loss overflowed"
-                raise TrainingDiverged.at(done + bad + 1, value, float(lrs[bad]), {"loss": list(history)}, cause,
-                               kept_epoch=done)
+                so_far = dict(end.history) if end is not None else {"loss": history}
+                raise TrainingDiverged.at(done + bad + 1, value, float(lrs[bad]), {k: list(v) for k, v in so_far.items()},
+                                          cause, kept_epoch=done)
             step, done = step + k * n_batches, done + k
             history += epoch_losses
             if progress is not None:
                 progress.update(done, history[-1])
+            if every_epoch:
+                for p, view in zip(params, sess.param_views):
+                    np.copyto(p, view)
+                if end.after_epoch(done - 1, params):
+                    break
+                continue
             # About _CALL_SECONDS per call: progress and Ctrl-C stay responsive, calls stay few.
             chunk = max(1, min(most, int(k * _CALL_SECONDS / max(seconds, 1e-9))))
     finally:

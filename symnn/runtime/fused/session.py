@@ -26,7 +26,7 @@ from symnn.runtime.layers import Dense
 class Layout:
     """The network as data: the layer program, and offsets into the flat arrays."""
 
-    def __init__(self, model, mod: ModuleType, batch_size: int, n_targets: int) -> None:
+    def __init__(self, model, spec: dict, mod: ModuleType, batch_size: int, n_targets: int) -> None:
         ops = {name: i + 1 for i, name in enumerate(mod.ACTIVATIONS)}
         rows, self.offsets = [], []
         self.shapes: list[tuple[int, ...]] = []  # of the parameters, in parameters() order
@@ -42,7 +42,7 @@ class Layout:
                 self.offsets += [w_off, b_off]
                 self.shapes += [(n_out, n_in), (n_out,)]
                 p_off = b_off + n_out
-            rows.append((0 if isinstance(layer, Dense) else ops[layer.name], n_in, n_out, a_off[i],
+            rows.append((0 if isinstance(layer, Dense) else ops[spec["layers"][i][1]], n_in, n_out, a_off[i],
                          a_off[i + 1], w_off, b_off))
         self.prog = np.array(rows, dtype=np.int64).reshape(-1, len(mod.PROG_COLUMNS))
         self.n_params = p_off
@@ -58,9 +58,9 @@ class Session:
     a per-layer `optimizer.step` in between updates S itself.
     """
 
-    def __init__(self, key: tuple, mod: ModuleType, model, batch_size: int, n_targets: int) -> None:
+    def __init__(self, key: tuple, spec: dict, mod: ModuleType, model, batch_size: int, n_targets: int) -> None:
         self.key, self.mod = key, mod
-        self.layout = layout = Layout(model, mod, batch_size, n_targets)
+        self.layout = layout = Layout(model, spec, mod, batch_size, n_targets)
         dtype = model.dtype
         self.P = np.empty(layout.n_params, dtype)
         self.param_views = [self.P[off:off + int(np.prod(shape))].reshape(shape)
@@ -142,7 +142,7 @@ def session_for(model, spec: dict, batch_size: int, n_targets: int) -> Session:
         return sess  # the spec it was made for (spec_of found the same inputs)
     key = (spec_key(spec), batch_size, n_targets)
     if sess is None or sess.key != key:
-        sess = Session(key, load_module(spec), model, batch_size, n_targets)
+        sess = Session(key, spec, load_module(spec), model, batch_size, n_targets)
         model._fused_session = sess
     return sess
 

@@ -37,13 +37,15 @@ def canonical(spec: dict, generated: Generated = kernels.generated) -> dict:
     """What the loop's text depends on: the activations used (sorted), loss, optimizer kernel.
 
     `spec`: {"layers": [("dense", n_in, n_out) | ("activation", name), ...], "loss": name,
-    "optimizer": kernel name ("adam_step")}; other keys (dtype) are ignored. The loss is named by its
+    "optimizer": kernel name ("adam_step"), "formulas": {kernel name: formula} of the formula
+    activations (named `act_<hash>`: symnn.runtime.custom)}; other keys (dtype) are ignored. The loss is named by its
     kernel (hinge with several outputs is `multi_margin`: symnn.runtime.kernels.loss_kernel).
     """
     layers = list(spec["layers"])
     if not layers or layers[0][0] != "dense":
         raise ValueError("a fused network starts with a dense layer")
-    known = generated("activations").NAMES
+    formulas = dict(spec.get("formulas", {}))
+    known = set(generated("activations").NAMES) | set(formulas)
     for layer in layers:
         if not (layer[0] == "dense" or layer[0] == "activation" and layer[1] in known):
             raise ValueError(f"the fused loop has no layer {layer!r}")
@@ -51,7 +53,8 @@ def canonical(spec: dict, generated: Generated = kernels.generated) -> dict:
     _, loss, _ = kernels.loss_kernel(spec["loss"], n_out, generated)
     optimizer_module(spec["optimizer"], generated)
     acts = sorted({str(layer[1]) for layer in layers if layer[0] == "activation"})
-    return {"activations": tuple(acts), "loss": loss, "optimizer": spec["optimizer"]}
+    return {"activations": tuple(acts), "loss": loss, "optimizer": spec["optimizer"],
+            "formulas": {name: formulas[name] for name in acts if name in formulas}}
 
 
 def plan_of(optimizer: object):
@@ -87,20 +90,28 @@ def _same(a: tuple, b: tuple) -> bool:
 
 
 def _spec(model, optimizer) -> dict | None:
+    from symnn.runtime import custom
+
     layers: list[tuple] = []
+    formulas: dict[str, str] = {}
     builtin = kernels.builtin_names("activations")
     for layer in model.layers:
         if type(layer) is Dense:
             layers.append(("dense", layer.n_in, layer.n_out))
         elif type(layer) is Activation and layer.name in builtin:
             layers.append(("activation", layer.name))
+        elif type(layer) is Activation and custom.is_formula(layer.name):
+            name = custom.activation_name(layer.name)
+            formulas[name] = layer.name
+            layers.append(("activation", name))
         else:
             return None
     plan = plan_of(optimizer)
     kernel = None if plan is None else plan.kernel
     if kernel is None or model.loss_fn.name not in kernels.builtin_names("losses") or not layers or layers[0][0] != "dense":
         return None
-    return {"layers": layers, "loss": model.loss_fn.name, "optimizer": kernel, "dtype": model.dtype.name}
+    spec = {"layers": layers, "loss": model.loss_fn.name, "optimizer": kernel, "dtype": model.dtype.name}
+    return spec | ({"formulas": formulas} if formulas else {})
 
 
 def spec_key(spec: dict) -> tuple:
@@ -108,15 +119,12 @@ def spec_key(spec: dict) -> tuple:
     return (tuple(tuple(layer) for layer in spec["layers"]), spec["loss"], spec["optimizer"], spec["dtype"])
 
 
-def unsupported(model, optimizer, validation: object = None, callback: object = None,
-                spec: dict | None = None, params: list | None = None) -> str | None:
+def unsupported(model, optimizer, spec: dict | None = None, params: list | None = None) -> str | None:
     """Why the fused loop cannot run this fit, or None if it can (`spec`: spec_of, and `params`:
     the model's parameters, if known)."""
-    if validation is not None or callback is not None:
-        return "validation data and callbacks need Python between epochs"
     if (spec or spec_of(model, optimizer)) is None:
-        return ("the fused loop covers Dense layers, built-in activations and losses, and the "
-                "built-in optimizers")
+        return ("the fused loop covers Dense layers, built-in and formula activations, the built-in "
+                "losses, and symnn's optimizers (not a subclass with a step of its own)")
     dtype = model.dtype
     for p in model.parameters() if params is None else params:
         flags = p.flags
