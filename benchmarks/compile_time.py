@@ -8,8 +8,8 @@ temporary folder), pinned to one core with OPENBLAS_NUM_THREADS=1: it builds the
 `fit(epochs=1)`, which writes the loop's module, imports it and has Numba compile it; printed with
 it, the part of that spent inside Numba's compile events. Issue 4's target: at most 3 s.
 
-`--against REV` also runs the `symnn/codegen/emit_fused.py` of a git revision (its text read with
-`git show`, its `fused_module` put in place of the working tree's), alternated with the working tree
+`--against REV` also runs a git revision's whole `symnn` (checked out into a temporary worktree and
+put first on the child's PYTHONPATH, its `generated/` with it), alternated with the working tree
 run by run (A B, B A, ...): the machine's speed drifts by up to 1.5x over tens of seconds, so only
 the ratios of such neighbouring pairs compare the two (reported: their median and range). Not run
 by the test suite.
@@ -32,18 +32,9 @@ sys.path.insert(0, HERE)
 import peer as peer_module  # noqa: E402  (benchmarks/peer.py: the symnn peer, as run.py runs it)
 
 
-def child(key: str, emit: str | None, all_rows: bool) -> None:
+def child(key: str, all_rows: bool) -> None:
     """One cold first fit, in this (fresh) process; prints one JSON line."""
-    import importlib.util
-
     workloads = peer_module.workloads = peer_module.load_workloads()
-    if emit:  # another revision's emit_fused: its fused_module in place of the working tree's
-        import symnn.runtime.fused as fused
-
-        spec = importlib.util.spec_from_file_location("emit_fused_other", emit)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        fused.fused_module = module.fused_module
     from numba.core import event
 
     wl = workloads.WORKLOADS[key]
@@ -75,11 +66,14 @@ def child(key: str, emit: str | None, all_rows: bool) -> None:
                       "matrix_products": mod.MATRIX_PRODUCTS}))
 
 
-def run(key: str, core: int, emit: str | None, all_rows: bool) -> dict:
+def run(key: str, core: int, tree: str | None, all_rows: bool) -> dict:
+    """One cold first fit in a fresh pinned process, of the working tree's symnn or of `tree`'s."""
     with tempfile.TemporaryDirectory(prefix="symnn-cold-") as cache:
         env = dict(os.environ, SYMNN_CACHE_DIR=cache, OPENBLAS_NUM_THREADS="1")
+        if tree:
+            env["PYTHONPATH"] = tree + os.pathsep + env.get("PYTHONPATH", "")
         cmd = ["taskset", "-c", str(core), sys.executable, os.path.abspath(__file__), "--child", key]
-        cmd += (["--emit", emit] if emit else []) + (["--all-rows"] if all_rows else [])
+        cmd += ["--all-rows"] if all_rows else []
         out = subprocess.run(cmd, env=env, check=True,
                              capture_output=True, text=True, timeout=600).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -91,31 +85,28 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"of {', '.join(peer_module.WORKLOAD_KEYS)} (default: all)")
     ap.add_argument("--runs", type=int, default=5, help="fresh processes per workload (and per revision)")
     ap.add_argument("--core", type=int, default=0)
-    ap.add_argument("--against", metavar="REV", help="also run this git revision's emit_fused.py, alternated")
+    ap.add_argument("--against", metavar="REV", help="also run this git revision's symnn, alternated")
     ap.add_argument("--all-rows", action="store_true", help="W3 on all its rows (its epoch takes ~0.8 s)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
-    ap.add_argument("--emit", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        child(args.child, args.emit, args.all_rows)
+        child(args.child, args.all_rows)
         return 0
     unknown = set(args.workloads) - set(peer_module.WORKLOAD_KEYS)
     if unknown:
         ap.error(f"unknown workload {', '.join(sorted(unknown))}")
     other = None
-    if args.against:
-        text = subprocess.run(["git", "show", f"{args.against}:symnn/codegen/emit_fused.py"], cwd=HERE,
-                              check=True, capture_output=True, text=True).stdout
-        other = tempfile.NamedTemporaryFile("w", suffix=".py", prefix="emit_fused_", delete=False)
-        other.write(text)
-        other.close()
+    if args.against:  # the revision's tree, with symnn.generated inside its symnn as an install has it
+        other = tempfile.mkdtemp(prefix="symnn-rev-")
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", other, args.against], cwd=HERE, check=True)
+        os.symlink(os.path.join(other, "generated"), os.path.join(other, "symnn", "generated"))
     try:
         for key in args.workloads:
             res: dict[str, list[dict]] = {"here": [], "other": []}
             for i in range(args.runs):
                 order = ["here", "other"] if other else ["here"]
                 for which in order if i % 2 == 0 else order[::-1]:
-                    res[which].append(run(key, args.core, other.name if which == "other" else None, args.all_rows))
+                    res[which].append(run(key, args.core, other if which == "other" else None, args.all_rows))
             for which, label in (("here", "working tree"), ("other", args.against)):
                 if res[which]:
                     fit = [r["first_fit"] for r in res[which]]
@@ -129,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"(range {min(ratios):.3f}-{max(ratios):.3f}, {len(ratios)} pairs)")
     finally:
         if other:
-            os.unlink(other.name)
+            subprocess.run(["git", "worktree", "remove", "--force", other], cwd=HERE, check=False)
     return 0
 
 

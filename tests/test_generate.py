@@ -113,6 +113,21 @@ def test_the_golden_fused_loops_are_what_fit_compiles():
     assert len(compiled) == 1 and fused.module_path(compiled[0]).read_text() == compiled[0]
 
 
+def test_the_golden_formula_loop_is_what_a_fit_with_that_formula_compiles():
+    import symnn
+    from symnn.runtime import fused
+    from symnn.runtime.fused.goldens import GOLDEN_FORMULA_FUSED
+
+    (name, (formula, loss, _)), = GOLDEN_FORMULA_FUSED.items()
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 2)), rng.integers(0, 2, 64)
+    model = symnn.Sequential([symnn.Dense(2, 8), symnn.Activation(formula), symnn.Dense(8, 1)], loss=loss)
+    model.fit(X, y, optimizer=symnn.Adam(), epochs=1, verbose=False)
+    golden = (default_dir() / "fused" / f"{name}.py").read_text()
+    if model._fused_session.mod.MATRIX_PRODUCTS == "NumPy OpenBLAS, direct":
+        assert fused.module_path(golden).read_text() == golden
+
+
 def test_a_changed_fused_assembler_shows_in_the_check(tmp_path, monkeypatch):
     from symnn.runtime.fused import goldens
 

@@ -22,15 +22,32 @@ GOLDEN_FUSED: dict[str, tuple[dict, bool]] = {
 }
 
 
+#: name -> (a formula activation, loss, optimizer kernel): a golden whose activation is a user's formula,
+#: its kernels derived by `symnn generate` as symnn.runtime.custom derives them at training time.
+GOLDEN_FORMULA_FUSED: dict[str, tuple[str, str, str]] = {
+    "formula_swish-binary_cross_entropy-adam": ("x/(1 + exp(-x))", "binary_cross_entropy", "adam_step"),
+}
+
+
 def golden_files(kernel_files: dict[str, str]) -> dict[str, str]:
     """`fused/<name>.py` for each golden, assembled from the kernel texts `symnn generate` is writing
     (relative path -> text), so they follow the kernels beside them."""
+    from symnn.runtime import custom
+
+    files = dict(kernel_files)
+    specs = dict(GOLDEN_FUSED)
+    for name, (formula, loss, optimizer) in GOLDEN_FORMULA_FUSED.items():
+        act = custom.activation_name(formula)
+        files[f"activations/{act}.py"] = custom.activation_source(formula)
+        specs[name] = ({"layers": [("dense", 2, 8), ("activation", act), ("dense", 8, 1)], "loss": loss,
+                        "optimizer": optimizer, "formulas": {act: formula}}, True)
+
     def source(module: str) -> str:
         rel = module.replace(".", "/")
-        return kernel_files[f"{rel}.py"] if f"{rel}.py" in kernel_files else kernel_files[f"{rel}/__init__.py"]
+        return files[f"{rel}.py"] if f"{rel}.py" in files else files[f"{rel}/__init__.py"]
 
     return {f"fused/{name}.py": fused_module(spec, direct_gemm=direct, source=source)
-            for name, (spec, direct) in GOLDEN_FUSED.items()}
+            for name, (spec, direct) in specs.items()}
 
 
-__all__ = ["GOLDEN_FUSED", "golden_files"]
+__all__ = ["GOLDEN_FORMULA_FUSED", "GOLDEN_FUSED", "golden_files"]

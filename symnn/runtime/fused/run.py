@@ -90,6 +90,15 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
         return None
 
 
+def _diagnosis(model, X: np.ndarray, params: list[np.ndarray], sess: Session) -> str | None:
+    """Which layer made the outputs non-finite, found as the per-layer loop finds it: a forward pass
+    over the data with the weights kept (those before the chunk that diverged); None if it is finite."""
+    for p, view in zip(params, sess.param_views):
+        np.copyto(p, view)
+    ws = model._forward(X)
+    return None if all_finite(ws.values[-1]) else model._non_finite_cause(ws)
+
+
 def _progress(epochs: int):
     """A progress bar over the epochs (its module is imported only when one is asked for)."""
     from symnn.runtime.progress import Progress
@@ -147,8 +156,9 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
                 np.copyto(S, sess.S_before)
                 bad = next((i for i, v in enumerate(epoch_losses) if not np.isfinite(v)), k - 1)
                 value = epoch_losses[bad] if not np.isfinite(epoch_losses[bad]) else float("nan")
-                cause = "the weights became non-finite" if np.isfinite(epoch_losses[bad]) else \
-                    "the outputs grew until the loss overflowed"
+                cause = _diagnosis(model, X, params, sess) or (
+                    "the weights became non-finite" if np.isfinite(epoch_losses[bad]) else
+                    "the outputs grew until the loss overflowed")
                 so_far = dict(end.history) if end is not None else {"loss": history}
                 raise TrainingDiverged.at(done + bad + 1, value, float(lrs[bad]), {k: list(v) for k, v in so_far.items()},
                                           cause, kept_epoch=done)
