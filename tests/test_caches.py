@@ -33,6 +33,7 @@ RUN = textwrap.dedent("""
         formula = symnn.Sequential([symnn.Dense(2, 8), symnn.Activation("x*tanh(x)"), symnn.Dense(8, 1)],
                                    loss="binary_cross_entropy", dtype="float32", seed=1)
         b = formula.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=3, verbose=False)["loss"]
+        b += formula.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=1, verbose=False, fused=False)["loss"]
     compiled = sum(sum(obj._cache_misses.values()) for name, mod in list(sys.modules.items())
                    if name.startswith(("symnn.generated", "symnn_")) for obj in vars(mod).values()
                    if isinstance(obj, Dispatcher))
