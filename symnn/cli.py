@@ -158,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "by SymPy (no NAME: all of them).")
     d.add_argument("names", nargs="*", metavar="NAME", help="registered names (see --list)")
     d.add_argument("--expr", help="your own activation as a formula in x, e.g. 'x*tanh(softplus(x))'")
+    d.add_argument("--loss-expr", help="your own loss as a formula in the output z and target t, e.g. "
+                   "'log(cosh(z - t))'")
     d.add_argument("--model", help="a network, e.g. 'dense(2,3) tanh dense(3,1) mse': its chain rule")
     d.add_argument("--format", choices=("pretty", "latex", "text"), default="pretty",
                    help="pretty (Unicode), latex (for KaTeX/MathJax) or text (SymPy syntax)")
@@ -175,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a multi-layer network with the generated kernels. With no "
                        "option: a small 2-D classification problem (moons).")
     _add_train_options(t)
+    t.add_argument("--loss-expr", help="your own loss as a formula in the output z and target t instead of "
+                   "--loss, e.g. 'log(cosh(z - t))': a regression loss, averaged over every element")
     t.add_argument("--save", help="write the trained model to PATH.npz")
     t.add_argument("--plot", help="draw the loss curve (and the decision boundary of 2-D data) to PATH.png")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -247,7 +251,7 @@ def _version() -> str:
 # --- derive --------------------------------------------------------------------------------------
 def cmd_derive(args: argparse.Namespace) -> int:
     from symnn.symbolic import registry
-    from symnn.symbolic.api import OPTIMIZER_ALIASES, derive, derive_formula
+    from symnn.symbolic.api import OPTIMIZER_ALIASES, derive, derive_formula, derive_loss_formula
 
     if args.list:
         for kind, table in registry.DEFINITIONS.items():
@@ -261,6 +265,8 @@ def cmd_derive(args: argparse.Namespace) -> int:
         derivations.append(derive_model(args.model))
     if args.expr is not None:
         derivations.append(derive_formula(args.expr))
+    if args.loss_expr is not None:
+        derivations.append(derive_loss_formula(args.loss_expr))
     for name in args.names:
         if name not in OPTIMIZER_ALIASES:
             registry.kind_of(name)  # unknown names are bad input
@@ -295,8 +301,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from symnn.runtime.training import TrainConfig, train
 
+    if args.loss_expr is not None:
+        if args.loss is not None:
+            raise UserInputError("give --loss or --loss-expr, not both")
+        args.loss = args.loss_expr  # a loss formula is a loss name the runtime compiles
     config = TrainConfig(**{k: v for k, v in vars(args).items() if k not in ("command", "run", "json",
-                                                                              "plot", "save")})
+                                                                              "plot", "save", "loss_expr")})
     if args.save:
         from symnn.runtime.files import check_model_path
 

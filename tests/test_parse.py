@@ -278,6 +278,26 @@ def test_unknown_name_is_refused_naming_it_and_what_is_allowed() -> None:
     assert "exp, expm1, log, log1p" in message
 
 
+def test_a_callers_example_is_the_formula_messages_suggest() -> None:
+    with pytest.raises(UserInputError, match=r"such as 'log\(cosh\(z - t\)\)'"):
+        parse_expression("lambda: 0", ("z", "t"), example="log(cosh(z - t))")
+    assert "such as 'z*tanh(z)'" in refusal("lambda: 0", ("z", "t"))
+
+
+def test_a_misplaced_name_is_refused_with_the_callers_own_message() -> None:
+    misplaced = {"x": "a loss has no x; write it in z and t"}
+    for text in ("x**2", "z - x", "log(cosh(x))"):
+        with pytest.raises(UserInputError, match=r"^a loss has no x; write it in z and t$"):
+            parse_expression(text, ("z", "t"), misplaced=misplaced)
+    assert parse_expression("z - t", ("z", "t"), misplaced=misplaced).free_symbols == {
+        sympy.Symbol("z", real=True), sympy.Symbol("t", real=True)}
+
+
+def test_a_misplaced_name_does_not_unlock_anything_else() -> None:
+    with pytest.raises(UserInputError, match="attribute access"):
+        parse_expression("x.__class__", ("z", "t"), misplaced={"x": "no x"})
+
+
 def test_os_as_a_name_is_refused() -> None:
     assert "expression refers to 'os'" in refusal("os")
 

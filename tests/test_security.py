@@ -32,17 +32,36 @@ def test_a_formula_with_code_in_it_is_refused_on_the_command_line(tmp_path, payl
     assert not marker.exists()
 
 
-def _model_file(path, activation: str) -> None:
-    """A model file as `Sequential.save` writes it, with `activation` as the hidden activation."""
+#: The payloads as loss formulas: the same hostile texts, written in the loss's variable z.
+LOSS_PAYLOADS = PAYLOADS + [p.replace("x", "z") for p in PAYLOADS]
+
+
+@pytest.mark.parametrize("payload", LOSS_PAYLOADS)
+def test_a_loss_formula_with_code_in_it_is_refused_on_the_command_line(tmp_path, payload):
+    marker = tmp_path / "ran"
+    for argv in (["train", "--epochs", "1", "--loss-expr"], ["derive", "--loss-expr"], ["train", "--epochs", "1",
+                                                                                       "--loss"]):
+        result = subprocess.run([sys.executable, "-m", "symnn", *argv, payload.format(marker=marker)],
+                                capture_output=True, text=True)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("symnn: error:") and "Traceback" not in result.stderr
+        assert result.stderr.count("\n") == 1
+    assert not marker.exists()
+
+
+def _model_file(path, activation: str = "tanh", loss: str = "mse") -> None:
+    """A model file as `Sequential.save` writes it, with `activation` as the hidden activation and
+    `loss` as its loss (each written into the saved description, as a tampered file would hold it)."""
     import symnn
 
     model = symnn.Sequential([symnn.Dense(2, 3), symnn.Activation("tanh"), symnn.Dense(3, 1)], loss="mse")
     model.save(str(path))
     with np.load(path, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
-    text = str(arrays["description"])
-    assert '"tanh"' in text
-    arrays["description"] = np.array(text.replace('"tanh"', json.dumps(activation)))
+    desc = json.loads(str(arrays["description"]))
+    assert desc["layers"][1]["name"] == "tanh" and desc["loss"] == "mse"
+    desc["layers"][1]["name"], desc["loss"] = activation, loss
+    arrays["description"] = np.array(json.dumps(desc))
     np.savez(path, **arrays)
 
 
@@ -56,6 +75,27 @@ def test_a_model_file_with_code_in_its_activation_is_refused(tmp_path, payload):
     with pytest.raises(ValueError):
         symnn.load(str(path)).forward(np.zeros((1, 2)))
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("payload", LOSS_PAYLOADS)
+def test_a_model_file_with_code_in_its_loss_is_refused(tmp_path, payload):
+    import symnn
+
+    marker = tmp_path / "ran"
+    path = tmp_path / "m.npz"
+    _model_file(path, loss=payload.format(marker=marker))
+    with pytest.raises(ValueError):
+        symnn.load(str(path)).loss(np.zeros((1, 2)), np.zeros(1))
+    assert not marker.exists()
+
+
+def test_a_model_file_with_a_loss_formula_in_x_is_refused_naming_the_fix(tmp_path):
+    import symnn
+
+    path = tmp_path / "m.npz"
+    _model_file(path, loss="(x - t)**2")
+    with pytest.raises(ValueError, match="no x"):
+        symnn.load(str(path))
 
 
 def _docstring_of(module_text: str) -> str:
@@ -80,6 +120,15 @@ def test_a_formula_module_names_the_parsed_expression_not_the_typed_text(tmp_pat
     (path,) = (tmp_path / "activations").glob("act_*.py")
     text = path.read_text()
     assert "x*tanh(x)   +0" not in text and "parsed as y = x*tanh(x)" in text
+
+
+def test_a_loss_formula_module_names_the_parsed_expression_not_the_typed_text(tmp_path, monkeypatch):
+    monkeypatch.setenv("SYMNN_CACHE_DIR", str(tmp_path))
+    from symnn.runtime import custom
+
+    typed = 'log(cosh(z - t))   +0'
+    text = custom.loss_module_path(typed).read_text()
+    assert typed not in text and "parsed as l(z, t) = log(cosh(t - z))" in text
 
 
 def test_formula_comments_are_refused_with_a_clear_message():

@@ -1,12 +1,17 @@
-"""A user's activation formula: derived, generated into the cache folder and compiled on first use.
+"""A user's formula (an activation in x, a loss in z and t): derived, generated into the cache
+folder and compiled on first use.
 
-A formula seen before is loaded from its cached module without importing SymPy.
+A formula seen before is loaded from its cached module without importing SymPy. Each formula's
+module is `<kind folder>/<prefix>_<hash>.py` in the cache folder, its kernels named by that prefix
+(`act_<hash>_forward`, `loss_<hash>_value_and_grad`): `activation_module_path` / `activation_name`
+and `loss_module_path` / `loss_name` say where, for the fused loop to inline them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from symnn import __version__
@@ -23,13 +28,29 @@ def activation_name(formula: str) -> str:
     return f"act_{_key(formula)}"
 
 
+def loss_name(formula: str) -> str:
+    """The kernel prefix of a formula loss (`loss_<hash>`): its module and kernels are named by it."""
+    return f"loss_{_key(formula)}"
+
+
+def _module_path(folder: str, name: str, source: Callable[[], str]) -> Path:
+    """A formula's generated module in the cache folder, written from `source()` (which derives:
+    SymPy) only if it is not there."""
+    path = cache_dir() / folder / f"{name}.py"
+    if not path.is_file():
+        write_text(path, source())
+    return path
+
+
 def activation_module_path(formula: str) -> Path:
     """The formula's generated module in the cache folder, derived and written first if it is not there."""
-    name = activation_name(formula)
-    path = cache_dir() / "activations" / f"{name}.py"
-    if not path.is_file():
-        write_text(path, activation_source(formula))
-    return path
+    return _module_path("activations", activation_name(formula), lambda: activation_source(formula))
+
+
+def loss_module_path(formula: str) -> Path:
+    """A loss formula's generated module in the cache folder (derived and written first if it is not
+    there): `<loss_name>_forward`, `_backward` and `_value_and_grad`, as a built-in elementwise loss's."""
+    return _module_path("losses", loss_name(formula), lambda: loss_source(formula))
 
 
 def activation_source(formula: str) -> str:
@@ -43,16 +64,36 @@ def activation_source(formula: str) -> str:
     return activation_module(derivation, f"a user's formula, parsed as y = {derivation.forward}")
 
 
+def loss_source(formula: str) -> str:
+    """The text of a loss formula's generated module (derived by SymPy: imported only here)."""
+    from symnn.codegen.emit import elementwise_loss_module
+    from symnn.symbolic.loss_formula import as_loss
+
+    loss = as_loss(formula, loss_name(formula))
+    # The header names the parsed expression (the printer's output), never the typed text.
+    return elementwise_loss_module(loss, f"a user's loss formula, parsed as l(z, t) = {loss.forward}")
+
+
 def activation_kernels(formula: str):
     """(forward, backward) kernels of an elementwise formula in x."""
-    key = _key(formula)
-    path = cache_dir() / "activations" / f"act_{key}.py"
-    if not path.is_file():
-        write_text(path, activation_source(formula))
-    module = import_file(path, f"symnn_user_act_{key}")
-    return getattr(module, f"act_{key}_forward"), getattr(module, f"act_{key}_backward")
+    name = activation_name(formula)
+    module = import_file(activation_module_path(formula), f"symnn_user_{name}")
+    return getattr(module, f"{name}_forward"), getattr(module, f"{name}_backward")
+
+
+def loss_kernels(formula: str):
+    """(forward, backward, value_and_grad) kernels of a loss formula in z and t, over flat arrays."""
+    name = loss_name(formula)
+    module = import_file(loss_module_path(formula), f"symnn_user_{name}")
+    return (getattr(module, f"{name}_forward"), getattr(module, f"{name}_backward"),
+            getattr(module, f"{name}_value_and_grad"))
 
 
 def is_formula(name: str) -> bool:
     """Whether a name looks like a formula rather than a registered name."""
     return bool(re.search(r"[^A-Za-z0-9_]", name)) or name == "x"
+
+
+def is_loss_formula(name: str) -> bool:
+    """Whether a loss name looks like a formula (in z and t) rather than a registered name."""
+    return bool(re.search(r"[^A-Za-z0-9_]", name)) or name in ("z", "t")

@@ -177,7 +177,7 @@ def _check_description(desc: object) -> list[tuple[int, ...]]:
         if key not in desc:
             raise _NotAModel(f"its description lacks {key!r}")
     if not isinstance(desc["loss"], str):
-        raise _NotAModel("its loss is not a name")
+        raise _NotAModel("its loss is not a name or a formula")
     if desc["dtype"] not in _DTYPES:
         raise _NotAModel(f"its dtype {desc['dtype']!r} is not one of {', '.join(_DTYPES)}")
     layers = desc["layers"]

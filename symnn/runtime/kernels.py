@@ -38,16 +38,21 @@ def activation(name: str):
     if not custom.is_formula(name):
         raise UserInputError(f"unknown activation {name!r}; choose one of "
                              f"{', '.join(builtin_names('activations'))}, or write a formula in x")
+    return _custom(custom.activation_kernels, name)
+
+
+def _custom(load: Callable[[str], Any], formula: str):
+    """`load(formula)`: a formula's kernels from its cached module, generated again if it was damaged."""
     try:
-        return custom.activation_kernels(name)
+        return load(formula)
     except CorruptCacheModule:  # it was removed: generated again now
-        return custom.activation_kernels(name)
+        return load(formula)
     except AttributeError as exc:  # a cached module that imports but lacks its kernels (emptied, cut short)
         module = getattr(exc, "obj", None)
         if not isinstance(module, ModuleType) or not getattr(module, "__name__", "").startswith("symnn_"):
             raise
         discard_module(module, f"it has no {exc.name}")
-        return custom.activation_kernels(name)
+        return load(formula)
 
 
 def loss_kernel(name: str, n_outputs: int, index: Callable[[str], Any] | None = None) -> tuple[str, str, bool]:
@@ -57,14 +62,21 @@ def loss_kernel(name: str, n_outputs: int, index: Callable[[str], Any] | None = 
     names are read from (the installed package by default)."""
     facts = (index or generated)("losses")
     if name not in facts.NAMES:
-        raise UserInputError(f"unknown loss {name!r}; choose one of {', '.join(facts.NAMES)}")
+        raise UserInputError(f"unknown loss {name!r}; choose one of {', '.join(facts.NAMES)}, "
+                             "or write a formula in z (the output) and t (the target), such as 'log(cosh(z - t))'")
     kernel = facts.WIDE[name] if name in facts.WIDE and n_outputs > 1 else name
     return facts.MODULES[kernel], kernel, facts.LAYOUT[kernel] == "rows"
 
 
 def loss(name: str, n_outputs: int):
-    """(forward, backward, value_and_grad, rows) kernels of a loss; rows: whether they take (N, C)
-    arrays. value_and_grad does forward and backward in one pass, returning the mean loss."""
+    """(forward, backward, value_and_grad, rows) kernels of a loss, built-in or a formula in z and t;
+    rows: whether they take (N, C) arrays. value_and_grad does forward and backward in one pass,
+    returning the mean loss."""
+    if name not in builtin_names("losses"):
+        from symnn.runtime import custom  # a user's formula: derived and compiled on first use
+
+        if custom.is_loss_formula(name):
+            return (*_custom(custom.loss_kernels, name), False)
     module, kernel, rows = loss_kernel(name, n_outputs)
     mod = generated(f"losses.{module}")
     return (getattr(mod, f"{kernel}_forward"), getattr(mod, f"{kernel}_backward"),

@@ -14,6 +14,8 @@ CLASSIFICATION: tuple[str, ...] = tuple(kernels.generated("losses").CLASSIFIES)
 def width_error(name: str, n_outputs: int) -> str | None:
     """Why a model with n_outputs outputs cannot end in loss `name` (its facts' OUTPUTS), or None."""
     facts = kernels.generated("losses")
+    if name not in facts.OUTPUTS:  # a formula in z and t: elementwise, any width
+        return None
     low, high = facts.OUTPUTS[name]
     if low <= n_outputs and (high is None or n_outputs <= high):
         return None

@@ -14,11 +14,14 @@ OPTIMIZER_ALIASES = {"momentum": ("sgd", "momentum=0.9"), "nesterov": ("sgd", "m
 
 #: A model spec has a dense layer: 'dense(2,3) tanh dense(3,1) mse'.
 _MODEL_SPEC = re.compile(r"\bdense\s*\(", re.IGNORECASE)
+#: A formula naming z or t and no x is a loss ('log(cosh(z - t))'), else an activation in x.
+_LOSS_VARIABLE, _X = re.compile(r"\b[zt]\b"), re.compile(r"\bx\b")
 
 
 def derive(name_or_expr: str) -> Derivation:
     """A registered name, an optimizer name `train` accepts (momentum, nesterov), a model spec
-    ('dense(2,3) tanh dense(3,1) mse': the whole chain rule), or else a formula in x."""
+    ('dense(2,3) tanh dense(3,1) mse': the whole chain rule), a loss formula in z and t (one naming
+    z or t and no x: 'log(cosh(z - t))'), or else a formula in x."""
     text = str(name_or_expr).strip()
     if text in registry.names():
         return registry.derivation(text)
@@ -32,6 +35,8 @@ def derive(name_or_expr: str) -> Derivation:
         from symnn.symbolic.chain import derive_model
 
         return derive_model(text)
+    if _LOSS_VARIABLE.search(text) and not _X.search(text):
+        return derive_loss_formula(text)
     return derive_formula(text)
 
 
@@ -46,3 +51,11 @@ def derive_formula(text: str) -> Derivation:
 
         raise UserInputError(f"expression {text!r} does not depend on x; write a formula in x such as 'x*tanh(x)'")
     return derive_elementwise(text, expr, x, "a user's activation", kind="activation")
+
+
+def derive_loss_formula(text: str) -> Derivation:
+    """A user's loss in the output z and target t, parsed safely (never eval'd) and derived: the mean
+    over all elements of l(z, t), and dL/dz_i (`symnn derive --loss-expr`)."""
+    from symnn.symbolic.loss_formula import derive_loss
+
+    return derive_loss(text)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ast
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import sympy
@@ -155,12 +155,16 @@ _REFUSED_NODES: dict[type[ast.AST], str] = {
 _VARIABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 
-def parse_expression(text: str, variables: tuple[str, ...] = ("x",)) -> sympy.Expr:
+def parse_expression(text: str, variables: tuple[str, ...] = ("x",), example: str | None = None,
+                     misplaced: Mapping[str, str] | None = None) -> sympy.Expr:
     """Parse a user's formula in ``variables`` into a SymPy expression, without evaluating any code.
 
     Variables become real SymPy symbols (so ``diff(abs(x), x)`` is ``sign(x)``); float literals
     become exact rationals (``0.5`` -> ``1/2``) so derivations simplify and print like the
     built-in definitions. A formula that does not depend on the variables (a constant) is accepted.
+    ``example``: the formula error messages suggest (default: one in the first variable);
+    ``misplaced``: names a user may reach for that belong to another kind of formula (a loss's
+    ``x``), each with the whole one-line refusal that says what to write instead.
 
     Raises :class:`~symnn.errors.UserInputError` (a ``ValueError``) with a one-line message
     naming what was refused and how to fix it.
@@ -171,7 +175,7 @@ def parse_expression(text: str, variables: tuple[str, ...] = ("x",)) -> sympy.Ex
     if len(text) > MAX_LENGTH:
         raise UserInputError(f"expression is {len(text)} characters long; the limit is {MAX_LENGTH}")
     names = _check_variables(variables)
-    parser = _Parser(text.strip(), names)
+    parser = _Parser(text.strip(), names, example, dict(misplaced or {}))
     return parser.parse()
 
 
@@ -211,9 +215,12 @@ def _and_list(items: Sequence[str]) -> str:
 class _Parser:
     """Walks the syntax tree of one formula, building the SymPy expression node by node."""
 
-    def __init__(self, text: str, variables: tuple[str, ...]) -> None:
+    def __init__(self, text: str, variables: tuple[str, ...], example: str | None = None,
+                 misplaced: dict[str, str] | None = None) -> None:
         self.text = text  # already stripped of surrounding whitespace
         self.variables = variables
+        self.example = example
+        self.misplaced = misplaced or {}
         self.symbols = {name: sympy.Symbol(name, real=True) for name in variables}
         self.calls = self.branches = 0
         self.call_depth = 0
@@ -221,7 +228,9 @@ class _Parser:
     # -- messages --------------------------------------------------------------------------------
 
     def _example(self) -> str:
-        """A formula to show the user, written in their first variable."""
+        """A formula to show the user: the caller's, or one written in their first variable."""
+        if self.example is not None:
+            return repr(self.example)
         if not self.variables:
             return "'2*pi'"
         v = self.variables[0]
@@ -372,6 +381,8 @@ class _Parser:
             return self.symbols[name]
         if name in _CONSTANTS:
             return _CONSTANTS[name]
+        if name in self.misplaced:
+            raise UserInputError(self.misplaced[name])
         if name in _FUNCTIONS:
             example = self.variables[0] if self.variables else "1"
             raise UserInputError(
