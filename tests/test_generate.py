@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from symnn.codegen.writer import MANIFEST, default_dir
 from symnn.generate import generate, render_all
@@ -113,16 +114,17 @@ def test_the_golden_fused_loops_are_what_fit_compiles():
     assert len(compiled) == 1 and fused.module_path(compiled[0]).read_text() == compiled[0]
 
 
-def test_the_golden_formula_loop_is_what_a_fit_with_that_formula_compiles():
+@pytest.mark.parametrize("name", ["formula_swish-binary_cross_entropy-adam", "tanh-formula_logcosh-adam"])
+def test_the_golden_formula_loops_are_what_a_fit_with_those_formulas_compiles(name):
     import symnn
     from symnn.runtime import fused
     from symnn.runtime.fused.goldens import GOLDEN_FORMULA_FUSED
 
-    (name, (formula, loss, _)), = GOLDEN_FORMULA_FUSED.items()
+    activation, loss, _ = GOLDEN_FORMULA_FUSED[name]
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(64, 2)), rng.integers(0, 2, 64)
-    model = symnn.Sequential([symnn.Dense(2, 8), symnn.Activation(formula), symnn.Dense(8, 1)], loss=loss)
-    model.fit(X, y, optimizer=symnn.Adam(), epochs=1, verbose=False)
+    model = symnn.Sequential([symnn.Dense(2, 8), symnn.Activation(activation), symnn.Dense(8, 1)], loss=loss)
+    model.fit(X, y, optimizer=symnn.Adam(), epochs=1, verbose=False, fused=True)
     golden = (default_dir() / "fused" / f"{name}.py").read_text()
     if model._fused_session.mod.MATRIX_PRODUCTS == "NumPy OpenBLAS, direct":
         assert fused.module_path(golden).read_text() == golden

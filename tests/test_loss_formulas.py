@@ -25,10 +25,6 @@ from symnn.runtime.losses import Loss
 from symnn.symbolic.api import derive_loss_formula
 from symnn.symbolic.loss_formula import parse_loss, t, z
 
-#: Until the fused loop inlines formula losses, their fits use the per-layer kernels and say so (see
-#: test_until_the_fused_loop_knows_formula_losses_its_fits_say_they_run_per_layer).
-pytestmark = pytest.mark.filterwarnings("ignore:symnn. fit trains with the per-layer kernels:RuntimeWarning")
-
 LOGCOSH = "log(cosh(z - t))"
 PINBALL = "max(0.9*(t - z), (0.9 - 1)*(t - z))"  # the 0.9 quantile
 
@@ -170,14 +166,16 @@ def test_a_fit_with_a_formula_loss_gives_the_per_layer_numbers():
         np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-15)
 
 
-def test_until_the_fused_loop_knows_formula_losses_its_fits_say_they_run_per_layer():
+def test_a_formula_loss_is_fused():
     from symnn.runtime.fused.spec import spec_of
 
     model = _model(LOGCOSH)
-    assert spec_of(model, symnn.Adam()) is None
+    assert spec_of(model, symnn.Adam()) is not None
     X, y = _regression()
-    with pytest.warns(RuntimeWarning, match="per-layer kernels"):
-        model.fit(X, y, optimizer="adam", epochs=1, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(X, y, optimizer="adam", epochs=1, verbose=False, fused=True)
+    assert model._fused_session is not None
 
 
 def test_a_formula_loss_takes_any_number_of_outputs():

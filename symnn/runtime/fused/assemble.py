@@ -43,10 +43,11 @@ def _with_formulas(source: Sources, formulas: dict[str, str]) -> Sources:
     folder, where symnn.runtime.custom derives and writes them (the names the source does not know)."""
     def text(module: str) -> str:
         kind, _, name = module.partition(".")
-        if kind == "activations" and name in formulas and source is installed_source:
+        if name in formulas and source is installed_source:
             from symnn.runtime import custom
 
-            return custom.activation_module_path(formulas[name]).read_text(encoding="utf-8")
+            path = {"activations": custom.activation_module_path, "losses": custom.loss_module_path}[kind]
+            return path(formulas[name]).read_text(encoding="utf-8")
         return source(module)
     return text
 
@@ -105,8 +106,10 @@ class _Assembly:
                              functions(f"activations.{name}")[f"{name}_backward"]) for name in c["activations"]]
         self.dense = functions("layers.dense")
         facts = names("losses")
-        self.loss_rows = facts.LAYOUT[c["loss"]] == "rows"
-        self.loss = functions(f"losses.{facts.MODULES[c['loss']]}")[f"{c['loss']}_value_and_grad"]
+        formula_loss = c["loss"] in c["formulas"]  # elementwise, in a module of its own name
+        self.loss_rows = not formula_loss and facts.LAYOUT[c["loss"]] == "rows"
+        module = c["loss"] if formula_loss else facts.MODULES[c["loss"]]
+        self.loss = functions(f"losses.{module}")[f"{c['loss']}_value_and_grad"]
         self.optimizer = functions(f"optimizers.{optimizer_module(c['optimizer'], names)}")[c["optimizer"]]
         self.roles = roles(c["optimizer"], names)
         self.used = [k for pair in self.activations for k in pair] + [

@@ -22,10 +22,11 @@ GOLDEN_FUSED: dict[str, tuple[dict, bool]] = {
 }
 
 
-#: name -> (a formula activation, loss, optimizer kernel): a golden whose activation is a user's formula,
-#: its kernels derived by `symnn generate` as symnn.runtime.custom derives them at training time.
+#: name -> (activation, loss, optimizer kernel), the activation or the loss a user's formula: goldens whose
+#: formula kernels `symnn generate` derives as symnn.runtime.custom derives them at training time.
 GOLDEN_FORMULA_FUSED: dict[str, tuple[str, str, str]] = {
     "formula_swish-binary_cross_entropy-adam": ("x/(1 + exp(-x))", "binary_cross_entropy", "adam_step"),
+    "tanh-formula_logcosh-adam": ("tanh", "log(cosh(z - t))", "adam_step"),
 }
 
 
@@ -36,11 +37,18 @@ def golden_files(kernel_files: dict[str, str]) -> dict[str, str]:
 
     files = dict(kernel_files)
     specs = dict(GOLDEN_FUSED)
-    for name, (formula, loss, optimizer) in GOLDEN_FORMULA_FUSED.items():
-        act = custom.activation_name(formula)
-        files[f"activations/{act}.py"] = custom.activation_source(formula)
+    for name, (act, loss, optimizer) in GOLDEN_FORMULA_FUSED.items():
+        formulas = {}
+        if custom.is_formula(act):
+            formulas[custom.activation_name(act)] = act
+            files[f"activations/{custom.activation_name(act)}.py"] = custom.activation_source(act)
+            act = custom.activation_name(act)
+        if custom.is_loss_formula(loss):
+            formulas[custom.loss_name(loss)] = loss
+            files[f"losses/{custom.loss_name(loss)}.py"] = custom.loss_source(loss)
+            loss = custom.loss_name(loss)
         specs[name] = ({"layers": [("dense", 2, 8), ("activation", act), ("dense", 8, 1)], "loss": loss,
-                        "optimizer": optimizer, "formulas": {act: formula}}, True)
+                        "optimizer": optimizer, "formulas": formulas}, True)
 
     def source(module: str) -> str:
         rel = module.replace(".", "/")

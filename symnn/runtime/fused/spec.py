@@ -38,7 +38,8 @@ def canonical(spec: dict, generated: Generated = kernels.generated) -> dict:
 
     `spec`: {"layers": [("dense", n_in, n_out) | ("activation", name), ...], "loss": name,
     "optimizer": kernel name ("adam_step"), "formulas": {kernel name: formula} of the formula
-    activations (named `act_<hash>`: symnn.runtime.custom)}; other keys (dtype) are ignored. The loss is named by its
+    activations and loss (named `act_<hash>`, `loss_<hash>`: symnn.runtime.custom)}; other keys
+    (dtype) are ignored. The loss is named by its
     kernel (hinge with several outputs is `multi_margin`: symnn.runtime.kernels.loss_kernel).
     """
     layers = list(spec["layers"])
@@ -50,11 +51,14 @@ def canonical(spec: dict, generated: Generated = kernels.generated) -> dict:
         if not (layer[0] == "dense" or layer[0] == "activation" and layer[1] in known):
             raise ValueError(f"the fused loop has no layer {layer!r}")
     n_out = [int(layer[2]) for layer in layers if layer[0] == "dense"][-1]
-    _, loss, _ = kernels.loss_kernel(spec["loss"], n_out, generated)
+    if spec["loss"] in formulas:  # a formula loss: elementwise, its kernels named by its hash
+        loss = spec["loss"]
+    else:
+        _, loss, _ = kernels.loss_kernel(spec["loss"], n_out, generated)
     optimizer_module(spec["optimizer"], generated)
     acts = sorted({str(layer[1]) for layer in layers if layer[0] == "activation"})
     return {"activations": tuple(acts), "loss": loss, "optimizer": spec["optimizer"],
-            "formulas": {name: formulas[name] for name in acts if name in formulas}}
+            "formulas": {name: formulas[name] for name in (*acts, loss) if name in formulas}}
 
 
 def plan_of(optimizer: object):
@@ -108,9 +112,15 @@ def _spec(model, optimizer) -> dict | None:
             return None
     plan = plan_of(optimizer)
     kernel = None if plan is None else plan.kernel
-    if kernel is None or model.loss_fn.name not in kernels.builtin_names("losses") or not layers or layers[0][0] != "dense":
+    loss = model.loss_fn.name
+    if loss not in kernels.builtin_names("losses") and custom.is_loss_formula(loss):
+        formulas[custom.loss_name(loss)] = loss
+        loss = custom.loss_name(loss)
+    elif loss not in kernels.builtin_names("losses"):
         return None
-    spec = {"layers": layers, "loss": model.loss_fn.name, "optimizer": kernel, "dtype": model.dtype.name}
+    if kernel is None or not layers or layers[0][0] != "dense":
+        return None
+    spec = {"layers": layers, "loss": loss, "optimizer": kernel, "dtype": model.dtype.name}
     return spec | ({"formulas": formulas} if formulas else {})
 
 
