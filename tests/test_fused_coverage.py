@@ -104,3 +104,17 @@ def test_early_stopping_is_refused_where_it_cannot_watch_anything():
         _fit(True, early_stopping=symnn.EarlyStopping(monitor="val_loss"))
     with pytest.raises(symnn.UserInputError, match="patience"):
         _fit(True, early_stopping="soon")
+
+
+def test_the_compiled_loop_releases_the_gil_so_fits_in_threads_run_at_once():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fit(seed):
+        model, history = _fit(True, epochs=3)
+        return model._fused_session.mod.train_epochs, history["loss"]
+
+    (dispatcher, alone), = [fit(0)]
+    assert dispatcher.targetoptions.get("nogil") is True
+    with ThreadPoolExecutor(2) as pool:
+        together = [loss for _, loss in pool.map(fit, (0, 1))]
+    assert together == [alone, alone]

@@ -12,7 +12,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def elu_forward(x_in, y_out):
     """y_out[i] = elu(x_in[i]) over flat arrays."""
     T = x_in.dtype.type
@@ -24,7 +24,7 @@ def elu_forward(x_in, y_out):
             y_out[i] = x
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def elu_backward(x_in, y_in, grad_y, grad_x):
     """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y."""
     T = x_in.dtype.type

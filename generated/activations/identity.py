@@ -11,7 +11,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def identity_forward(x_in, y_out):
     """y_out[i] = identity(x_in[i]) over flat arrays."""
     T = x_in.dtype.type
@@ -20,7 +20,7 @@ def identity_forward(x_in, y_out):
         y_out[i] = x
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def identity_backward(x_in, y_in, grad_y, grad_x):
     """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y."""
     T = x_in.dtype.type

@@ -12,7 +12,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def mish_forward(x_in, y_out):
     """y_out[i] = mish(x_in[i]) over flat arrays."""
     T = x_in.dtype.type
@@ -21,7 +21,7 @@ def mish_forward(x_in, y_out):
         y_out[i] = x*math.tanh((max(x, T(0)) + math.log1p(math.exp(-abs(x)))))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def mish_backward(x_in, y_in, grad_y, grad_x):
     """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y."""
     T = x_in.dtype.type

@@ -12,7 +12,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def selu_forward(x_in, y_out):
     """y_out[i] = selu(x_in[i]) over flat arrays."""
     T = x_in.dtype.type
@@ -24,7 +24,7 @@ def selu_forward(x_in, y_out):
             y_out[i] = T(1.0507009873554805)*x
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def selu_backward(x_in, y_in, grad_y, grad_x):
     """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y."""
     T = x_in.dtype.type

@@ -12,7 +12,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def sigmoid_forward(x_in, y_out):
     """y_out[i] = sigmoid(x_in[i]) over flat arrays."""
     T = x_in.dtype.type
@@ -25,7 +25,7 @@ def sigmoid_forward(x_in, y_out):
             y_out[i] = u/(u + T(1))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def sigmoid_backward(x_in, y_in, grad_y, grad_x):
     """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y."""
     T = x_in.dtype.type

@@ -12,7 +12,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def silu_forward(x_in, y_out):
     """y_out[i] = silu(x_in[i]) over flat arrays."""
     T = x_in.dtype.type
@@ -25,7 +25,7 @@ def silu_forward(x_in, y_out):
             y_out[i] = u*x/(u + T(1))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def silu_backward(x_in, y_in, grad_y, grad_x):
     """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y."""
     T = x_in.dtype.type

@@ -21,7 +21,7 @@ MATRIX_PRODUCTS = 'np.dot'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     # the arrays' scalar type: every constant is T(...)

@@ -23,7 +23,7 @@ INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
 link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
 
-@njit(cache=True, error_model='numpy', _nrt=False)
+@njit(cache=True, nogil=True, error_model='numpy', _nrt=False)
 def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     # the arrays' scalar type: every constant is T(...)

@@ -12,7 +12,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def dense_forward(x, w, b, y):
     """y = x w^T + b for a batch of rows x (N, n_in); w (n_out, n_in)."""
     # X*W.T
@@ -23,14 +23,14 @@ def dense_forward(x, w, b, y):
             y[r, j] += b[j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def dense_grad_input(w, grad_y, grad_x):
     """grad_x = dL/dX from grad_y = dL/dY."""
     # G*W
     np.dot(grad_y, w, grad_x)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def dense_grad_params(x, grad_y, grad_w, grad_b):
     """grad_w = dL/dW and grad_b = dL/db from grad_y = dL/dY."""
     # G.T*X

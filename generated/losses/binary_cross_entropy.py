@@ -12,7 +12,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def binary_cross_entropy_forward(z_in, t_in):
     """Mean of l(z, t) over flat arrays, accumulated in float64."""
     T = z_in.dtype.type
@@ -24,7 +24,7 @@ def binary_cross_entropy_forward(z_in, t_in):
     return total / z_in.shape[0]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def binary_cross_entropy_backward(z_in, t_in, grad_z):
     """grad_z[i] = dL/dz_i for L the mean over all elements."""
     T = z_in.dtype.type
@@ -35,7 +35,7 @@ def binary_cross_entropy_backward(z_in, t_in, grad_z):
         grad_z[i] = (-t + T(1)/((T(1) + math.exp(-z))))/n
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def binary_cross_entropy_value_and_grad(z_in, t_in, grad_z):
     """_forward and _backward in one loop: returns the mean loss (summed in the arrays' dtype)
     and writes grad_z[i] = dL/dz_i."""

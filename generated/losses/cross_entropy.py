@@ -13,7 +13,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def cross_entropy_forward(z_in, t_in):
     """Mean over rows of -sum_j t_j log softmax(z)_j, with the row maximum subtracted."""
     T = z_in.dtype.type
@@ -38,7 +38,7 @@ def cross_entropy_forward(z_in, t_in):
     return total / z_in.shape[0]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def cross_entropy_backward(z_in, t_in, grad_z):
     """grad_z = (softmax(z) S - t) / n, row by row, from the stored exponentials."""
     T = z_in.dtype.type
@@ -60,7 +60,7 @@ def cross_entropy_backward(z_in, t_in, grad_z):
             grad_z[r, j] = (S*e/s - t)/n
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def cross_entropy_value_and_grad(z_in, t_in, grad_z):
     """_forward and _backward in one pass, one exp per element: returns the mean loss
     (summed in the arrays' dtype) and writes grad_z = (softmax(z) S - t) / n."""

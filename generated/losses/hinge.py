@@ -11,7 +11,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def hinge_forward(z_in, t_in):
     """Mean of l(z, t) over flat arrays, accumulated in float64."""
     T = z_in.dtype.type
@@ -23,7 +23,7 @@ def hinge_forward(z_in, t_in):
     return total / z_in.shape[0]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def hinge_backward(z_in, t_in, grad_z):
     """grad_z[i] = dL/dz_i for L the mean over all elements."""
     T = z_in.dtype.type
@@ -37,7 +37,7 @@ def hinge_backward(z_in, t_in, grad_z):
             grad_z[i] = (T(1) - T(2)*t)/n
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def hinge_value_and_grad(z_in, t_in, grad_z):
     """_forward and _backward in one loop: returns the mean loss (summed in the arrays' dtype)
     and writes grad_z[i] = dL/dz_i."""
@@ -60,7 +60,7 @@ def hinge_value_and_grad(z_in, t_in, grad_z):
 # d/dz_y: -Heaviside(z_i - z_y + 1)/(c*n)   d/dz_i: Heaviside(z_i - z_y + 1)/(c*n)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def multi_margin_forward(z_in, t_in):
     """Mean over rows of the multi-class hinge, labels the argmax of each target row."""
     T = z_in.dtype.type
@@ -79,7 +79,7 @@ def multi_margin_forward(z_in, t_in):
     return total / (z_in.shape[0] * z_in.shape[1])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def multi_margin_backward(z_in, t_in, grad_z):
     """grad_z of the mean multi-class hinge, row by row."""
     T = z_in.dtype.type
@@ -110,7 +110,7 @@ def multi_margin_backward(z_in, t_in, grad_z):
                 grad_z[r, label] += -T(1)/(c*n)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def multi_margin_value_and_grad(z_in, t_in, grad_z):
     """_forward and _backward in one pass: returns the mean multi-class hinge (summed in
     the arrays' dtype) and writes its gradient into grad_z."""

@@ -11,7 +11,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def huber_forward(z_in, t_in):
     """Mean of l(z, t) over flat arrays, accumulated in float64."""
     T = z_in.dtype.type
@@ -26,7 +26,7 @@ def huber_forward(z_in, t_in):
     return total / z_in.shape[0]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def huber_backward(z_in, t_in, grad_z):
     """grad_z[i] = dL/dz_i for L the mean over all elements."""
     T = z_in.dtype.type
@@ -44,7 +44,7 @@ def huber_backward(z_in, t_in, grad_z):
             grad_z[i] = (-t + z)/n
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def huber_value_and_grad(z_in, t_in, grad_z):
     """_forward and _backward in one loop: returns the mean loss (summed in the arrays' dtype)
     and writes grad_z[i] = dL/dz_i."""

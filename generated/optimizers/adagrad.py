@@ -41,7 +41,7 @@ def adagrad_scalars(lr, lr_decay, t):
     return (clr,)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def adagrad_step(param, grad, state_sum, clr, eps, weight_decay):
     """One torch.optim.Adagrad step, in place, over flat C-contiguous arrays of one dtype."""
     T = param.dtype.type

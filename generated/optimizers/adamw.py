@@ -57,7 +57,7 @@ def adamw_scalars(lr, beta1, beta2, t):
     return bias_correction1, bias_correction2, step_size, bias_correction2_sqrt, one_minus_beta1, one_minus_beta2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta2, eps, weight_decay, step_size,
                bias_correction2_sqrt, one_minus_beta1, one_minus_beta2):
     """One torch.optim.AdamW step, in place, over flat C-contiguous arrays of one dtype."""
@@ -93,7 +93,7 @@ def adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta2, eps, weight_decay, s
         exp_avg_sq[i] = v
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def adamw_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta2, eps,
                        weight_decay, step_size, bias_correction2_sqrt, one_minus_beta1,
                        one_minus_beta2):

@@ -68,7 +68,7 @@ def nadam_scalars(lr, beta1, beta2, weight_decay, momentum_decay, t, mu_product)
     return bias_correction2, mu_power, mu, mu_next_power, mu_next, mu_product, grad_coef, exp_avg_coef, one_minus_beta1, one_minus_beta2, decay
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def nadam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, bias_correction2,
                grad_coef, exp_avg_coef, one_minus_beta1, one_minus_beta2):
     """One torch.optim.NAdam step, in place, over flat C-contiguous arrays of one dtype."""
@@ -107,7 +107,7 @@ def nadam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, bias_
         exp_avg_sq[i] = v
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def nadam_decoupled_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay,
                          bias_correction2, grad_coef, exp_avg_coef, one_minus_beta1,
                          one_minus_beta2, decay):

@@ -43,7 +43,7 @@ STEP_SCALARS = ()
 STEP_CARRIED = {}
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def rmsprop_step(param, grad, square_avg, lr, alpha, eps, weight_decay):
     """One torch.optim.RMSprop step, in place, over flat C-contiguous arrays of one dtype."""
     T = param.dtype.type
@@ -68,7 +68,7 @@ def rmsprop_step(param, grad, square_avg, lr, alpha, eps, weight_decay):
         square_avg[i] = v
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def rmsprop_momentum_step(param, grad, square_avg, momentum_buffer, lr, alpha, eps, weight_decay,
                           momentum):
     """One torch.optim.RMSprop step (momentum > 0), in place, over flat C-contiguous arrays of one dtype."""
@@ -99,7 +99,7 @@ def rmsprop_momentum_step(param, grad, square_avg, momentum_buffer, lr, alpha, e
         momentum_buffer[i] = buf
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def rmsprop_centered_step(param, grad, square_avg, grad_avg, lr, alpha, eps, weight_decay):
     """One torch.optim.RMSprop step (centered=True), in place, over flat C-contiguous arrays of one dtype."""
     T = param.dtype.type
@@ -128,7 +128,7 @@ def rmsprop_centered_step(param, grad, square_avg, grad_avg, lr, alpha, eps, wei
         grad_avg[i] = g_avg
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def rmsprop_centered_momentum_step(param, grad, square_avg, grad_avg, momentum_buffer, lr, alpha,
                                    eps, weight_decay, momentum):
     """One torch.optim.RMSprop step (centered=True, momentum > 0), in place, over flat C-contiguous arrays of one dtype."""

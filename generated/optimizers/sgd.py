@@ -36,7 +36,7 @@ STEP_SCALARS = ()
 STEP_CARRIED = {}
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def sgd_step(param, grad, lr, weight_decay):
     """One torch.optim.SGD step, in place, over flat C-contiguous arrays of one dtype."""
     T = param.dtype.type
@@ -53,7 +53,7 @@ def sgd_step(param, grad, lr, weight_decay):
         param[i] = p
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def sgd_momentum_step(param, grad, momentum_buffer, lr, momentum, dampening, weight_decay, first):
     """One torch.optim.SGD step (momentum > 0), in place, over flat C-contiguous arrays of one dtype."""
     T = param.dtype.type
@@ -81,7 +81,7 @@ def sgd_momentum_step(param, grad, momentum_buffer, lr, momentum, dampening, wei
         momentum_buffer[i] = buf
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def sgd_nesterov_step(param, grad, momentum_buffer, lr, momentum, dampening, weight_decay, first):
     """One torch.optim.SGD step (momentum > 0, nesterov=True), in place, over flat C-contiguous arrays of one dtype."""
     T = param.dtype.type

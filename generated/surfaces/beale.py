@@ -20,7 +20,7 @@ WINDOW = ((-4.5, 4.5), (-4.5, 4.5))
 MINIMA = ((3.0, 0.5),)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def beale_value(xy):
     """f(x, y) at the point xy = (x, y), a float array of length 2."""
     T = xy.dtype.type
@@ -31,7 +31,7 @@ def beale_value(xy):
     return f
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def beale_grad(xy, out):
     """out = (df/dx, df/dy) at the point xy = (x, y); both float arrays of length 2."""
     T = xy.dtype.type
@@ -45,7 +45,7 @@ def beale_grad(xy, out):
     out[1] = (T(0.25))*x*(-t0*y - t0 - t1*t2 + T(63)*t1 + t2*y**T(5) + T(16)*x*y*y*y + T(36)*y + T(12))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def beale_grid(xs, ys, out):
     """out[j, i] = f(xs[i], ys[j]): f over the mesh, rows following y (as np.meshgrid)."""
     T = xs.dtype.type

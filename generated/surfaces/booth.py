@@ -20,7 +20,7 @@ WINDOW = ((-10.0, 10.0), (-10.0, 10.0))
 MINIMA = ((1.0, 3.0),)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def booth_value(xy):
     """f(x, y) at the point xy = (x, y), a float array of length 2."""
     T = xy.dtype.type
@@ -30,7 +30,7 @@ def booth_value(xy):
     return f
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def booth_grad(xy, out):
     """out = (df/dx, df/dy) at the point xy = (x, y); both float arrays of length 2."""
     T = xy.dtype.type
@@ -40,7 +40,7 @@ def booth_grad(xy, out):
     out[1] = T(8)*x + T(10)*y + T(-38)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def booth_grid(xs, ys, out):
     """out[j, i] = f(xs[i], ys[j]): f over the mesh, rows following y (as np.meshgrid)."""
     T = xs.dtype.type

@@ -20,7 +20,7 @@ WINDOW = ((-5.0, 5.0), (-5.0, 5.0))
 MINIMA = ((3.0, 2.0), (-2.805118086952745, 3.131312518250573), (-3.779310253377747, -3.28318599128617), (3.584428340330492, -1.848126526964404))
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def himmelblau_value(xy):
     """f(x, y) at the point xy = (x, y), a float array of length 2."""
     T = xy.dtype.type
@@ -30,7 +30,7 @@ def himmelblau_value(xy):
     return f
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def himmelblau_grad(xy, out):
     """out = (df/dx, df/dy) at the point xy = (x, y); both float arrays of length 2."""
     T = xy.dtype.type
@@ -40,7 +40,7 @@ def himmelblau_grad(xy, out):
     out[1] = T(2)*x*x + T(4)*x*y + T(4)*y*y*y - T(26)*y + T(-22)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def himmelblau_grid(xs, ys, out):
     """out[j, i] = f(xs[i], ys[j]): f over the mesh, rows following y (as np.meshgrid)."""
     T = xs.dtype.type

@@ -20,7 +20,7 @@ WINDOW = ((-5.0, 5.0), (-2.0, 2.0))
 MINIMA = ((0.0, 0.0),)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def ravine_value(xy):
     """f(x, y) at the point xy = (x, y), a float array of length 2."""
     T = xy.dtype.type
@@ -30,7 +30,7 @@ def ravine_value(xy):
     return f
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def ravine_grad(xy, out):
     """out = (df/dx, df/dy) at the point xy = (x, y); both float arrays of length 2."""
     T = xy.dtype.type
@@ -40,7 +40,7 @@ def ravine_grad(xy, out):
     out[1] = T(4)*y
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def ravine_grid(xs, ys, out):
     """out[j, i] = f(xs[i], ys[j]): f over the mesh, rows following y (as np.meshgrid)."""
     T = xs.dtype.type

@@ -20,7 +20,7 @@ WINDOW = ((-2.0, 2.0), (-2.0, 2.0))
 MINIMA = ()
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def saddle_value(xy):
     """f(x, y) at the point xy = (x, y), a float array of length 2."""
     T = xy.dtype.type
@@ -30,7 +30,7 @@ def saddle_value(xy):
     return f
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def saddle_grad(xy, out):
     """out = (df/dx, df/dy) at the point xy = (x, y); both float arrays of length 2."""
     T = xy.dtype.type
@@ -40,7 +40,7 @@ def saddle_grad(xy, out):
     out[1] = -T(2)*y
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def saddle_grid(xs, ys, out):
     """out[j, i] = f(xs[i], ys[j]): f over the mesh, rows following y (as np.meshgrid)."""
     T = xs.dtype.type

@@ -18,8 +18,9 @@ from symnn.symbolic import losses as loss_defs
 from symnn.symbolic.derivation import Derivation, y
 from symnn.symbolic.rules import U, kernel_form, stable_elementwise
 
-#: The one place the compiler flags are chosen. error_model="numpy": 1/0 is inf, as in NumPy.
-NJIT = '@njit(cache=True, error_model="numpy")'
+#: The one place the compiler flags are chosen. error_model="numpy": 1/0 is inf, as in NumPy; nogil: the
+#: compiled loops release the GIL, so fits in several threads run at once.
+NJIT = '@njit(cache=True, nogil=True, error_model="numpy")'
 
 
 def docstring_text(text: str) -> str:

@@ -9,6 +9,7 @@ and `loss_module_path` / `loss_name` say where, for the fused loop to inline the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -19,8 +20,20 @@ from symnn.atomic import write_text
 from symnn.runtime.cache import cache_dir, import_file
 
 
+@functools.cache
+def _generator() -> str:
+    """A hash of the code that turns a formula into a module (symnn's symbolic definitions, code
+    generator and kernel representation): a formula's cached module is named by it too, so a symnn
+    that prints kernels differently derives them again instead of loading what an older one wrote."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted([*root.glob("symbolic/*.py"), *root.glob("codegen/*.py"), root / "ir.py"]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _key(formula: str) -> str:
-    return hashlib.sha256(f"{__version__}\n{formula}".encode()).hexdigest()[:16]
+    return hashlib.sha256(f"{_generator()}\n{formula}".encode()).hexdigest()[:16]
 
 
 def activation_name(formula: str) -> str:
