@@ -29,10 +29,13 @@ def builtin_names(kind: str) -> tuple[str, ...]:
 
 
 def activation(name: str):
-    """(forward, backward) kernels of a built-in activation, or of a formula in x."""
+    """(forward, backward) kernels of a built-in activation, or of a formula in x. A parameterised
+    one's take its parameters after the arrays (`leaky_relu_forward_with(x_in, y_out, slope)`)."""
     if name in builtin_names("activations"):
         mod = generated(f"activations.{name}")
-        return getattr(mod, f"{name}_forward"), getattr(mod, f"{name}_backward")
+        index = generated("activations")
+        suffix = index.WITH if name in index.PARAMETERS else ""
+        return getattr(mod, f"{name}_forward{suffix}"), getattr(mod, f"{name}_backward{suffix}")
     from symnn.runtime import custom  # a user's formula: derived and compiled on first use
 
     if not custom.is_formula(name):
@@ -64,11 +67,14 @@ def loss_kernel(name: str, n_outputs: int, index: Callable[[str], Any] | None = 
 
 def loss(name: str, n_outputs: int):
     """(forward, backward, value_and_grad, rows) kernels of a loss; rows: whether they take (N, C)
-    arrays. value_and_grad does forward and backward in one pass, returning the mean loss."""
+    arrays. value_and_grad does forward and backward in one pass, returning the mean loss. A
+    parameterised loss's kernels take its parameters last (`huber_value_and_grad_with(z, t, g, delta)`)."""
     module, kernel, rows = loss_kernel(name, n_outputs)
     mod = generated(f"losses.{module}")
-    return (getattr(mod, f"{kernel}_forward"), getattr(mod, f"{kernel}_backward"),
-            getattr(mod, f"{kernel}_value_and_grad"), rows)
+    index = generated("losses")
+    suffix = index.WITH if kernel in index.PARAMETERS else ""
+    return (getattr(mod, f"{kernel}_forward{suffix}"), getattr(mod, f"{kernel}_backward{suffix}"),
+            getattr(mod, f"{kernel}_value_and_grad{suffix}"), rows)
 
 
 def dense() -> ModuleType:

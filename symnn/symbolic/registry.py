@@ -7,7 +7,7 @@ from functools import cache
 
 from symnn.errors import UserInputError
 from symnn.symbolic import losses
-from symnn.symbolic.activations import ACTIVATIONS, x
+from symnn.symbolic.activations import ACTIVATIONS, PARAMETERS, x
 from symnn.symbolic.dense import derive_dense
 from symnn.symbolic.derivation import Derivation, derive_elementwise
 from symnn.symbolic.optimizers import OPTIMIZERS, derive_optimizer
@@ -15,7 +15,8 @@ from symnn.symbolic.surfaces import SURFACES, derive_surface
 
 
 def _activation(name: str) -> Callable[[], Derivation]:
-    return lambda: derive_elementwise(name, ACTIVATIONS[name][0], x, ACTIVATIONS[name][1])
+    return lambda: derive_elementwise(name, ACTIVATIONS[name][0], x, ACTIVATIONS[name][1],
+                                      parameters=PARAMETERS.get(name, ()))
 
 
 def _loss(name: str) -> Callable[[], Derivation]:
