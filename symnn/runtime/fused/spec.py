@@ -92,13 +92,14 @@ def _spec(model, optimizer) -> dict | None:
     for layer in model.layers:
         if type(layer) is Dense:
             layers.append(("dense", layer.n_in, layer.n_out))
-        elif type(layer) is Activation and layer.name in builtin:
+        elif type(layer) is Activation and layer.name in builtin and not layer.options:
             layers.append(("activation", layer.name))
-        else:
+        else:  # parameters other than the defaults run per layer until the lead wires them in here
             return None
     plan = plan_of(optimizer)
     kernel = None if plan is None else plan.kernel
-    if kernel is None or model.loss_fn.name not in kernels.builtin_names("losses") or not layers or layers[0][0] != "dense":
+    if kernel is None or model.loss_fn.name not in kernels.builtin_names("losses") or not layers or layers[0][0] != "dense" \
+            or model.loss_fn.options:  # (as an activation's parameters: per layer until wired in)
         return None
     return {"layers": layers, "loss": model.loss_fn.name, "optimizer": kernel, "dtype": model.dtype.name}
 
