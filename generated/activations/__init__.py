@@ -9,5 +9,5 @@ NAMES = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'so
 INIT = {'identity': 'xavier', 'step': 'xavier', 'sigmoid': 'xavier', 'tanh': 'xavier', 'relu': 'he', 'leaky_relu': 'he', 'elu': 'he', 'softplus': 'xavier', 'silu': 'he', 'gelu': 'he', 'gelu_tanh': 'he', 'mish': 'xavier', 'selu': 'xavier'}
 WITH = '_with'
 PARAMETERS = {'leaky_relu': (('slope', 0.01),), 'elu': (('alpha', 1.0),), 'softplus': (('beta', 1.0), ('threshold', 20.0))}
-RANGES = {'leaky_relu': {'slope': ('finite', 'any finite number')}, 'elu': {'alpha': ('positive', 'a finite number > 0')}, 'softplus': {'beta': ('positive', 'a finite number > 0'), 'threshold': ('finite', 'any finite number')}}
+RANGES = {'leaky_relu': {'slope': ('finite', 'a finite number')}, 'elu': {'alpha': ('positive', 'a finite number > 0')}, 'softplus': {'beta': ('positive', 'a finite number > 0'), 'threshold': ('finite', 'a finite number')}}
 APPROXIMATE = {'gelu:none': 'gelu', 'gelu:tanh': 'gelu_tanh'}

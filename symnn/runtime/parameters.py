@@ -8,6 +8,7 @@ estimators and model files: `name:key=value[,key=value]` (`leaky_relu:slope=0.2`
 
 from __future__ import annotations
 
+import importlib
 import math
 
 from symnn.errors import UserInputError
@@ -79,8 +80,9 @@ def spelling(name: str, given: dict[str, float]) -> str:
 
 
 def described(kind: str) -> dict[str, str]:
-    """name -> "key=default, ..." for every parameterised name of a kind (the CLI's help, --list)."""
-    table = kernels.generated(kind).PARAMETERS
+    """name -> "key=default, ..." for every parameterised name of a kind (the CLI's help): read from
+    the generated index alone, so that `--help` loads no kernel."""
+    table = importlib.import_module(f"symnn.generated.{kind}").PARAMETERS
     return {name: ", ".join(f"{k}={d:g}" for k, d in ps) for name, ps in table.items()}
 
 

@@ -22,7 +22,7 @@ y = sp.Symbol("y", real=True)
 #: A parameter's valid values, by the key a definition declares: the text said when a value is
 #: refused, and the SymPy assumptions its symbol is made with (so that SymPy derives for those values).
 RANGES: dict[str, tuple[str, dict[str, bool]]] = {
-    "finite": ("any finite number", {"real": True}),
+    "finite": ("a finite number", {"real": True}),
     "positive": ("a finite number > 0", {"positive": True}),
 }
 
