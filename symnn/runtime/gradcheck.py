@@ -35,16 +35,19 @@ def _away_from_kinks(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def check_activation(name: str, rng: np.random.Generator) -> Row:
-    forward, backward = kernels.activation(name)
+    """The activation's kernels (with its parameters at their defaults, `name:key=value` others)."""
+    from symnn.runtime.layers import Activation
+
+    layer = Activation(name)
     x = _away_from_kinks(rng, 64)
     y = np.empty_like(x)
-    forward(x, y)
+    layer.forward(x, y)
     g = rng.normal(size=x.shape)
     analytic = np.empty_like(x)
-    backward(x, y, g, analytic)
+    layer.backward(x, y, g, analytic, [])
     yp, ym = np.empty_like(x), np.empty_like(x)
-    forward(x + H, yp)
-    forward(x - H, ym)
+    layer.forward(x + H, yp)
+    layer.forward(x - H, ym)
     return _row(name, "activation", analytic, g * (yp - ym) / (2 * H))
 
 
@@ -175,7 +178,7 @@ def check(names: list[str] | None = None, seed: int = 0) -> list[Row]:
             rows += check_dense(rng)
         elif name in losses:
             rows += [row for k in _widths(name) for row in check_loss(name, rng, k)]
-        elif name in activations or any(ch in name for ch in "x("):
+        elif name.partition(":")[0] in activations or any(ch in name for ch in "x("):
             rows.append(check_activation(name, rng))
         else:
             raise UserInputError(f"unknown name {name!r} for gradcheck; use an activation, a loss, dense, "
