@@ -67,8 +67,8 @@ def init_families() -> dict[str, str]:
 
 
 def parameter_exports(table: dict[str, tuple[Parameter, ...]]) -> dict[str, dict]:
-    """WITH (the parameterised kernels' suffix), PARAMETERS (name -> ((parameter, default), ...)) and RANGES (name -> {parameter: (range key,
-    its text)}) as a generated index holds them (activations and losses alike)."""
+    """WITH (the parameterised kernels' suffix), PARAMETERS (name -> ((parameter, default), ...)) and
+    RANGES (name -> {parameter: (range key, its text)}), as a generated index holds them."""
     return {"WITH": WITH, "PARAMETERS": {name: tuple((p.name, p.default) for p in ps) for name, ps in table.items()},
             "RANGES": {name: {p.name: (p.range, RANGES[p.range][0]) for p in ps} for name, ps in table.items()}}
 
