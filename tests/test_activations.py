@@ -112,7 +112,7 @@ def test_float32_kernels_compute_in_float32(name):
     assert ys.dtype == np.float32 and gx.dtype == np.float32
     from numba import njit
 
-    for kernel in kernels.activation(name):  # recompiled uncached: cached code cannot be inspected
+    for kernel in kernels.activation(name, parameterised=True):  # recompiled uncached: cached code cannot be inspected
         fresh = njit(error_model="numpy")(kernel.py_func)
         arrays = 2 if "_forward" in kernel.__name__ else 4
         parameters = len(PARAMETERS.get(name, ()))  # scalars of the arrays' dtype (the kernel casts others)

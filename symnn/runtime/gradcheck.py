@@ -35,19 +35,25 @@ def _away_from_kinks(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def check_activation(name: str, rng: np.random.Generator) -> Row:
-    """The activation's kernels (with its parameters at their defaults, `name:key=value` others)."""
-    from symnn.runtime.layers import Activation
+    """The activation's kernels: a name's (parameters at their defaults), or with `name:key=value`
+    the kernels taking parameters (symnn.runtime.kernels.activation), at those values."""
+    if ":" in name:
+        from symnn.runtime.layers import Activation
 
-    layer = Activation(name)
+        layer = Activation(name)
+        forward = lambda x, y: layer.forward(x, y)  # noqa: E731
+        backward = lambda x, y, g, gx: layer.backward(x, y, g, gx, [])  # noqa: E731
+    else:
+        forward, backward = kernels.activation(name)
     x = _away_from_kinks(rng, 64)
     y = np.empty_like(x)
-    layer.forward(x, y)
+    forward(x, y)
     g = rng.normal(size=x.shape)
     analytic = np.empty_like(x)
-    layer.backward(x, y, g, analytic, [])
+    backward(x, y, g, analytic)
     yp, ym = np.empty_like(x), np.empty_like(x)
-    layer.forward(x + H, yp)
-    layer.forward(x - H, ym)
+    forward(x + H, yp)
+    forward(x - H, ym)
     return _row(name, "activation", analytic, g * (yp - ym) / (2 * H))
 
 

@@ -78,7 +78,7 @@ class Activation:
             if name in kernels.builtin_names("activations") else _no_parameters(name, {**spelled, **parameters})
         #: The parameters that differ from torch's defaults (repr, model files; the fused loop runs none).
         self.options = params.options("activations", name, self.values)
-        self._forward, self._backward = kernels.activation(self.name)
+        self._forward, self._backward = kernels.activation(self.name, parameterised=True)
 
     def parameters(self) -> list[np.ndarray]:
         return []

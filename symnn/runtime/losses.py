@@ -42,9 +42,10 @@ class Loss:
 
     def __init__(self, name: str, n_outputs: int, parameters: dict | None = None) -> None:
         self.name, self.n_outputs = name, n_outputs
-        self._forward, self._backward, self._value_and_grad, self._rows = kernels.loss(name, n_outputs)
         kernel = kernels.loss_kernel(name, n_outputs)[1]
         self.values = params.resolve("losses", kernel, parameters or {})
+        self._forward, self._backward, self._value_and_grad, self._rows = (
+            kernels.loss(name, n_outputs, parameterised=True) if self.values else kernels.loss(name, n_outputs))
         #: The parameters that differ from torch's defaults (repr, model files; the fused loop runs none).
         self.options = params.options("losses", kernel, self.values)
         why = width_error(name, n_outputs)
