@@ -119,13 +119,19 @@ def _add_train_options(t: argparse.ArgumentParser) -> None:
     t.add_argument("--n-samples", type=_positive_int, help="generated sets: the number of points (default: per set)")
     t.add_argument("--target", help="with csv:PATH, the target column's name (default: the last)")
     t.add_argument("--layers", type=_layers, help="sizes, e.g. 2,16,16,1 (default: inputs,16,16,outputs)")
-    t.add_argument("--activation", default="relu", help="a registered activation or a formula in x")
+    from symnn.runtime.parameters import described  # the generated indexes' parameters and defaults
+
+    acts = "; ".join(f"{n}:{d}" for n, d in described("activations").items())
+    t.add_argument("--activation", default="relu", help="a registered activation or a formula in x; "
+                   f"parameters as NAME:KEY=VALUE[,KEY=VALUE], defaults {acts} (e.g. leaky_relu:slope=0.2); "
+                   "gelu_tanh: GELU's tanh approximation")
     from symnn.generated import losses  # the generated index: every loss symnn generate wrote, its facts
 
     wide = ", ".join(f"{w} ({n} with one output per class)" for n, w in losses.WIDE.items())
+    with_values = "; ".join(f"{n}:{d}" for n, d in described("losses").items())
     t.add_argument("--loss", help=f"{', '.join(losses.NAMES)}, {wide}; mse, mae and huber also fit 0/1 labels "
                    "with one output (default: binary_cross_entropy for 2 classes, cross_entropy for more, mse "
-                   "for regression)")
+                   f"for regression); parameters as NAME:KEY=VALUE, defaults {with_values} (e.g. huber:delta=2)")
     t.add_argument("--optimizer", default="adam", help=_optimizer_help())
     t.add_argument("--lr", type=_nonneg_float, help="learning rate (default: the optimizer's, 0.01 for adam)")
     t.add_argument("--momentum", type=_nonneg_float, help="momentum of sgd, momentum, nesterov or rmsprop "
@@ -255,7 +261,7 @@ def cmd_derive(args: argparse.Namespace) -> int:
 
     if args.list:
         for kind, table in registry.DEFINITIONS.items():
-            names = [*table, *OPTIMIZER_ALIASES] if kind == "optimizer" else list(table)
+            names = [*table, *OPTIMIZER_ALIASES] if kind == "optimizer" else [registry.listed(n) for n in table]
             print(f"{kind + 'es' if kind.endswith('s') else kind + 's':12} {' '.join(names)}")
         return 0
     derivations = []

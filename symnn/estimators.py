@@ -15,8 +15,10 @@ for that many epochs), `beta_1`, `beta_2`, `epsilon`, `momentum`, `nesterovs_mom
 Two differ, and say so: `alpha` is the optimizer's `weight_decay` (PyTorch's L2 term added to every
 parameter's gradient, biases included), not MLPClassifier's penalty divided by the number of samples;
 `learning_rate` is a symnn schedule ('constant', 'step', 'exponential', 'cosine'), not
-MLPClassifier's 'invscaling'/'adaptive'. symnn's own: `loss` (None: cross-entropy for classes, MSE
-for regression), `init` and `dtype`. 'lbfgs' is not offered: symnn trains by mini-batch gradients.
+MLPClassifier's 'invscaling'/'adaptive'. symnn's own: `loss` (None: cross-entropy for classes,
+MSE for regression; a parameterised one as 'huber:delta=2'), `init` and `dtype`. A parameterised
+activation is spelled the same way: `activation='leaky_relu:slope=0.2'`, 'gelu_tanh'. 'lbfgs' is
+not offered: symnn trains by mini-batch gradients.
 """
 
 from __future__ import annotations
@@ -184,7 +186,8 @@ class _SymnnMLP(BaseEstimator):
         self.n_iter_ = len(curve)
         self.n_layers_ = len(self._hidden_sizes()) + 2
         self.n_outputs_ = n_out
-        self.out_activation_ = {"binary_cross_entropy": "logistic", "cross_entropy": "softmax"}.get(loss, "identity")
+        self.out_activation_ = {"binary_cross_entropy": "logistic", "cross_entropy": "softmax"}.get(
+            model.loss_fn.name, "identity")
         self.coefs_ = [layer.W.T.copy() for layer in model.layers if hasattr(layer, "W")]
         self.intercepts_ = [layer.b.copy() for layer in model.layers if hasattr(layer, "b")]
         return self

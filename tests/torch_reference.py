@@ -146,7 +146,14 @@ class _Step(torch.autograd.Function):
 TORCH_ACTIVATIONS: dict[str, Callable] = {
     "identity": lambda x: x * 1, "step": _Step.apply, "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu,
     "leaky_relu": F.leaky_relu, "elu": F.elu, "softplus": F.softplus, "silu": F.silu, "gelu": F.gelu,
-    "mish": F.mish, "selu": F.selu,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"), "mish": F.mish, "selu": F.selu,
+}
+
+#: torch's function of a parameterised activation at symnn's parameter values (symnn's names -> torch's keywords).
+TORCH_PARAMETERISED: dict[str, Callable] = {
+    "leaky_relu": lambda x, slope: F.leaky_relu(x, negative_slope=slope),
+    "elu": lambda x, alpha: F.elu(x, alpha=alpha),
+    "softplus": lambda x, beta, threshold: F.softplus(x, beta=beta, threshold=threshold),
 }
 
 
@@ -157,15 +164,16 @@ def torch_activation(name: str) -> Callable:
     return TORCH_ACTIVATIONS[name]
 
 
-def torch_loss(loss: str, z, t):
+def torch_loss(loss: str, z, t, **parameters):
     """torch's loss (reduction='mean') of symnn's built-in loss, on logits/outputs z and targets t
-    (class indices for cross_entropy and a multi-output hinge, floats otherwise)."""
+    (class indices for cross_entropy and a multi-output hinge, floats otherwise); `parameters`:
+    a parameterised loss's values (huber's delta)."""
     if loss == "mse":
         return F.mse_loss(z, t)
     if loss == "mae":
         return F.l1_loss(z, t)
     if loss == "huber":
-        return F.huber_loss(z, t)
+        return F.huber_loss(z, t, delta=parameters.get("delta", 1.0))
     if loss == "cross_entropy":
         return F.cross_entropy(z, t)
     if loss == "binary_cross_entropy":

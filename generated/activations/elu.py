@@ -2,8 +2,10 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-forward:  y = Piecewise((exp(x) - 1, x <= 0), (x, True))
-dy/dx:    Piecewise((exp(x), x <= 0), (1, True))
+forward:  y = Piecewise((alpha*(exp(x) - 1), x <= 0), (x, True))
+dy/dx:    Piecewise((alpha*exp(x), x <= 0), (1, True))
+parameters: alpha (default 1): arguments of the kernels named *_with; the kernels without the
+suffix are these at the defaults (the fused training loop's)
 kernel rewrite rules: expm1
 """
 
@@ -33,5 +35,32 @@ def elu_backward(x_in, y_in, grad_y, grad_x):
         g = grad_y[i]
         if (x <= T(0)):
             grad_x[i] = g*math.exp(x)
+        else:
+            grad_x[i] = g
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def elu_forward_with(x_in, y_out, alpha):
+    """y_out[i] = elu(x_in[i]) over flat arrays, with alpha given."""
+    T = x_in.dtype.type
+    alpha = T(alpha)
+    for i in range(x_in.shape[0]):
+        x = x_in[i]
+        if (x <= T(0)):
+            y_out[i] = alpha*math.expm1(x)
+        else:
+            y_out[i] = x
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def elu_backward_with(x_in, y_in, grad_y, grad_x, alpha):
+    """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y, with alpha given."""
+    T = x_in.dtype.type
+    alpha = T(alpha)
+    for i in range(x_in.shape[0]):
+        x = x_in[i]
+        g = grad_y[i]
+        if (x <= T(0)):
+            grad_x[i] = alpha*g*math.exp(x)
         else:
             grad_x[i] = g

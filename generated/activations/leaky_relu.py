@@ -2,8 +2,10 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-forward:  y = Piecewise((x, x > 0), (x/100, True))
-dy/dx:    Piecewise((1, x > 0), (1/100, True))
+forward:  y = Piecewise((x, x > 0), (slope*x, True))
+dy/dx:    Piecewise((1, x > 0), (slope, True))
+parameters: slope (default 0.01): arguments of the kernels named *_with; the kernels without the
+suffix are these at the defaults (the fused training loop's)
 """
 
 import math
@@ -34,3 +36,30 @@ def leaky_relu_backward(x_in, y_in, grad_y, grad_x):
             grad_x[i] = g
         else:
             grad_x[i] = (T(0.01))*g
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def leaky_relu_forward_with(x_in, y_out, slope):
+    """y_out[i] = leaky_relu(x_in[i]) over flat arrays, with slope given."""
+    T = x_in.dtype.type
+    slope = T(slope)
+    for i in range(x_in.shape[0]):
+        x = x_in[i]
+        if (x > T(0)):
+            y_out[i] = x
+        else:
+            y_out[i] = slope*x
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def leaky_relu_backward_with(x_in, y_in, grad_y, grad_x, slope):
+    """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y, with slope given."""
+    T = x_in.dtype.type
+    slope = T(slope)
+    for i in range(x_in.shape[0]):
+        x = x_in[i]
+        g = grad_y[i]
+        if (x > T(0)):
+            grad_x[i] = g
+        else:
+            grad_x[i] = g*slope

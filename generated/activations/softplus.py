@@ -2,9 +2,11 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-forward:  y = log(exp(x) + 1)
-dy/dx:    1 - exp(-y)
-kernel rewrite rules: expm1, stable_softplus
+forward:  y = Piecewise((x, threshold < beta*x), (log(exp(beta*x) + 1)/beta, True))
+dy/dx:    Piecewise((1, threshold < beta*x), (exp(beta*x)/(exp(beta*x) + 1), True))
+parameters: beta (default 1), threshold (default 20): arguments of the kernels named *_with; the kernels without the
+suffix are these at the defaults (the fused training loop's)
+kernel rewrite rules: stable_softplus
 """
 
 import math
@@ -18,7 +20,10 @@ def softplus_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        y_out[i] = (max(x, T(0)) + math.log1p(math.exp(-abs(x))))
+        if (x > T(20)):
+            y_out[i] = x
+        else:
+            y_out[i] = (max(x, T(0)) + math.log1p(math.exp(-abs(x))))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -26,6 +31,40 @@ def softplus_backward(x_in, y_in, grad_y, grad_x):
     """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y."""
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
-        y = y_in[i]
+        x = x_in[i]
         g = grad_y[i]
-        grad_x[i] = -g*math.expm1(-y)
+        if (x > T(20)):
+            grad_x[i] = g
+        else:
+            t0 = math.exp(x)
+            grad_x[i] = g*t0/(t0 + T(1))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def softplus_forward_with(x_in, y_out, beta, threshold):
+    """y_out[i] = softplus(x_in[i]) over flat arrays, with beta, threshold given."""
+    T = x_in.dtype.type
+    beta = T(beta)
+    threshold = T(threshold)
+    for i in range(x_in.shape[0]):
+        x = x_in[i]
+        if (threshold < beta*x):
+            y_out[i] = x
+        else:
+            y_out[i] = (max(beta*x, T(0)) + math.log1p(math.exp(-abs(beta*x))))/beta
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def softplus_backward_with(x_in, y_in, grad_y, grad_x, beta, threshold):
+    """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y, with beta, threshold given."""
+    T = x_in.dtype.type
+    beta = T(beta)
+    threshold = T(threshold)
+    for i in range(x_in.shape[0]):
+        x = x_in[i]
+        g = grad_y[i]
+        if (threshold < beta*x):
+            grad_x[i] = g
+        else:
+            t0 = math.exp(beta*x)
+            grad_x[i] = g*t0/(t0 + T(1))

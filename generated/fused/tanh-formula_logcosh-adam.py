@@ -1,4 +1,4 @@
-"""Fused training loop: activations tanh; loss loss_c273bffaa6e86fbb; adam_step.
+"""Fused training loop: activations tanh; loss loss_4b8ba9b56d4d7e48; adam_step.
 
 Assembled by symnn.runtime.fused.assemble from its template and the kernels of symnn.generated,
 into symnn's cache folder under a hash of this text: do not edit by hand.
@@ -12,7 +12,7 @@ from numba import njit
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
 
 ACTIVATIONS = ('tanh',)
-LOSS = 'loss_c273bffaa6e86fbb'
+LOSS = 'loss_4b8ba9b56d4d7e48'
 OPTIMIZER = 'adam_step'
 ROLES = {'state': ('exp_avg', 'exp_avg_sq'), 'hyper': ('beta2', 'eps', 'weight_decay'), 'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset')
@@ -91,7 +91,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         tanh_forward__x = x_in[i]
                         y_out[i] = math.tanh(tanh_forward__x)
             # the loss: the batch's mean, and the gradient of the outputs
-            # loss_c273bffaa6e86fbb_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
+            # loss_4b8ba9b56d4d7e48_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
             t_in = view1(AV, t_offset, mb * n_t)
             grad_z = view1(GV, z_offset, mb * n_last)

@@ -12,3 +12,6 @@ OUTPUTS = {'mse': (1, None), 'mae': (1, None), 'huber': (1, None), 'cross_entrop
 WIDE = {'hinge': 'multi_margin'}
 MODULES = {'mse': 'mse', 'mae': 'mae', 'huber': 'huber', 'cross_entropy': 'cross_entropy', 'binary_cross_entropy': 'binary_cross_entropy', 'hinge': 'hinge', 'poisson_nll': 'poisson_nll', 'multi_margin': 'hinge'}
 INSTEAD = {'cross_entropy': 'use binary_cross_entropy for one output', 'binary_cross_entropy': 'use cross_entropy for several classes', 'multi_margin': 'use hinge, which is multi_margin with more than one output'}
+WITH = '_with'
+PARAMETERS = {'huber': (('delta', 1.0),)}
+RANGES = {'huber': {'delta': ('positive', 'a finite number > 0')}}

@@ -2,8 +2,10 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-l(z, t) = Piecewise((Abs(t - z) - 1/2, Abs(t - z) >= 1), ((-t + z)**2/2, True)), averaged over all n elements
-dL/dz_i = Piecewise((-sign(t - z), Abs(t - z) >= 1), (-t + z, True))/n
+l(z, t) = Piecewise((delta*(-delta/2 + Abs(t - z)), delta <= Abs(t - z)), ((-t + z)**2/2, True)), averaged over all n elements
+dL/dz_i = Piecewise((-delta*sign(t - z), delta <= Abs(t - z)), (-t + z, True))/n
+parameters: delta (default 1): arguments of the kernels named *_with; the kernels without the
+suffix are these at the defaults (the fused training loop's)
 """
 
 import math
@@ -63,6 +65,67 @@ def huber_value_and_grad(z_in, t_in, grad_z):
         elif (abs(t - z) >= T(1)) and (t - z < T(0)):
             grad_z[i] = T(1)/(n)
         elif (abs(t - z) >= T(1)):
+            grad_z[i] = T(0)
+        else:
+            grad_z[i] = (-t + z)/n
+    return total / T(z_in.shape[0])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def huber_forward_with(z_in, t_in, delta):
+    """Mean of l(z, t) over flat arrays (delta given), accumulated in float64."""
+    T = z_in.dtype.type
+    delta = T(delta)
+    total = 0.0
+    for i in range(z_in.shape[0]):
+        z = z_in[i]
+        t = t_in[i]
+        if (delta <= abs(t - z)):
+            total += delta*(-T(0.5)*delta + abs(t - z))
+        else:
+            total += (T(0.5))*(-t + z)*(-t + z)
+    return total / z_in.shape[0]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def huber_backward_with(z_in, t_in, grad_z, delta):
+    """grad_z[i] = dL/dz_i for L the mean over all elements (delta given)."""
+    T = z_in.dtype.type
+    delta = T(delta)
+    n = T(z_in.shape[0])
+    for i in range(z_in.shape[0]):
+        z = z_in[i]
+        t = t_in[i]
+        if (delta <= abs(t - z)) and (t - z > T(0)):
+            grad_z[i] = -delta/n
+        elif (delta <= abs(t - z)) and (t - z < T(0)):
+            grad_z[i] = delta/n
+        elif (delta <= abs(t - z)):
+            grad_z[i] = T(0)
+        else:
+            grad_z[i] = (-t + z)/n
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def huber_value_and_grad_with(z_in, t_in, grad_z, delta):
+    """_forward and _backward in one loop: returns the mean loss (summed in the arrays' dtype)
+    and writes grad_z[i] = dL/dz_i (delta given)."""
+    T = z_in.dtype.type
+    delta = T(delta)
+    n = T(z_in.shape[0])
+    total = T(0)
+    for i in range(z_in.shape[0]):
+        z = z_in[i]
+        t = t_in[i]
+        if (delta <= abs(t - z)):
+            total += delta*(-T(0.5)*delta + abs(t - z))
+        else:
+            total += (T(0.5))*(-t + z)*(-t + z)
+        if (delta <= abs(t - z)) and (t - z > T(0)):
+            grad_z[i] = -delta/n
+        elif (delta <= abs(t - z)) and (t - z < T(0)):
+            grad_z[i] = delta/n
+        elif (delta <= abs(t - z)):
             grad_z[i] = T(0)
         else:
             grad_z[i] = (-t + z)/n

@@ -15,12 +15,18 @@ from symnn import ir
 from symnn.codegen import printer
 from symnn.symbolic import dense as dense_def
 from symnn.symbolic import losses as loss_defs
-from symnn.symbolic.derivation import Derivation, y
+from symnn.symbolic.derivation import WITH, Derivation, Parameter, defaults, y
 from symnn.symbolic.rules import U, kernel_form, stable_elementwise
 
 #: The one place the compiler flags are chosen. error_model="numpy": 1/0 is inf, as in NumPy; nogil: the
 #: compiled loops release the GIL, so fits in several threads run at once.
 NJIT = '@njit(cache=True, nogil=True, error_model="numpy")'
+
+# A parameterised definition (leaky_relu's slope, huber's delta) has kernels taking its parameters
+# as trailing arguments, named with the suffix WITH (`leaky_relu_forward_with(x_in, y_out, slope)`):
+# one compiled kernel serves every value, and the runtime calls them for every value. Beside them,
+# under the plain names, the same kernels at the defaults: the ones the fused loop
+# (symnn.runtime.fused) inlines until it passes parameters itself.
 
 
 def docstring_text(text: str) -> str:
@@ -90,6 +96,11 @@ def _needs_u(expr: sp.Expr, x: sp.Symbol) -> list[ir.Stmt]:
 _G = sp.Symbol("g", real=True)
 
 
+def _casts(parameters: tuple[Parameter, ...]) -> list[ir.Stmt]:
+    """`slope = T(slope)`: each parameter in the arrays' dtype, as the optimizers' scalars."""
+    return [ir.Assign(p.name, f"{ir.DTYPE}({p.name})") for p in parameters]
+
+
 def _activation_forms(d: Derivation) -> tuple[sp.Symbol, sp.Expr, sp.Expr, list[str]]:
     """(x, the forward and backward kernel forms, the rewrite rules applied)."""
     (xname, dydx), = d.gradients.items()
@@ -100,26 +111,37 @@ def _activation_forms(d: Derivation) -> tuple[sp.Symbol, sp.Expr, sp.Expr, list[
 
 
 def activation_kernels(d: Derivation) -> list[ir.Kernel]:
-    """`<name>_forward(x_in, y_out)` and `<name>_backward(x_in, y_in, grad_y, grad_x)`."""
-    name = d.name
-    if not name.isidentifier():
-        raise ValueError(f"kernel name {name!r} is not a Python identifier")
+    """`<name>_forward(x_in, y_out)` and `<name>_backward(x_in, y_in, grad_y, grad_x)`; for a
+    parameterised definition these are at its defaults, and `<name>_forward_with(x_in, y_out, p...)`,
+    `<name>_backward_with(x_in, y_in, grad_y, grad_x, p...)` take the parameters (WITH)."""
+    if not d.name.isidentifier():
+        raise ValueError(f"kernel name {d.name!r} is not a Python identifier")
     x, fwd, bwd, _ = _activation_forms(d)
+    at = defaults(d.parameters)
+    kernels = _activation_pair(d.name, x, fwd.subs(at), bwd.subs(at), ())
+    return kernels + (_activation_pair(d.name, x, fwd, bwd, d.parameters) if d.parameters else [])
+
+
+def _activation_pair(name: str, x: sp.Symbol, fwd: sp.Expr, bwd: sp.Expr,
+                     parameters: tuple[Parameter, ...]) -> list[ir.Kernel]:
+    suffix, extra = (WITH, tuple(p.name for p in parameters)) if parameters else ("", ())
     forward = _elementwise("x_in", _loads(fwd, {x: "x_in[i]"}) + _needs_u(fwd, x) + printer.lower("y_out[i]", fwd))
     loads = _loads(bwd, {x: "x_in[i]", y: "y_in[i]", _G: "grad_y[i]"})
     backward = _elementwise("x_in", loads + _needs_u(bwd, x) + printer.lower("grad_x[i]", bwd))
-    return [_kernel(f"{name}_forward", ("x_in", "y_out"), f"y_out[i] = {name}(x_in[i]) over flat arrays.",
-                    [_dtype("x_in"), forward]),
-            _kernel(f"{name}_backward", ("x_in", "y_in", "grad_y", "grad_x"),
-                    "grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y.",
-                    [_dtype("x_in"), backward])]
+    given = f", with {', '.join(extra)} given" if extra else ""
+    return [_kernel(f"{name}_forward{suffix}", ("x_in", "y_out", *extra),
+                    f"y_out[i] = {name}(x_in[i]) over flat arrays{given}.",
+                    [_dtype("x_in"), *_casts(parameters), forward]),
+            _kernel(f"{name}_backward{suffix}", ("x_in", "y_in", "grad_y", "grad_x", *extra),
+                    f"grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y{given}.",
+                    [_dtype("x_in"), *_casts(parameters), backward])]
 
 
 def activation_module(d: Derivation, source: str) -> str:
     """The module of an activation's kernels (`activation_kernels`)."""
     kernels = activation_kernels(d)
     (_, dydx), = d.gradients.items()
-    summary = [f"forward:  y = {sp.sstr(d.forward)}", f"dy/dx:    {sp.sstr(dydx)}"]
+    summary = [f"forward:  y = {sp.sstr(d.forward)}", f"dy/dx:    {sp.sstr(dydx)}", *_parameter_lines(d.parameters)]
     rules = _activation_forms(d)[3]
     if rules:
         summary.append(f"kernel rewrite rules: {', '.join(rules)}")
@@ -142,38 +164,56 @@ def _in_dtype(count: str) -> tuple[ir.Assign, ir.Return]:
 
 def elementwise_loss_kernels(loss: loss_defs.ElementwiseLoss) -> list[ir.Kernel]:
     """`<name>_forward(z_in, t_in) -> mean loss`, `<name>_backward(z_in, t_in, grad_z)` and
-    `<name>_value_and_grad(z_in, t_in, grad_z) -> mean loss`, both in one loop."""
-    z, t = loss_defs.z, loss_defs.t
+    `<name>_value_and_grad(z_in, t_in, grad_z) -> mean loss`, both in one loop; for a parameterised
+    loss these are at its defaults, and `<name>_forward_with(z_in, t_in, p...)`, ... take them (WITH)."""
     fwd, bwd, _ = _elementwise_loss_forms(loss)
-    name = loss.name
+    at = defaults(loss.parameters)
+    kernels = _loss_kernels(loss.name, fwd.subs(at), bwd.subs(at), ())
+    return kernels + (_loss_kernels(loss.name, fwd, bwd, loss.parameters) if loss.parameters else [])
+
+
+def _loss_kernels(name: str, fwd: sp.Expr, bwd: sp.Expr, parameters: tuple[Parameter, ...]) -> list[ir.Kernel]:
+    z, t = loss_defs.z, loss_defs.t
+    suffix, extra = (WITH, tuple(p.name for p in parameters)) if parameters else ("", ())
+    given = f" ({', '.join(extra)} given)" if extra else ""
+    casts = _casts(parameters)
     names = {z: "z_in[i]", t: "t_in[i]"}
     count = ir.Assign("n", "T(z_in.shape[0])")
     total, mean = ir.Assign("total", "0.0"), ir.Return("total / z_in.shape[0]")
     total_t, mean_t = _in_dtype("z_in.shape[0]")
     both = sp.Tuple(fwd, bwd)
     return [
-        _kernel(f"{name}_forward", ("z_in", "t_in"), "Mean of l(z, t) over flat arrays, accumulated in float64.",
-                [_dtype("z_in"), total,
+        _kernel(f"{name}_forward{suffix}", ("z_in", "t_in", *extra),
+                f"Mean of l(z, t) over flat arrays{given}, accumulated in float64.",
+                [_dtype("z_in"), *casts, total,
                  _elementwise("z_in", _loads(fwd, names) + _needs_u(fwd, z) + printer.lower("total", fwd, "+=")),
                  mean]),
-        _kernel(f"{name}_backward", ("z_in", "t_in", "grad_z"),
-                "grad_z[i] = dL/dz_i for L the mean over all elements.",
-                [_dtype("z_in"), count,
+        _kernel(f"{name}_backward{suffix}", ("z_in", "t_in", "grad_z", *extra),
+                f"grad_z[i] = dL/dz_i for L the mean over all elements{given}.",
+                [_dtype("z_in"), *casts, count,
                  _elementwise("z_in", _loads(bwd, names) + _needs_u(bwd, z) + printer.lower("grad_z[i]", bwd))]),
-        _kernel(f"{name}_value_and_grad", ("z_in", "t_in", "grad_z"),
+        _kernel(f"{name}_value_and_grad{suffix}", ("z_in", "t_in", "grad_z", *extra),
                 "_forward and _backward in one loop: returns the mean loss (summed in the arrays' dtype)\n"
-                "and writes grad_z[i] = dL/dz_i.",
-                [_dtype("z_in"), count, total_t,
+                f"and writes grad_z[i] = dL/dz_i{given}.",
+                [_dtype("z_in"), *casts, count, total_t,
                  _elementwise("z_in", _loads(both, names) + _needs_u(both, z)
                               + printer.lower_joint([("total", fwd, "+="), ("grad_z[i]", bwd, "=")])),
                  mean_t]),
     ]
 
 
+def _parameter_lines(parameters: tuple[Parameter, ...]) -> list[str]:
+    if not parameters:
+        return []
+    listed = ", ".join(f"{p.name} (default {p.default:g})" for p in parameters)
+    return [f"parameters: {listed}: arguments of the kernels named *{WITH}; the kernels without the",
+            "suffix are these at the defaults (the fused training loop's)"]
+
+
 def _elementwise_loss_header(loss: loss_defs.ElementwiseLoss, source: str) -> str:
     n = loss_defs.n
     summary = [f"l(z, t) = {sp.sstr(loss.forward)}, averaged over all n elements",
-               f"dL/dz_i = {sp.sstr(loss.gradient() / n)}"]
+               f"dL/dz_i = {sp.sstr(loss.gradient() / n)}", *_parameter_lines(loss.parameters)]
     if loss.stable is not None:
         summary.append(f"computed as {sp.sstr(loss.stable)}")
     rules = _elementwise_loss_forms(loss)[2]

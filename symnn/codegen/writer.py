@@ -39,8 +39,7 @@ def render_all() -> dict[str, str]:
     files["losses/cross_entropy.py"] = emit.cross_entropy_module("symnn.symbolic.losses (cross_entropy)")
     files["losses/hinge.py"] = emit.hinge_module("symnn.symbolic.losses (hinge, multi_margin)")
     files["layers/dense.py"] = emit.dense_module(registry.derivation("dense"), "symnn.symbolic.dense")
-    files["activations/__init__.py"] = emit.package_init("activations", {
-        "NAMES": tuple(acts), "INIT": activations.init_families()})
+    files["activations/__init__.py"] = emit.package_init("activations", activations.exports())
     files["losses/__init__.py"] = emit.package_init("losses", losses.exports())
     files["layers/__init__.py"] = emit.package_init("layers", {"NAMES": ("dense",)})
     files.update(optimizer_files())

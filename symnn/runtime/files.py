@@ -207,6 +207,7 @@ def _check_description(desc: object) -> list[tuple[int, ...]]:
                 raise _NotAModel(f"{where} (activation) has no name")
             if i == 0:
                 raise _NotAModel("it starts with an activation, not a dense layer")
+            _check_parameters(layer.get("parameters"), f"{where}'s parameters")
         else:
             raise _NotAModel(f"{where} has the unknown type {str(kind)[:40]!r} (known: dense, activation)")
     n_in = layers[0]["n_in"]
@@ -216,6 +217,7 @@ def _check_description(desc: object) -> list[tuple[int, ...]]:
     if memory is not None and 2 * need > memory:
         raise _NotAModel(f"its {total} parameters need {need / 1e9:.3g} GB, more than this machine "
                          f"can hold ({memory / 1e9:.3g} GB)")
+    _check_parameters(desc.get("loss_parameters"), "its loss_parameters")
     _check_scaling(desc.get("standardize"), n_in)
     for key, count in (("feature_names", n_in),):
         names = desc.get(key)
@@ -226,6 +228,17 @@ def _check_description(desc: object) -> list[tuple[int, ...]]:
     if names is not None and (not isinstance(names, list) or not all(isinstance(x, str) for x in names)):
         raise _NotAModel("its class_names are not a list of names")
     return shapes
+
+
+def _check_parameters(given: object, what: str) -> None:
+    """A definition's parameters: names to finite numbers (their ranges are checked when the layer
+    or loss is built, with the message that names the fix)."""
+    if given is None:
+        return
+    if not isinstance(given, dict) or len(given) > 16 or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for k, v in given.items()):
+        raise _NotAModel(f"{what} are not names with finite numbers")
 
 
 def _check_scaling(scale: object, n_in: int) -> None:

@@ -35,7 +35,16 @@ def _away_from_kinks(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def check_activation(name: str, rng: np.random.Generator) -> Row:
-    forward, backward = kernels.activation(name)
+    """The activation's kernels: a name's (parameters at their defaults), or with `name:key=value`
+    the kernels taking parameters (symnn.runtime.kernels.activation), at those values."""
+    if ":" in name:
+        from symnn.runtime.layers import Activation
+
+        layer = Activation(name)
+        forward = lambda x, y: layer.forward(x, y)  # noqa: E731
+        backward = lambda x, y, g, gx: layer.backward(x, y, g, gx, [])  # noqa: E731
+    else:
+        forward, backward = kernels.activation(name)
     x = _away_from_kinks(rng, 64)
     y = np.empty_like(x)
     forward(x, y)
@@ -175,7 +184,7 @@ def check(names: list[str] | None = None, seed: int = 0) -> list[Row]:
             rows += check_dense(rng)
         elif name in losses:
             rows += [row for k in _widths(name) for row in check_loss(name, rng, k)]
-        elif name in activations or any(ch in name for ch in "x("):
+        elif name.partition(":")[0] in activations or any(ch in name for ch in "x("):
             rows.append(check_activation(name, rng))
         else:
             raise UserInputError(f"unknown name {name!r} for gradcheck; use an activation, a loss, dense, "

@@ -28,11 +28,15 @@ def builtin_names(kind: str) -> tuple[str, ...]:
     return tuple(generated(kind).NAMES)
 
 
-def activation(name: str):
-    """(forward, backward) kernels of a built-in activation, or of a formula in x."""
+def activation(name: str, parameterised: bool = False):
+    """(forward, backward) kernels of a built-in activation, or of a formula in x. `parameterised`:
+    a parameterised one's kernels that take its parameters after the arrays
+    (`leaky_relu_forward_with(x_in, y_out, slope)`, what layers call), else those at its defaults."""
     if name in builtin_names("activations"):
         mod = generated(f"activations.{name}")
-        return getattr(mod, f"{name}_forward"), getattr(mod, f"{name}_backward")
+        index = generated("activations")
+        suffix = index.WITH if parameterised and name in index.PARAMETERS else ""
+        return getattr(mod, f"{name}_forward{suffix}"), getattr(mod, f"{name}_backward{suffix}")
     from symnn.runtime import custom  # a user's formula: derived and compiled on first use
 
     if not custom.is_formula(name):
@@ -68,10 +72,12 @@ def loss_kernel(name: str, n_outputs: int, index: Callable[[str], Any] | None = 
     return facts.MODULES[kernel], kernel, facts.LAYOUT[kernel] == "rows"
 
 
-def loss(name: str, n_outputs: int):
+def loss(name: str, n_outputs: int, parameterised: bool = False):
     """(forward, backward, value_and_grad, rows) kernels of a loss, built-in or a formula in z and t;
     rows: whether they take (N, C) arrays. value_and_grad does forward and backward in one pass,
-    returning the mean loss."""
+    returning the mean loss. `parameterised`: a parameterised loss's kernels that take its
+    parameters last (`huber_value_and_grad_with(z, t, g, delta)`, what Loss calls), else those at
+    its defaults."""
     if name not in builtin_names("losses"):
         from symnn.runtime import custom  # a user's formula: derived and compiled on first use
 
@@ -79,8 +85,10 @@ def loss(name: str, n_outputs: int):
             return (*_custom(custom.loss_kernels, name), False)
     module, kernel, rows = loss_kernel(name, n_outputs)
     mod = generated(f"losses.{module}")
-    return (getattr(mod, f"{kernel}_forward"), getattr(mod, f"{kernel}_backward"),
-            getattr(mod, f"{kernel}_value_and_grad"), rows)
+    index = generated("losses")
+    suffix = index.WITH if parameterised and kernel in index.PARAMETERS else ""
+    return (getattr(mod, f"{kernel}_forward{suffix}"), getattr(mod, f"{kernel}_backward{suffix}"),
+            getattr(mod, f"{kernel}_value_and_grad{suffix}"), rows)
 
 
 def dense() -> ModuleType:

@@ -6,6 +6,7 @@ import numpy as np
 
 from symnn.errors import UserInputError
 from symnn.runtime import kernels
+from symnn.runtime import parameters as params
 
 #: The losses whose outputs are classes (from the losses' facts, generated/losses/__init__.py).
 CLASSIFICATION: tuple[str, ...] = tuple(kernels.generated("losses").CLASSIFIES)
@@ -25,12 +26,35 @@ def width_error(name: str, n_outputs: int) -> str | None:
     return f"{name} needs {need}, the model has {n_outputs}" + (f"; {instead}" if instead else "")
 
 
-class Loss:
-    """Mean loss over a batch with PyTorch's semantics, for a model with `n_outputs` outputs."""
+def parse_choice(loss: object) -> tuple[object, dict]:
+    """A loss as `Sequential(loss=...)` takes it: a name ("huber"), the CLI's spelling
+    ("huber:delta=2"), or (name, {parameter: value}) -> (name, the parameters given)."""
+    if isinstance(loss, tuple) and len(loss) == 2 and isinstance(loss[1], dict):
+        return loss[0], dict(loss[1])
+    if isinstance(loss, str) and ":" in loss:
+        return params.split(loss)
+    return loss, {}
 
-    def __init__(self, name: str, n_outputs: int) -> None:
+
+class Loss:
+    """Mean loss over a batch with PyTorch's semantics, for a model with `n_outputs` outputs.
+
+    `parameters`: a parameterised loss's values by name (huber's delta), torch's defaults otherwise;
+    every value runs the same compiled kernels (the value is their argument)."""
+
+    def __init__(self, name: str, n_outputs: int, parameters: dict | None = None) -> None:
         self.name, self.n_outputs = name, n_outputs
-        self._forward, self._backward, self._value_and_grad, self._rows = kernels.loss(name, n_outputs)
+        if name in kernels.builtin_names("losses"):
+            kernel = kernels.loss_kernel(name, n_outputs)[1]
+            self.values = params.resolve("losses", kernel, parameters or {})
+        elif parameters:  # a formula's numbers are in the formula
+            raise UserInputError(f"the loss formula {name!r} takes no parameters; write their values into it")
+        else:
+            kernel, self.values = None, ()
+        self._forward, self._backward, self._value_and_grad, self._rows = (
+            kernels.loss(name, n_outputs, parameterised=True) if self.values else kernels.loss(name, n_outputs))
+        #: The parameters that differ from torch's defaults (repr, model files; the fused loop runs none).
+        self.options = params.options("losses", kernel, self.values) if kernel else {}
         why = width_error(name, n_outputs)
         if why is not None:
             raise UserInputError(why)
@@ -62,19 +86,24 @@ class Loss:
         return out
 
     def value(self, z: np.ndarray, t: np.ndarray) -> float:
-        return float(self._forward(z, t) if self._rows else self._forward(z.reshape(-1), t.reshape(-1)))
+        v = self.values
+        return float(self._forward(z, t, *v) if self._rows else self._forward(z.reshape(-1), t.reshape(-1), *v))
 
     def gradient(self, z: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:
         if self._rows:
-            self._backward(z, t, out)
+            self._backward(z, t, out, *self.values)
         else:
-            self._backward(z.reshape(-1), t.reshape(-1), out.reshape(-1))
+            self._backward(z.reshape(-1), t.reshape(-1), out.reshape(-1), *self.values)
 
     def value_and_gradient(self, z: np.ndarray, t: np.ndarray, out: np.ndarray) -> float:
         """`value(z, t)`, and `gradient(z, t, out)` written into out, in one pass over z."""
         if self._rows:
-            return float(self._value_and_grad(z, t, out))
-        return float(self._value_and_grad(z.reshape(-1), t.reshape(-1), out.reshape(-1)))
+            return float(self._value_and_grad(z, t, out, *self.values))
+        return float(self._value_and_grad(z.reshape(-1), t.reshape(-1), out.reshape(-1), *self.values))
+
+    def choice(self) -> object:
+        """The loss as `Sequential(loss=...)` takes it back: its name, or (name, parameters)."""
+        return (self.name, dict(self.options)) if self.options else self.name
 
     def predict(self, z: np.ndarray) -> np.ndarray:
         """Class labels for classification losses, the outputs otherwise."""

@@ -13,7 +13,7 @@ import numpy as np
 from symnn.errors import TrainingDiverged, UserInputError
 from symnn.runtime import validation as checks
 from symnn.runtime.layers import Activation, Dense
-from symnn.runtime.losses import Loss
+from symnn.runtime.losses import Loss, parse_choice
 from symnn.runtime.monitor import EarlyStopping, EpochEnd, resolve_early_stopping
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -65,7 +65,10 @@ class Sequential:
     #: Standardisation of the inputs that a loaded model file carries (None: inputs are used as given).
     input_scaling: InputScaling | None = None
 
-    def __init__(self, layers: list, loss: str = "mse", dtype: str = "float64", seed: int = 0) -> None:
+    def __init__(self, layers: list, loss: str | tuple[str, dict] = "mse", dtype: str = "float64",
+                 seed: int = 0) -> None:
+        """`loss`: a name, or a parameterised one with its values, ("huber", {"delta": 2.0}) or
+        "huber:delta=2"."""
         _check_layers(layers)
         self.layers = list(layers)
         self.dtype = as_dtype(dtype)
@@ -76,7 +79,8 @@ class Sequential:
             self.widths.append(layer.output_width(self.widths[-1]))
             nxt = self.layers[i + 1] if i + 1 < len(self.layers) else None
             layer.build(rng, self.dtype, nxt.name if isinstance(nxt, Activation) else None)
-        self.loss_fn = Loss(loss, self.widths[-1])
+        loss, given = parse_choice(loss)
+        self.loss_fn = Loss(loss, self.widths[-1], given)
         self._workspaces: dict[int, _Workspace] = {}
 
     @property
@@ -323,9 +327,12 @@ class Sequential:
             if isinstance(layer, Dense):
                 layers.append({"type": "dense", "n_in": layer.n_in, "n_out": layer.n_out, "init": layer.init})
             else:
-                layers.append({"type": "activation", "name": layer.name})
+                layers.append({"type": "activation", "name": layer.name}
+                              | ({"parameters": dict(layer.options)} if layer.options else {}))
         desc = {"format": "symnn-model", "version": 1, "layers": layers, "loss": self.loss_fn.name,
                 "dtype": self.dtype.name}
+        if self.loss_fn.options:
+            desc["loss_parameters"] = dict(self.loss_fn.options)
         if self.input_scaling is not None:
             desc["standardize"] = self.input_scaling.describe()
         return desc
@@ -339,7 +346,7 @@ class Sequential:
 
     def __repr__(self) -> str:
         inner = ", ".join(repr(layer) for layer in self.layers)
-        return f"Sequential([{inner}], loss={self.loss_fn.name!r}, dtype={self.dtype.name!r})"
+        return f"Sequential([{inner}], loss={self.loss_fn.choice()!r}, dtype={self.dtype.name!r})"
 
 
 class History(dict):
@@ -416,8 +423,8 @@ def _check_layers(layers: object) -> None:
 def from_description(desc: dict, arrays: list[np.ndarray]) -> Sequential:
     """Rebuild a model from describe() data and its parameter arrays (and its input scaling)."""
     layers = [Dense(d["n_in"], d["n_out"], d.get("init", "auto")) if d["type"] == "dense"
-              else Activation(d["name"]) for d in desc["layers"]]
-    model = Sequential(layers, loss=desc["loss"], dtype=desc["dtype"])
+              else Activation(d["name"], **d.get("parameters", {})) for d in desc["layers"]]
+    model = Sequential(layers, loss=(desc["loss"], desc.get("loss_parameters", {})), dtype=desc["dtype"])
     params = model.parameters()
     if len(params) != len(arrays) or any(p.shape != a.shape for p, a in zip(params, arrays)):
         raise UserInputError("model file's arrays do not match its description; re-save the model")

@@ -14,7 +14,7 @@ from symnn import datasets
 from symnn.errors import UserInputError
 from symnn.runtime import kernels
 from symnn.runtime.layers import Activation, Dense
-from symnn.runtime.losses import CLASSIFICATION
+from symnn.runtime.losses import CLASSIFICATION, parse_choice
 from symnn.runtime.model import Sequential
 
 REGRESSION_LOSSES = ("mse", "mae", "huber")
@@ -138,7 +138,7 @@ def header(config: TrainConfig, m: Sequential, ds: datasets.Dataset, split: dict
     sizes = "-".join(str(w) for w in [m.n_in] + [layer.n_out for layer in m.layers if isinstance(layer, Dense)])
     narrow = _narrow()
     loss = f"{config.loss} ({narrow[config.loss]}, one output per class)" if config.loss in narrow \
-        else m.loss_fn.name
+        else config.loss if config.loss and ":" in config.loss else m.loss_fn.name
     return "\n".join([f"data     {ds.name}: {split['train']} training rows, {split['test']} test rows, "
                       f"{ds.X.shape[1]} features",
                       f"model    {sizes} {config.activation}, {loss}, {m.dtype.name}"])
@@ -174,8 +174,9 @@ def build_model(config: TrainConfig, ds: datasets.Dataset) -> Sequential:
     """The Sequential that --layers, --activation, --loss, --init and --dtype describe."""
     n_features = ds.X.shape[1]
     classification = ds.task == "classification"
-    loss = config.loss or ("regression" if not classification else
-                           "binary_cross_entropy" if ds.n_classes == 2 else "cross_entropy")
+    named, given = parse_choice(config.loss) if config.loss else (None, {})  # "huber:delta=2"
+    loss = named or ("regression" if not classification else
+                     "binary_cross_entropy" if ds.n_classes == 2 else "cross_entropy")
     if loss == "regression":
         loss = "mse"
     allowed_out: tuple[int, ...] = ()
@@ -205,7 +206,7 @@ def build_model(config: TrainConfig, ds: datasets.Dataset) -> Sequential:
         layers.append(Dense(a, b, init=config.init))
         if i < len(sizes) - 2:
             layers.append(Activation(config.activation))
-    return Sequential(layers, loss=loss, dtype=config.dtype, seed=config.seed)
+    return Sequential(layers, loss=(loss, given), dtype=config.dtype, seed=config.seed)
 
 
 def train(config: TrainConfig, progress: bool = True, on_start=None) -> TrainResult:
@@ -218,7 +219,8 @@ def train(config: TrainConfig, progress: bool = True, on_start=None) -> TrainRes
                        **({"noise": config.noise} if config.noise is not None else {}),
                        **({"n_samples": config.n_samples} if config.n_samples is not None else {}))
     # multi_margin is hinge with one output per class: still classification
-    ds = as_task_of_loss(ds, _narrow().get(config.loss, config.loss))
+    named = parse_choice(config.loss)[0] if config.loss else None
+    ds = as_task_of_loss(ds, _narrow().get(named, named))
     if not 0 <= config.test_fraction < 1:
         raise UserInputError("--test-fraction must be in [0, 1)")
     Xtr, Xte, ytr, yte = datasets.train_test_split(ds.X, ds.y, config.test_fraction, config.seed)

@@ -90,9 +90,15 @@ ACCURATE = 1e-9
 
 
 def inaccurate_points(f: sp.Expr, d: sp.Expr, forms: list[sp.Expr], x: sp.Symbol, y: sp.Symbol,
-                      where: sp.Basic = sp.true) -> list[int]:
+                      where: sp.Basic = sp.true, values: dict | None = None) -> list[int]:
     """For each form of the derivative d of f (forms in x and/or y), at how many of POINTS (where
-    `where` holds) its float64 value is off by more than ACCURATE, y computed from f first."""
+    `where` holds) its float64 value is off by more than ACCURATE, y computed from f first.
+
+    `values`: a number for each parameter symbol (a definition's defaults, such as leaky_relu's
+    slope 1/100): the forms are compared at those values, where a float must be computed."""
+    if values:
+        f, d, where = f.subs(values), d.subs(values), where.subs(values)
+        forms = [form.subs(values) for form in forms]
     exact_d = _exact(d, x)
     f_float = _float_function(f, x, y)
     funcs = [_float_function(form, x, y) for form in forms]

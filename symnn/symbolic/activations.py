@@ -7,7 +7,22 @@ from __future__ import annotations
 
 import sympy as sp
 
+from symnn.symbolic.derivation import RANGES, WITH, Parameter
+
 x = sp.Symbol("x", real=True)
+
+#: name -> its parameters, torch's keywords and defaults (symbols in the forward form below: every
+#: value is one compiled kernel, the parameter its argument). Exported as generated/activations
+#: PARAMETERS and RANGES, read by `Activation(name, **values)`, the CLI's `name:k=v` and `derive`.
+PARAMETERS: dict[str, tuple[Parameter, ...]] = {
+    "leaky_relu": (Parameter("slope", 0.01, "finite", "the slope for x <= 0, torch's negative_slope"),),
+    "elu": (Parameter("alpha", 1.0, "positive", "the value approached as x -> -inf is -alpha"),),
+    "softplus": (Parameter("beta", 1.0, "positive", "log(1 + exp(beta*x))/beta"),
+                 Parameter("threshold", 20.0, "finite", "x itself where beta*x > threshold, as torch")),
+}
+_slope, = (p.symbol for p in PARAMETERS["leaky_relu"])
+_alpha, = (p.symbol for p in PARAMETERS["elu"])
+_beta, _threshold = (p.symbol for p in PARAMETERS["softplus"])
 
 #: torch.nn.SELU's constants, to the digits PyTorch writes them with.
 SELU_ALPHA = sp.Float("1.6732632423543772848170429916717", 32)
@@ -21,15 +36,17 @@ ACTIVATIONS: dict[str, tuple[sp.Expr, str]] = {
     "sigmoid": (1 / (1 + sp.exp(-x)), "logistic sigmoid"),
     "tanh": (sp.tanh(x), "hyperbolic tangent"),
     "relu": (sp.Max(0, x), "rectified linear unit; gradient 0 at x = 0, as in PyTorch"),
-    "leaky_relu": (
-        sp.Piecewise((x, x > 0), (sp.Rational(1, 100) * x, True)),
-        "leaky ReLU, negative slope 0.01",
-    ),
+    "leaky_relu": (sp.Piecewise((x, x > 0), (_slope * x, True)), "leaky ReLU, negative slope 0.01 by default"),
     # NaN takes the branch `otherwise`, as in torch's kernels: ELU's gradient at NaN is g.
-    "elu": (sp.Piecewise((sp.exp(x) - 1, x <= 0), (x, True)), "exponential linear unit, alpha 1"),
-    "softplus": (sp.log(1 + sp.exp(x)), "softplus, beta 1: a smooth ReLU"),
+    "elu": (sp.Piecewise((_alpha * (sp.exp(x) - 1), x <= 0), (x, True)), "exponential linear unit, alpha 1 by default"),
+    "softplus": (sp.Piecewise((x, _beta * x > _threshold), (sp.log(1 + sp.exp(_beta * x)) / _beta, True)),
+                 "softplus, beta 1 and threshold 20 by default (torch's): a smooth ReLU"),
     "silu": (x / (1 + sp.exp(-x)), "SiLU (swish): x * sigmoid(x)"),
     "gelu": (x * (1 + sp.erf(x / sp.sqrt(2))) / 2, "GELU, exact erf form"),
+    # A discrete choice, so a kernel of its own (Activation("gelu", approximate="tanh") picks it), not
+    # a parameter: torch's constants, sqrt(2/pi) and 0.044715.
+    "gelu_tanh": (x * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (x + sp.Rational(44715, 10**6) * x**3))) / 2,
+                  "GELU, tanh approximation (torch approximate='tanh')"),
     "mish": (x * sp.tanh(sp.log(1 + sp.exp(x))), "Mish: x * tanh(softplus(x))"),
     "selu": (sp.Piecewise((SELU_SCALE * SELU_ALPHA * (sp.exp(x) - 1), x <= 0), (SELU_SCALE * x, True)),
              "scaled ELU with PyTorch's constants (alpha 1.6733, scale 1.0507)"),
@@ -37,9 +54,26 @@ ACTIVATIONS: dict[str, tuple[sp.Expr, str]] = {
 
 #: Activations after which `init="auto"` draws Kaiming (He) weights, the ReLU family; Xavier
 #: (Glorot) after every other one, and after a formula. Exported as generated/activations INIT.
-HE_INIT = ("relu", "leaky_relu", "elu", "silu", "gelu")
+HE_INIT = ("relu", "leaky_relu", "elu", "silu", "gelu", "gelu_tanh")
+
+#: The name `Activation(name, approximate=...)` stands for: (name, approximate) -> kernel (torch's
+#: F.gelu(x, approximate='tanh')). Exported as generated/activations APPROXIMATE.
+APPROXIMATE: dict[tuple[str, str], str] = {("gelu", "none"): "gelu", ("gelu", "tanh"): "gelu_tanh"}
 
 
 def init_families() -> dict[str, str]:
     """name -> "he" or "xavier": the initialisation `auto` picks before each activation."""
     return {name: "he" if name in HE_INIT else "xavier" for name in ACTIVATIONS}
+
+
+def parameter_exports(table: dict[str, tuple[Parameter, ...]]) -> dict[str, dict]:
+    """WITH (the parameterised kernels' suffix), PARAMETERS (name -> ((parameter, default), ...)) and
+    RANGES (name -> {parameter: (range key, its text)}), as a generated index holds them."""
+    return {"WITH": WITH, "PARAMETERS": {name: tuple((p.name, p.default) for p in ps) for name, ps in table.items()},
+            "RANGES": {name: {p.name: (p.range, RANGES[p.range][0]) for p in ps} for name, ps in table.items()}}
+
+
+def exports() -> dict[str, object]:
+    """The facts as `generated/activations/__init__.py` holds them (read by the runtime and the CLI)."""
+    return {"NAMES": tuple(ACTIVATIONS), "INIT": init_families(), **parameter_exports(PARAMETERS),
+            "APPROXIMATE": {f"{name}:{how}": kernel for (name, how), kernel in APPROXIMATE.items()}}

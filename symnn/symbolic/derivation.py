@@ -19,6 +19,49 @@ from symnn.symbolic.rules import apply_conventions
 #: The output symbol that activation gradients may be written in.
 y = sp.Symbol("y", real=True)
 
+#: A parameter's valid values, by the key a definition declares: the text said when a value is
+#: refused, and the SymPy assumptions its symbol is made with (so that SymPy derives for those values).
+RANGES: dict[str, tuple[str, dict[str, bool]]] = {
+    "finite": ("a finite number", {"real": True}),
+    "positive": ("a finite number > 0", {"positive": True}),
+}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A definition's parameter, as torch users know it (leaky_relu's slope, huber's delta).
+
+    It is a SymPy symbol in the definition, so one kernel serves every value (a kernel argument);
+    `default` is torch's default, and `range` a key of RANGES.
+    """
+
+    name: str
+    default: float
+    range: str
+    description: str
+
+    @property
+    def symbol(self) -> sp.Symbol:
+        return sp.Symbol(self.name, **RANGES[self.range][1])
+
+    @property
+    def value(self) -> sp.Expr:
+        """The default as an exact SymPy number (0.01 -> 1/100), substituted for numeric checks."""
+        return sp.Rational(repr(self.default))
+
+    def describe(self) -> str:
+        return f"{self.name} = {self.default:g} by default ({self.description}; {RANGES[self.range][0]})"
+
+
+#: The suffix of the kernels that take a definition's parameters as trailing arguments
+#: (`leaky_relu_forward_with(x_in, y_out, slope)`); exported in the generated indexes as WITH.
+WITH = "_with"
+
+
+def defaults(parameters: tuple[Parameter, ...]) -> dict[sp.Symbol, sp.Expr]:
+    """symbol -> default value, for evaluating a parameterised expression at torch's defaults."""
+    return {p.symbol: p.value for p in parameters}
+
 
 @dataclass
 class Derivation:
@@ -37,6 +80,8 @@ class Derivation:
     output: sp.Symbol | None = None
     steps: list[tuple[str, object]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: The definition's parameters (symbols in `forward`): kernel arguments, with their defaults.
+    parameters: tuple[Parameter, ...] = ()
 
     def render(self, fmt: str = "pretty") -> str:
         """The derivation as text: `pretty` (Unicode), `latex` or `text` (plain SymPy syntax)."""
@@ -217,16 +262,17 @@ def _function_kinds(e: sp.Expr) -> set[type]:
 
 
 def _best_derivative(f: sp.Expr, d: sp.Expr, x: sp.Symbol, where: sp.Basic = sp.true,
-                     passed_over: list | None = None) -> sp.Expr:
+                     passed_over: list | None = None, values: dict | None = None) -> sp.Expr:
     """The simplest of d, simplify(d) and its forms in the output y, branch by branch, among the
-    forms as accurate as the best of them (`accuracy.inaccurate_points`). A form in y counts only
-    where SymPy proves it equal to d: solving y = f(g) can pick the wrong branch."""
+    forms as accurate as the best of them (`accuracy.inaccurate_points`, with the parameters at
+    `values`, their defaults). A form in y counts only where SymPy proves it equal to d (for every
+    value of the parameters): solving y = f(g) can pick the wrong branch."""
     if isinstance(f, sp.Piecewise) and isinstance(d, sp.Piecewise) and len(f.args) == len(d.args):
         branches = []
         for (fb, fc), (db, dc) in zip(f.args, d.args):
             if fc != dc:
                 break
-            branches.append((_best_derivative(fb, db, x, dc), dc))
+            branches.append((_best_derivative(fb, db, x, dc, values=values), dc))
         else:
             return sp.Piecewise(*branches)
     if sp.count_ops(d) > SIMPLIFY_LIMIT:
@@ -236,7 +282,7 @@ def _best_derivative(f: sp.Expr, d: sp.Expr, x: sp.Symbol, where: sp.Basic = sp.
     forms = [c for form in in_terms_of_output(f, d, x) for c in (form, sp.factor(form), -sp.factor(-form))]
     candidates += [c for c in dict.fromkeys(forms) if accuracy.equal_everywhere(f, d, c, x, y)]
     candidates = list(dict.fromkeys(candidates))
-    misses = accuracy.inaccurate_points(f, d, candidates, x, y, where)
+    misses = accuracy.inaccurate_points(f, d, candidates, x, y, where, values)
     kept = [c for c, m in zip(candidates, misses) if m == min(misses)]
     in_y = [c for c in candidates if y in c.free_symbols]
     if passed_over is not None and in_y and not any(y in c.free_symbols for c in kept):
@@ -245,12 +291,16 @@ def _best_derivative(f: sp.Expr, d: sp.Expr, x: sp.Symbol, where: sp.Basic = sp.
 
 
 def derive_elementwise(name: str, f: sp.Expr, x: sp.Symbol, description: str,
-                       kind: str = "activation") -> Derivation:
-    """y = f(x) elementwise: dy/dx by `sympy.diff`, simplified, in y where that is shorter."""
+                       kind: str = "activation", parameters: tuple[Parameter, ...] = ()) -> Derivation:
+    """y = f(x) elementwise: dy/dx by `sympy.diff`, simplified, in y where that is shorter.
+
+    `parameters`: symbols of f other than x (leaky_relu's slope); the derivative is derived for
+    them as symbols, and its forms are compared for accuracy at their defaults."""
     raw = apply_conventions(sp.diff(f, x))
     passed_over: list[sp.Expr] = []
-    best = _best_derivative(f, raw, x, passed_over=passed_over)
+    best = _best_derivative(f, raw, x, passed_over=passed_over, values=defaults(parameters))
     steps: list[tuple[str, object]] = [("forward", sp.Eq(y, f)), ("dy/dx = diff(f, x)", raw)]
+    steps[1:1] = [("parameter", p.describe()) for p in parameters]
     for form in passed_over:
         steps.append(("equal, in terms of the output y (the kernel does not use it: it loses accuracy where y "
                       "rounds, and the form in x does not)", form))
@@ -264,4 +314,4 @@ def derive_elementwise(name: str, f: sp.Expr, x: sp.Symbol, description: str,
             "the derivative is zero everywhere except at x = 0, where it is undefined (a Dirac "
             "delta): gradient descent gets no signal through it, so a step unit is trained by the "
             "perceptron learning rule (symnn.Perceptron), and networks use smooth activations")
-    return Derivation(name, kind, description, f, {x.name: best}, y, steps, notes)
+    return Derivation(name, kind, description, f, {x.name: best}, y, steps, notes, parameters)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from symnn.symbolic.derivation import Derivation, simplest
+from symnn.symbolic.activations import parameter_exports
+from symnn.symbolic.derivation import Derivation, Parameter, simplest
 from symnn.symbolic.rules import apply_conventions, log1p
 
 z = sp.Symbol("z", real=True)  # the model's output (a logit for the cross-entropy losses)
@@ -52,6 +53,8 @@ class ElementwiseLoss:
     fused_gradient: sp.Expr | None = None
     targets: str = "values"
     facts: LossFacts = LossFacts()
+    #: Symbols of `forward` other than z and t (huber's delta): kernel arguments, with torch's defaults.
+    parameters: tuple[Parameter, ...] = ()
 
     def gradient(self) -> sp.Expr:
         """dl/dz: the fused form where one is given (checked equal by tests), else derived."""
@@ -62,14 +65,19 @@ class ElementwiseLoss:
         return simplest([raw, sp.simplify(raw)])
 
 
+#: huber's delta (torch huber_loss): where the loss turns from quadratic to linear.
+HUBER_DELTA = Parameter("delta", 1.0, "positive", "where the loss turns from quadratic to linear")
+_delta = HUBER_DELTA.symbol
+
 ELEMENTWISE_LOSSES: dict[str, ElementwiseLoss] = {
     "mse": ElementwiseLoss("mse", "mean squared error (torch mse_loss)", (z - t) ** 2),
     "mae": ElementwiseLoss("mae", "mean absolute error (torch l1_loss)", sp.Abs(z - t)),
     "huber": ElementwiseLoss(
-        "huber", "Huber loss, delta 1 (torch huber_loss)",
+        "huber", "Huber loss, delta 1 by default (torch huber_loss)",
         # A NaN residual takes the quadratic branch (`otherwise`): its gradient is NaN, as torch's.
-        sp.Piecewise((sp.Abs(z - t) - sp.Rational(1, 2), sp.Abs(z - t) >= 1),
-                     (sp.Rational(1, 2) * (z - t) ** 2, True))),
+        sp.Piecewise((_delta * (sp.Abs(z - t) - _delta / 2), sp.Abs(z - t) >= _delta),
+                     (sp.Rational(1, 2) * (z - t) ** 2, True)),
+        parameters=(HUBER_DELTA,)),
     "binary_cross_entropy": ElementwiseLoss(
         "binary_cross_entropy",
         "sigmoid + binary cross-entropy on logits (torch binary_cross_entropy_with_logits)",
@@ -168,6 +176,7 @@ def derive_elementwise_loss(loss: ElementwiseLoss) -> Derivation:
     raw = apply_conventions(sp.diff(loss.forward, z))
     steps: list[tuple[str, object]] = [
         ("forward, per element (L is its mean over all n elements)", sp.Eq(sp.Symbol("l"), loss.forward)),
+        *(("parameter", p.describe()) for p in loss.parameters),
         ("dl/dz = diff(l, z)", raw),
     ]
     derived = loss.derived_gradient()
@@ -179,7 +188,7 @@ def derive_elementwise_loss(loss: ElementwiseLoss) -> Derivation:
         steps.append(("stable forward form computed by the kernel", loss.stable))
     steps.append(("dL/dz_i", loss.gradient() / n))
     return Derivation(loss.name, "loss", f"{loss.description}; targets: {loss.targets}",
-                      loss.forward, {"z": loss.gradient() / n}, None, steps)
+                      loss.forward, {"z": loss.gradient() / n}, None, steps, parameters=loss.parameters)
 
 
 def derive_cross_entropy() -> Derivation:
@@ -235,4 +244,5 @@ def exports() -> dict[str, object]:
         "WIDE": {name: f.wide for name, f in FACTS.items() if f.wide},
         "MODULES": {name: f.module or name for name, f in FACTS.items()},
         "INSTEAD": {name: f.instead for name, f in FACTS.items() if f.instead},
+        **parameter_exports({name: loss.parameters for name, loss in ELEMENTWISE_LOSSES.items() if loss.parameters}),
     }

@@ -8,6 +8,7 @@ from functools import cache
 from symnn.errors import UserInputError
 from symnn.symbolic import losses
 from symnn.symbolic.activations import ACTIVATIONS, x
+from symnn.symbolic.activations import PARAMETERS as ACTIVATION_PARAMETERS
 from symnn.symbolic.dense import derive_dense
 from symnn.symbolic.derivation import Derivation, derive_elementwise
 from symnn.symbolic.optimizers import OPTIMIZERS, derive_optimizer
@@ -15,7 +16,8 @@ from symnn.symbolic.surfaces import SURFACES, derive_surface
 
 
 def _activation(name: str) -> Callable[[], Derivation]:
-    return lambda: derive_elementwise(name, ACTIVATIONS[name][0], x, ACTIVATIONS[name][1])
+    return lambda: derive_elementwise(name, ACTIVATIONS[name][0], x, ACTIVATIONS[name][1],
+                                      parameters=ACTIVATION_PARAMETERS.get(name, ()))
 
 
 def _loss(name: str) -> Callable[[], Derivation]:
@@ -33,6 +35,17 @@ DEFINITIONS: dict[str, dict[str, Callable[[], Derivation]]] = {
     "optimizer": {name: (lambda name=name: derive_optimizer(name)) for name in OPTIMIZERS},
     "surface": {name: (lambda name=name: derive_surface(name)) for name in SURFACES},
 }
+
+
+#: name -> its parameters (activations' and losses'), declared beside their definitions.
+PARAMETERS = {**{name: ps for name, ps in ACTIVATION_PARAMETERS.items()},
+              **{name: loss.parameters for name, loss in losses.ELEMENTWISE_LOSSES.items() if loss.parameters}}
+
+
+def listed(name: str) -> str:
+    """A name as `derive --list` shows it: with its parameters' defaults, `leaky_relu(slope=0.01)`."""
+    ps = PARAMETERS.get(name, ())
+    return f"{name}({', '.join(f'{p.name}={p.default:g}' for p in ps)})" if ps else name
 
 
 def names(kind: str | None = None) -> list[str]:
