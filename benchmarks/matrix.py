@@ -289,7 +289,6 @@ def jax_optimizer(key: str, dtype):
     single-tensor update, with symnn's (= torch's) defaults for every keyword the row leaves out."""
     import jax
     import jax.numpy as jnp
-
     from symnn.generated.optimizers import DEFAULTS
 
     cls, kw = OPTIMIZERS[key]
