@@ -5,6 +5,7 @@
     python benchmarks/matrix.py --rows base,huber,nadam --batches 32 --dtypes float64 --epochs 10
     python benchmarks/matrix.py --json out.json          # the table, and every epoch time as JSON
     python benchmarks/matrix.py --report out.json        # reprint a saved run's table
+    python benchmarks/matrix.py --kernels all --dtypes float32   # the activation kernels alone (why)
 
 The base workload is W1's shape with a smooth activation and a regression loss: 4096 rows of
 `symnn.datasets.load("moons", n_samples=4096, seed=0)`, MLP 2-16-16-1, tanh, mse, Adam lr 0.01,
@@ -215,7 +216,19 @@ def symnn_peer(row: Row, X, t, weights, batch: int, dtype: str, activation: str 
         caught.extend(str(w.message) for w in seen if str(w.message) not in caught)
         return float(h["loss"][-1])
 
+    def why_not_fused() -> str | None:
+        """fit(fused=True)'s reason for refusing, tried on copies (fit falls back silently otherwise)."""
+        import copy
+
+        try:
+            copy.deepcopy(model).fit(X[:batch], t[:batch], optimizer=copy.deepcopy(opt), epochs=1,
+                                     batch_size=batch, verbose=False, fused=True)
+        except symnn.UserInputError as exc:
+            return str(exc)
+        return None
+
     run_epoch.fused = lambda: getattr(model, "_fused_session", None) is not None
+    run_epoch.why_not_fused = why_not_fused
     run_epoch.warnings = caught
     return run_epoch
 
@@ -519,6 +532,7 @@ def run_cell(row: Row, batch: int, dtype: str, epochs: int) -> dict:
     out = {"row": row.key, "group": row.group, "describe": row.describe(), "activation": row.activation,
            "loss": row.loss, "outputs": row.outputs, "optimizer": row.optimizer, "batch": batch, "dtype": dtype,
            "epochs": epochs, "fused": runs["symnn"].fused(), "symnn_warnings": runs["symnn"].warnings,
+           "why_not_fused": None if runs["symnn"].fused() else runs["symnn"].why_not_fused(),
            "ms": {k: v * 1e3 for k, v in med.items()}, "first_ms": {k: v * 1e3 for k, v in first.items()},
            "jax_best": best, "ratio": ratio, "ratio_q1": q1, "ratio_q3": q3,
            "last_loss": last, "loss_rel_diff": _rel(last["symnn"], last["jax_scan"]),
@@ -532,6 +546,55 @@ def run_cell(row: Row, batch: int, dtype: str, epochs: int) -> dict:
 
 def _rel(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b), 1e-300) if math.isfinite(a) and math.isfinite(b) else float("nan")
+
+
+# --- why: the activation kernels alone -------------------------------------------------------------
+
+def kernel_profile(name: str, dtype: str, n: int, reps: int = 200) -> dict:
+    """symnn's activation kernels (forward, then backward) on n elements against JAX's jitted forward
+    and vjp of the same function, ns per element (medians of `reps` calls), and what the LLVM IR of
+    symnn's kernels calls: libm functions and LLVM math intrinsics, which without a vector math library
+    are scalar calls per element (an `llvm.exp.v8f32` too is lowered to eight calls of expf)."""
+    import re
+
+    import jax
+    import jax.numpy as jnp
+    import numba
+    import numpy as np
+
+    from symnn.runtime import kernels
+
+    fwd, bwd = kernels.activation(name)
+    x = np.random.default_rng(0).standard_normal(n).astype(dtype) * 2
+    y, g, gx = np.empty_like(x), np.ones_like(x), np.empty_like(x)
+    act = jax_activation(name)
+    both = jax.jit(lambda x, g: (lambda y, vjp: (y, vjp(g)[0]))(*jax.vjp(act, x)))
+    xj, gj = jnp.asarray(x), jnp.asarray(g)
+
+    def median_ns(fn) -> float:
+        fn()
+        out = []
+        for _ in range(reps):
+            start = time.perf_counter_ns()
+            fn()
+            out.append(time.perf_counter_ns() - start)
+        return float(np.median(out)) / n
+
+    t_fwd = median_ns(lambda: fwd(x, y))
+    t_bwd = median_ns(lambda: bwd(x, y, g, gx))
+    t_jax = median_ns(lambda: jax.block_until_ready(both(xj, gj)))
+    calls = {}
+    for part, fn, args in (("forward", fwd, (x, y)), ("backward", bwd, (x, y, g, gx))):
+        # a fresh, uncached compile of the same source (Numba cannot inspect code loaded from its cache)
+        options = {k: v for k, v in fn.targetoptions.items() if k not in ("cache", "nopython")}
+        fresh = numba.njit(**options)(fn.py_func)
+        fresh(*args)
+        ir = "".join(fresh.inspect_llvm().values())
+        calls[part] = sorted({c for c in re.findall(r"call [^@\n]*@([\w.]+)\(", ir)
+                              if not c.startswith(("NRT_", "Py", "numba_", "_ZN", "llvm.memset", "llvm.x86",
+                                                   "llvm.masked", "llvm.fabs"))})
+    return {"activation": name, "dtype": dtype, "n": n, "symnn_forward_ns": t_fwd, "symnn_backward_ns": t_bwd,
+            "jax_forward_and_vjp_ns": t_jax, "ratio": t_jax / (t_fwd + t_bwd), "calls": calls}
 
 
 # --- the table ------------------------------------------------------------------------------------
@@ -586,6 +649,9 @@ def summary(cells: list[dict]) -> list[str]:
     if twins:
         out.append(f"- formula / built-in twin (target <= {FORMULA_TARGET}x): "
                    + ", ".join(f"{c['batch']} {c['dtype']} {c['formula_over_builtin']:.2f}x" for c in twins))
+    refused = sorted({c["why_not_fused"] for c in cells if c.get("why_not_fused")})
+    if refused:
+        out.append("- not fused because (fit(fused=True) says): " + " | ".join(refused))
     notes = sorted({w for c in cells for w in c["symnn_warnings"]})
     if notes:
         out.append("- symnn warned: " + " | ".join(notes))
@@ -636,6 +702,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", metavar="PATH", help="write every cell (all epoch times) and the machine state here")
     ap.add_argument("--report", metavar="PATH", help="reprint the table of a saved --json run and exit")
     ap.add_argument("--list", action="store_true", help="list the rows and exit")
+    ap.add_argument("--kernels", metavar="NAMES",
+                    help="instead of the matrix: time symnn's activation kernels alone against JAX's jitted "
+                         "forward+vjp on 4096 x 16 elements (comma-separated names/formulas, or 'all')")
     args = ap.parse_args(argv)
     if args.report:
         saved = json.loads(Path(args.report).read_text())
@@ -660,6 +729,20 @@ def main(argv: list[str] | None = None) -> int:
     import jax
 
     jax.config.update("jax_enable_x64", True)  # float64 cells; every float32 array here is typed float32
+    if args.kernels:
+        from symnn.generated import ACTIVATIONS
+
+        names = [*ACTIVATIONS, *FORMULAS] if args.kernels == "all" else args.kernels.split(",")
+        print("| activation | dtype | symnn forward ns/el | symnn backward ns/el | JAX fwd+vjp ns/el "
+              "| JAX / symnn | math calls: forward; backward |\n|---|---|---|---|---|---|---|")
+        for dtype in dtypes:
+            for name in names:
+                k = kernel_profile(name, dtype, ROWS_N * HIDDEN[0])
+                print(f"| {name} | {dtype} | {k['symnn_forward_ns']:.2f} | {k['symnn_backward_ns']:.2f} "
+                      f"| {k['jax_forward_and_vjp_ns']:.2f} | {k['ratio']:.2f}x "
+                      f"| {' '.join(k['calls']['forward']) or '-'}; {' '.join(k['calls']['backward']) or '-'} |",
+                      flush=True)
+        return 0
     peer_module.limit_blas(args.threads)
     meta = machine_state() | {"threads": args.threads, "epochs": epochs, "busy_before": _busy(),
                               "rows": [asdict(r) for r in rows], "batches": batches, "dtypes": dtypes,
