@@ -115,11 +115,11 @@ class Row:
         return FORMULAS[self.activation][0] if self.activation in FORMULAS else None
 
 
-def matrix_rows() -> list[Row]:
+def matrix_rows(base_activation: str = "tanh") -> list[Row]:
     """The base row, then one row per activation, loss and optimizer that differs from it."""
     from symnn.generated import ACTIVATIONS, LOSSES
 
-    base = Row("base", "base", aliases=("tanh", "mse", "adam"))
+    base = Row("base", "base", activation=base_activation, aliases=(base_activation, "mse", "adam"))
     rows = [base]
     for name in ACTIVATIONS:
         if name != base.activation:
@@ -601,7 +601,8 @@ def kernel_profile(name: str, dtype: str, n: int, reps: int = 200) -> dict:
 
 def table(cells: list[dict], meta: dict) -> str:
     """The markdown table, one line per cell, then the summary lines."""
-    lines = [f"threads {meta['threads']} | epochs per cell {meta['epochs']} (after one warm-up) | "
+    lines = [f"base activation {meta.get('base_activation', 'tanh')} | threads {meta['threads']} | "
+             f"epochs per cell {meta['epochs']} (after one warm-up) | "
              f"symnn at {meta['symnn_commit']} | {meta['started']} | load before {meta['load_before']} "
              f"after {meta.get('load_after', '?')} | busy cores before {meta['busy_before']:.2f}", "",
              "| row | batch | dtype | fused | symnn ms | jax step ms | jax scan ms | JAX best / symnn "
@@ -638,8 +639,12 @@ def summary(cells: list[dict]) -> list[str]:
     for c in cells:
         by_row.setdefault(c["describe"], []).append(c["ratio"])
     rows = sorted(by_row.items(), key=lambda kv: float(np.median(kv[1])))
-    out.append("- per row, the median of its cells (worst first): "
-               + "; ".join(f"{k} {float(np.median(v)):.2f}x" for k, v in rows))
+    out.append("- per row, the median of its cells and how many of them are at least 1.0x (worst first): "
+               + "; ".join(f"{k} {float(np.median(v)):.2f}x ({sum(r >= RATIO_TARGET for r in v)}/{len(v)})"
+                           for k, v in rows))
+    met = [k for k, v in rows if min(v) >= RATIO_TARGET]
+    out.append(f"- rows with every cell at least {RATIO_TARGET:.1f}x: {len(met)} of {len(rows)}"
+               + (f" ({', '.join(met)})" if met else ""))
     for key in ("batch", "dtype"):
         groups: dict = {}
         for c in cells:
@@ -697,6 +702,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dtypes", help=f"comma-separated (default {','.join(DTYPES)})")
     ap.add_argument("--epochs", type=int, help="timed epochs per peer and cell, after one warm-up (default 20)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--base-activation", default="tanh",
+                    help="the base row's activation (default tanh), which every loss and optimizer row shares")
     ap.add_argument("--quick", action="store_true",
                     help="5 epochs, batch 32 and float32 only (unless --batches/--dtypes/--epochs say otherwise)")
     ap.add_argument("--json", metavar="PATH", help="write every cell (all epoch times) and the machine state here")
@@ -717,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # run.py's primary condition
         os.environ.pop(name, None)
     peer_module.workloads = peer_module.load_workloads()
-    rows = select_rows(matrix_rows(), args.rows)
+    rows = select_rows(matrix_rows(args.base_activation), args.rows)
     if args.list:
         for r in rows:
             print(f"{r.key:18} {r.describe()}")
@@ -745,6 +752,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     peer_module.limit_blas(args.threads)
     meta = machine_state() | {"threads": args.threads, "epochs": epochs, "busy_before": _busy(),
+                              "base_activation": args.base_activation,
                               "rows": [asdict(r) for r in rows], "batches": batches, "dtypes": dtypes,
                               "env": {k: os.environ.get(k) for k in (*peer_module.THREAD_VARS, "XLA_FLAGS",
                                                                      "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
