@@ -75,9 +75,15 @@ def data(key: str) -> tuple[np.ndarray, np.ndarray]:
 
 def initial_weights(key: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """[(W (n_out, n_in), b (n_out,)), ...] float32: torch.nn.Linear's default init, drawn by NumPy."""
-    rng = np.random.default_rng(WEIGHT_SEED)
+    return linear_init(WORKLOADS[key].sizes, WEIGHT_SEED)
+
+
+def linear_init(sizes: tuple[int, ...], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """torch.nn.Linear's default init (uniform in +-1/sqrt(n_in)) of an MLP of these widths, float32,
+    drawn by default_rng(seed): the workloads' weights, and benchmarks/matrix.py's."""
+    rng = np.random.default_rng(seed)
     out = []
-    for n_in, n_out in WORKLOADS[key].layers:
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         bound = 1.0 / math.sqrt(n_in)
         W = rng.uniform(-bound, bound, (n_out, n_in)).astype(np.float32)
         b = rng.uniform(-bound, bound, n_out).astype(np.float32)
