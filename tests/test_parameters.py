@@ -14,7 +14,7 @@ import pytest
 
 import symnn
 from symnn.errors import UserInputError
-from symnn.runtime import fused, kernels
+from symnn.runtime import kernels
 from tests.torch_reference import TORCH_ACTIVATIONS, TORCH_PARAMETERISED, check_against_torch, torch, torch_loss
 
 DTYPES = [np.float64, np.float32]
@@ -144,22 +144,21 @@ def test_repr_and_model_files_keep_the_parameters(tmp_path):
     assert symnn.Sequential([symnn.Dense(2, 1)], loss="huber:delta=2.0").loss_fn.values == (2.0,)
 
 
-def test_defaults_stay_on_the_fused_loop_other_values_run_per_layer():
-    opt = symnn.Adam()
-    default = symnn.Sequential([symnn.Dense(2, 4), symnn.Activation("leaky_relu"), symnn.Dense(4, 1)], loss="huber")
-    assert fused.spec_of(default, opt) is not None
-    assert fused.spec_of(_model(), opt) is None  # until the fused loop passes parameters
-    loss_only = symnn.Sequential([symnn.Dense(2, 1)], loss=("huber", {"delta": 3.0}))
-    assert fused.spec_of(loss_only, opt) is None
-
-
-def test_a_parameterised_fit_trains_the_same_per_layer_and_by_fit():
+def test_any_parameter_value_is_fused_by_one_loop_with_the_per_layer_numbers():
+    """The values are the loop's data (AP, LP), not its text: two slopes, one compiled loop."""
     X = np.random.default_rng(1).normal(size=(40, 2))
     y = X[:, 0] - 2 * X[:, 1]
     a, b = _model(), _model()
-    ha = a.fit(X, y, optimizer=symnn.SGD(lr=0.05), epochs=4, verbose=False)
+    ha = a.fit(X, y, optimizer=symnn.SGD(lr=0.05), epochs=4, verbose=False, fused=True)
     hb = b.fit(X, y, optimizer=symnn.SGD(lr=0.05), epochs=4, verbose=False, fused=False)
-    assert ha["loss"] == hb["loss"] and ha["loss"][-1] < ha["loss"][0]
+    np.testing.assert_allclose(ha["loss"], hb["loss"], rtol=1e-12)
+    assert ha["loss"][-1] < ha["loss"][0]
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-15)
+    other = symnn.Sequential([symnn.Dense(2, 4), symnn.Activation("leaky_relu", slope=0.3), symnn.Dense(4, 4),
+                              symnn.Activation("softplus"), symnn.Dense(4, 1)], loss="huber")
+    other.fit(X, y, optimizer=symnn.SGD(lr=0.05), epochs=1, verbose=False, fused=True)
+    assert other._fused_session.mod is a._fused_session.mod
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])

@@ -15,7 +15,7 @@ ACTIVATIONS = ('gelu',)
 LOSS = 'huber'
 OPTIMIZER = 'sgd_nesterov_step'
 ROLES = {'state': ('momentum_buffer',), 'hyper': ('momentum', 'dampening', 'weight_decay'), 'per_step': ('first',)}
-PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset')
+PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
@@ -24,7 +24,8 @@ link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
 
 @njit(cache=True, nogil=True, error_model='numpy', _nrt=False)
-def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV):
+def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV, AP,
+                 LP):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     # the arrays' scalar type: every constant is T(...)
     T = P.dtype.type
@@ -68,6 +69,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 out_offset = prog[li, 4]
                 w_offset = prog[li, 5]
                 b_offset = prog[li, 6]
+                a_offset = prog[li, 7]
                 if op == 0:
                     # dense_forward, inlined
                     x = view2(AV, in_offset, mb, n_in)
@@ -88,24 +90,26 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         gelu_forward__x = x_in[i]
                         y_out[i] = (T(0.5))*gelu_forward__x*(math.erf(T(0.7071067811865476)*gelu_forward__x) + T(1))
             # the loss: the batch's mean, and the gradient of the outputs
-            # huber_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
+            # huber_value_and_grad_with, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
             t_in = view1(AV, t_offset, mb * n_t)
             grad_z = view1(GV, z_offset, mb * n_last)
+            delta = LP[0]
+            delta = T(delta)
             n = T(z_in.shape[0])
             total = T(0)
             for i in range(z_in.shape[0]):
                 z = z_in[i]
                 t = t_in[i]
-                if (abs(t - z) >= T(1)):
-                    total += abs(t - z) + T(-0.5)
+                if (delta <= abs(t - z)):
+                    total += delta*(-T(0.5)*delta + abs(t - z))
                 else:
                     total += (T(0.5))*(-t + z)*(-t + z)
-                if (abs(t - z) >= T(1)) and (t - z > T(0)):
-                    grad_z[i] = -T(1)/n
-                elif (abs(t - z) >= T(1)) and (t - z < T(0)):
-                    grad_z[i] = T(1)/(n)
-                elif (abs(t - z) >= T(1)):
+                if (delta <= abs(t - z)) and (t - z > T(0)):
+                    grad_z[i] = -delta/n
+                elif (delta <= abs(t - z)) and (t - z < T(0)):
+                    grad_z[i] = delta/n
+                elif (delta <= abs(t - z)):
                     grad_z[i] = T(0)
                 else:
                     grad_z[i] = (-t + z)/n
@@ -128,6 +132,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     out_offset = prog[li, 4]
                     w_offset = prog[li, 5]
                     b_offset = prog[li, 6]
+                    a_offset = prog[li, 7]
                     if op == 0:
                         gy2 = view2(GV, out_offset, mb, n_out)
                         # dense_grad_params, inlined

@@ -15,7 +15,7 @@ ACTIVATIONS = ('elu', 'sigmoid')
 LOSS = 'multi_margin'
 OPTIMIZER = 'rmsprop_centered_momentum_step'
 ROLES = {'state': ('square_avg', 'grad_avg', 'momentum_buffer'), 'hyper': ('alpha', 'eps', 'weight_decay', 'momentum'), 'per_step': ()}
-PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset')
+PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
@@ -24,7 +24,8 @@ link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
 
 @njit(cache=True, nogil=True, error_model='numpy', _nrt=False)
-def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV):
+def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV, AP,
+                 LP):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     # the arrays' scalar type: every constant is T(...)
     T = P.dtype.type
@@ -68,6 +69,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 out_offset = prog[li, 4]
                 w_offset = prog[li, 5]
                 b_offset = prog[li, 6]
+                a_offset = prog[li, 7]
                 if op == 0:
                     # dense_forward, inlined
                     x = view2(AV, in_offset, mb, n_in)
@@ -81,15 +83,17 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         for j in range(y.shape[1]):
                             y[r, j] += b[j]
                 elif op == 1:
-                    # elu_forward, inlined
+                    # elu_forward_with, inlined
                     x_in = view1(AV, in_offset, mb * n_in)
                     y_out = view1(AV, out_offset, mb * n_out)
+                    elu_forward_with__alpha = AP[a_offset + 0]
+                    elu_forward_with__alpha = T(elu_forward_with__alpha)
                     for i in range(x_in.shape[0]):
-                        elu_forward__x = x_in[i]
-                        if (elu_forward__x <= T(0)):
-                            y_out[i] = math.expm1(elu_forward__x)
+                        elu_forward_with__x = x_in[i]
+                        if (elu_forward_with__x <= T(0)):
+                            y_out[i] = elu_forward_with__alpha*math.expm1(elu_forward_with__x)
                         else:
-                            y_out[i] = elu_forward__x
+                            y_out[i] = elu_forward_with__x
                 elif op == 2:
                     # sigmoid_forward, inlined
                     sigmoid_forward__x_in = view1(AV, in_offset, mb * n_in)
@@ -151,6 +155,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     out_offset = prog[li, 4]
                     w_offset = prog[li, 5]
                     b_offset = prog[li, 6]
+                    a_offset = prog[li, 7]
                     if op == 0:
                         gy2 = view2(GV, out_offset, mb, n_out)
                         # dense_grad_params, inlined
@@ -175,18 +180,20 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             u_size = b_offset + n_out - w_offset
                     elif li > 0:
                         if op == 1:
-                            # elu_backward, inlined
-                            elu_backward__x_in = view1(AV, in_offset, mb * n_in)
+                            # elu_backward_with, inlined
+                            elu_backward_with__x_in = view1(AV, in_offset, mb * n_in)
                             y_in = view1(AV, out_offset, mb * n_out)
                             grad_y = view1(GV, out_offset, mb * n_out)
-                            elu_backward__grad_x = view1(GV, in_offset, mb * n_in)
-                            for i in range(elu_backward__x_in.shape[0]):
-                                elu_backward__x = elu_backward__x_in[i]
+                            elu_backward_with__grad_x = view1(GV, in_offset, mb * n_in)
+                            elu_backward_with__alpha = AP[a_offset + 0]
+                            elu_backward_with__alpha = T(elu_backward_with__alpha)
+                            for i in range(elu_backward_with__x_in.shape[0]):
+                                elu_backward_with__x = elu_backward_with__x_in[i]
                                 g = grad_y[i]
-                                if (elu_backward__x <= T(0)):
-                                    elu_backward__grad_x[i] = g*math.exp(elu_backward__x)
+                                if (elu_backward_with__x <= T(0)):
+                                    elu_backward_with__grad_x[i] = elu_backward_with__alpha*g*math.exp(elu_backward_with__x)
                                 else:
-                                    elu_backward__grad_x[i] = g
+                                    elu_backward_with__grad_x[i] = g
                         elif op == 2:
                             # sigmoid_backward, inlined
                             sigmoid_backward__x_in = view1(AV, in_offset, mb * n_in)

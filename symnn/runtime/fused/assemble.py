@@ -102,14 +102,22 @@ class _Assembly:
                 read[module] = ir.read_functions(source(module))
             return read[module]
 
-        self.activations = [(functions(f"activations.{name}")[f"{name}_forward"],
-                             functions(f"activations.{name}")[f"{name}_backward"]) for name in c["activations"]]
+        act = names("activations")
+
+        def suffix(facts: object, name: str) -> str:
+            """A parameterised kernel's suffix: its parameters are arguments (AP, LP), any value one loop."""
+            return facts.WITH if name in getattr(facts, "PARAMETERS", {}) else ""
+
+        self.activations = [(functions(f"activations.{name}")[f"{name}_forward{suffix(act, name)}"],
+                             functions(f"activations.{name}")[f"{name}_backward{suffix(act, name)}"])
+                            for name in c["activations"]]
         self.dense = functions("layers.dense")
         facts = names("losses")
         formula_loss = c["loss"] in c["formulas"]  # elementwise, in a module of its own name
         self.loss_rows = not formula_loss and facts.LAYOUT[c["loss"]] == "rows"
         module = c["loss"] if formula_loss else facts.MODULES[c["loss"]]
-        self.loss = functions(f"losses.{module}")[f"{c['loss']}_value_and_grad"]
+        loss_suffix = "" if formula_loss else suffix(facts, c["loss"])
+        self.loss = functions(f"losses.{module}")[f"{c['loss']}_value_and_grad{loss_suffix}"]
         self.optimizer = functions(f"optimizers.{optimizer_module(c['optimizer'], names)}")[c["optimizer"]]
         self.roles = roles(c["optimizer"], names)
         self.used = [k for pair in self.activations for k in pair] + [
@@ -144,8 +152,9 @@ class _Assembly:
         if isinstance(s, ir.Assign) and _call_of(s.value, "loss_value_and_grad") is not None:
             kind = "rows" if self.loss_rows else "elements"
             label = f"{self.loss.name}, inlined: the batch's mean loss ({kind}) and its gradient"
-            return _labelled(self.inliner.inline(self.loss, _call_of(s.value, "loss_value_and_grad"), s.target),
-                             label, s.label)
+            lp, *arrays = _call_of(s.value, "loss_value_and_grad")
+            args = arrays + [f"{lp}[{i}]" for i in range(len(self.loss.params) - len(arrays))]
+            return _labelled(self.inliner.inline(self.loss, args, s.target), label, s.label)
         if isinstance(s, ir.For):
             return [replace(s, body=tuple(self.block(s.body)))]
         if isinstance(s, ir.If):
@@ -159,11 +168,13 @@ class _Assembly:
     def _kernel_call(self, name: str, *args: str) -> list[ir.Stmt]:
         return _labelled(self.inliner.inline(self.dense[name], args), f"{name}, inlined")
 
-    def _activations(self, which: int, op: str, *args: str) -> list[ir.Stmt]:
+    def _activations(self, which: int, op: str, ap: str, offset: str, *args: str) -> list[ir.Stmt]:
         branches = []
         for k, pair in enumerate(self.activations, start=1):
             kernel = pair[which]
-            branches.append((f"{op} == {k}", tuple(_labelled(self.inliner.inline(kernel, args), f"{kernel.name}, inlined"))))
+            values = [f"{ap}[{offset} + {i}]" for i in range(len(kernel.params) - len(args))]
+            inlined = self.inliner.inline(kernel, [*args, *values])
+            branches.append((f"{op} == {k}", tuple(_labelled(inlined, f"{kernel.name}, inlined"))))
         return [ir.If(tuple(branches))] if branches else []
 
     def _bind(self, names: tuple[str, ...], item: str) -> list[ir.Stmt]:

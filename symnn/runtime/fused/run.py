@@ -120,6 +120,9 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
     plan = optimizer.plan()
     hyper_values = plan.hyper_values()
     hyper = np.array([hyper_values[k] for k in roles["hyper"]], dtype)
+    # The activations' and the loss's parameters (kernel arguments), in the layout's order.
+    AP = np.array([v for layer in model.layers for v in getattr(layer, "values", ())], dtype)
+    LP = np.array(getattr(model.loss_fn, "values", ()), dtype)
     n_batches = -(-n // batch_size)
     most = max(1, min(epochs, _CHUNK_ENTRIES // max(n, n_batches * max(1, len(roles["per_step"])))))
     perms = np.empty((most if shuffle else 1, n), np.int64)
@@ -148,7 +151,7 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
             np.copyto(sess.S_before, S)
             start = time.perf_counter()
             mod.train_epochs(X, T, perms[:k] if shuffle else perms, lrs.astype(dtype), scalars, hyper,
-                             batch_size, losses[:k], layout.prog, P, sess.D, S, sess.AV, sess.GV)
+                             batch_size, losses[:k], layout.prog, P, sess.D, S, sess.AV, sess.GV, AP, LP)
             seconds = time.perf_counter() - start
             epoch_losses = losses[:k].astype(np.float64).tolist()
             if not (all(map(math.isfinite, epoch_losses)) and all_finite(P)):

@@ -30,7 +30,7 @@ class Layout:
         ops = {name: i + 1 for i, name in enumerate(mod.ACTIVATIONS)}
         rows, self.offsets = [], []
         self.shapes: list[tuple[int, ...]] = []  # of the parameters, in parameters() order
-        p_off = 0
+        p_off = n_values = 0
         a_off = [0]
         for w in model.widths[:-1]:
             a_off.append(a_off[-1] + batch_size * w)
@@ -43,7 +43,8 @@ class Layout:
                 self.shapes += [(n_out, n_in), (n_out,)]
                 p_off = b_off + n_out
             rows.append((0 if isinstance(layer, Dense) else ops[spec["layers"][i][1]], n_in, n_out, a_off[i],
-                         a_off[i + 1], w_off, b_off))
+                         a_off[i + 1], w_off, b_off, n_values))
+            n_values += len(getattr(layer, "values", ()))
         self.prog = np.array(rows, dtype=np.int64).reshape(-1, len(mod.PROG_COLUMNS))
         self.n_params = p_off
         self.workspace = a_off[-1] + batch_size * model.widths[-1] + batch_size * n_targets

@@ -102,13 +102,13 @@ def _spec(model, optimizer) -> dict | None:
     for layer in model.layers:
         if type(layer) is Dense:
             layers.append(("dense", layer.n_in, layer.n_out))
-        elif type(layer) is Activation and layer.name in builtin and not layer.options:
+        elif type(layer) is Activation and layer.name in builtin:
             layers.append(("activation", layer.name))
         elif type(layer) is Activation and custom.is_formula(layer.name):
             name = custom.activation_name(layer.name)
             formulas[name] = layer.name
             layers.append(("activation", name))
-        else:  # parameters other than the defaults run per layer until the lead wires them in here
+        else:
             return None
     plan = plan_of(optimizer)
     kernel = None if plan is None else plan.kernel
@@ -116,7 +116,7 @@ def _spec(model, optimizer) -> dict | None:
     if loss not in kernels.builtin_names("losses") and custom.is_loss_formula(loss):
         formulas[custom.loss_name(loss)] = loss
         loss = custom.loss_name(loss)
-    elif loss not in kernels.builtin_names("losses") or model.loss_fn.options:
+    elif loss not in kernels.builtin_names("losses"):
         return None
     if kernel is None or not layers or layers[0][0] != "dense":
         return None

@@ -7,11 +7,13 @@ update, and the epoch's loss (the batch means weighted by batch size, summed in 
 per-layer loop sums them) goes to `losses[e]`. The network is data, not code (see
 symnn.runtime.fused.session): `prog` has one row per layer (`PROG_COLUMNS`), the parameters are one
 flat array P, their gradients D, the optimizer's state the rows of S, the layers' inputs and their
-gradients blocks of the flat workspaces AV and GV.
+gradients blocks of the flat workspaces AV and GV, the activations' parameters AP and the loss's LP
+(kernel arguments: one compiled loop serves every value).
 
 The calls of the placeholders below are replaced by statements, tangent-style: each kernel call by
 the generated kernel's statements (symnn.ir.Inliner), `activation_forward(op, ...)` and
-`activation_backward(op, ...)` by one branch per activation the network uses (op k > 0 is the k-th),
+`activation_backward(op, AP, a_offset, ...)` by one branch per activation the network uses (op k > 0
+is the k-th; a parameterised one's kernel takes AP[a_offset], AP[a_offset + 1], ... after the arrays),
 `bind_hyper` and `bind_per_step` by the optimizer's scalars, and `if LOSS_ROWS:` by the branch the
 loss takes. Run as it is, a placeholder raises.
 """
@@ -23,8 +25,9 @@ from symnn.runtime.fused.intrinsics import view1, view2
 #: The arrays' scalar type, which the assembler binds first (`T = P.dtype.type`): every constant is T(...).
 T = float
 
-#: The columns of `prog`, one row per layer; op 0 is dense, op k > 0 the k-th activation.
-PROG_COLUMNS = ("op", "n_in", "n_out", "in_offset", "out_offset", "w_offset", "b_offset")
+#: The columns of `prog`, one row per layer; op 0 is dense, op k > 0 the k-th activation; an activation's
+#: parameters (leaky_relu's slope) are AP[a_offset:], the loss's LP.
+PROG_COLUMNS = ("op", "n_in", "n_out", "in_offset", "out_offset", "w_offset", "b_offset", "a_offset")
 #: From this many parameters on, each dense layer's parameters are updated right after their gradients
 #: are made, while those are in cache, instead of all at once after the backward pass: the same numbers
 #: (the update is elementwise), and faster on wide networks (measured: benchmarks/README.md).
@@ -41,7 +44,7 @@ bind_hyper = bind_per_step = dense_forward = dense_grad_params = dense_grad_inpu
 activation_forward = activation_backward = loss_value_and_grad = optimizer_step = _placeholder
 
 
-def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV):
+def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV, AP, LP):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     n_rows, n_x = X.shape
     n_t = Y.shape[1]
@@ -81,16 +84,17 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 out_offset = prog[li, 4]
                 w_offset = prog[li, 5]
                 b_offset = prog[li, 6]
+                a_offset = prog[li, 7]
                 if op == 0:
                     dense_forward(view2(AV, in_offset, mb, n_in), view2(P, w_offset, n_out, n_in),
                                   view1(P, b_offset, n_out), view2(AV, out_offset, mb, n_out))
                 else:
-                    activation_forward(op, view1(AV, in_offset, mb * n_in), view1(AV, out_offset, mb * n_out))
+                    activation_forward(op, AP, a_offset, view1(AV, in_offset, mb * n_in), view1(AV, out_offset, mb * n_out))
             # the loss: the batch's mean, and the gradient of the outputs
             if LOSS_ROWS:
-                batch_loss = loss_value_and_grad(view2(AV, z_offset, mb, n_last), t2, view2(GV, z_offset, mb, n_last))
+                batch_loss = loss_value_and_grad(LP, view2(AV, z_offset, mb, n_last), t2, view2(GV, z_offset, mb, n_last))
             else:
-                batch_loss = loss_value_and_grad(view1(AV, z_offset, mb * n_last), view1(AV, t_offset, mb * n_t),
+                batch_loss = loss_value_and_grad(LP, view1(AV, z_offset, mb * n_last), view1(AV, t_offset, mb * n_t),
                                                  view1(GV, z_offset, mb * n_last))
             epoch_total += batch_loss * T(mb)
             # backward, layer by layer (the first layer's input needs no gradient), and the update:
@@ -110,6 +114,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     out_offset = prog[li, 4]
                     w_offset = prog[li, 5]
                     b_offset = prog[li, 6]
+                    a_offset = prog[li, 7]
                     if op == 0:
                         gy2 = view2(GV, out_offset, mb, n_out)
                         dense_grad_params(view2(AV, in_offset, mb, n_in), gy2, view2(D, w_offset, n_out, n_in),
@@ -120,8 +125,9 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             u_offset = w_offset
                             u_size = b_offset + n_out - w_offset
                     elif li > 0:
-                        activation_backward(op, view1(AV, in_offset, mb * n_in), view1(AV, out_offset, mb * n_out),
-                                            view1(GV, out_offset, mb * n_out), view1(GV, in_offset, mb * n_in))
+                        activation_backward(op, AP, a_offset, view1(AV, in_offset, mb * n_in),
+                                            view1(AV, out_offset, mb * n_out), view1(GV, out_offset, mb * n_out),
+                                            view1(GV, in_offset, mb * n_in))
                 if u_size > 0:
                     optimizer_step(view1(P, u_offset, u_size), view1(D, u_offset, u_size), S, u_offset, u_size, lr)
             step += 1
