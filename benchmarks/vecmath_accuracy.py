@@ -87,12 +87,14 @@ def measure(name: str, fn) -> tuple[int, int, int, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", default=list(vecmath.FUNCTIONS), choices=list(vecmath.FUNCTIONS))
+    parser.add_argument("names", nargs="*", metavar="name", help=f"of {list(vecmath.FUNCTIONS)} (default: all)")
     parser.add_argument("--libm", action="store_true", help="also measure Numba's float32 math.* (libm)")
     args = parser.parse_args(argv)
     print(f"float32, all 2**32 inputs, ulp distance to libm float64 rounded to float32 (bound: {vecmath.MAX_ULP})")
     failed = False
-    for name in args.names:
+    for name in args.names or list(vecmath.FUNCTIONS):
+        if name not in vecmath.FUNCTIONS:
+            parser.error(f"unknown function {name!r}; choose from {', '.join(vecmath.FUNCTIONS)}")
         rows = [(f"v{name}", vecmath.FUNCTIONS[name])]
         if args.libm:
             rows.append((f"math.{name}", REFERENCE[name]))

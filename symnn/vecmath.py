@@ -239,7 +239,7 @@ def _tanh32(x):
 def _erf32(x):
     ax = abs(x)
     z = x * x
-    small = x + x * (((((((P6 * z + P5) * z + P4) * z + P3) * z + P2) * z + P1) * z + P0))
+    small = x + x * ((((((P6 * z + P5) * z + P4) * z + P3) * z + P2) * z + P1) * z + P0)
     a = _where(ax < ERF_HI, ax, ERF_HI)
     w = ONE / a - ERF_MID
     q = (((((((Q8 * w + Q7) * w + Q6) * w + Q5) * w + Q4) * w + Q3) * w + Q2) * w + Q1) * w + Q0
