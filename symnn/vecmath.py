@@ -21,7 +21,9 @@ With NUMBA_DISABLE_JIT=1 each function runs the same float32 formula on NumPy sc
 
 from __future__ import annotations
 
+import hashlib
 import math
+from pathlib import Path
 
 import numpy as np
 from numba import types
@@ -283,3 +285,10 @@ verf = _dispatch("verf", _erf32, math.erf)
 
 #: Each function and the `math` function it stands for (what a printer maps `math.<name>` to).
 FUNCTIONS = {"exp": vexp, "expm1": vexpm1, "log": vlog, "log1p": vlog1p, "tanh": vtanh, "erf": verf}
+
+
+def source_hash() -> str:
+    """A hash of this file. Numba's cache of a kernel is keyed on the kernel's own file only, so a
+    module calling these functions carries this hash in its text: an edit here changes the module,
+    which recompiles (and `symnn generate --check` reports it stale)."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
