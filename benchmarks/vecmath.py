@@ -1,0 +1,131 @@
+"""ms per 1M float32 elements, libm (`math.*`, as kernels are generated today) against symnn.vecmath.
+
+Each function alone (`y[i] = f(x[i])`), and forward+backward-like loops of silu, gelu, tanh and
+sigmoid (the generated kernels' formulas, once with math.* and once with the v* functions). Best of
+`--repeat` runs after a warm-up call, one thread, inputs normal(0, 3).
+
+    .venv/bin/python benchmarks/vecmath.py [--n 1000000] [--repeat 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+from numba import njit
+
+from symnn import vecmath
+from symnn.vecmath import verf, vexp, vtanh
+
+
+def _elementwise(fn):
+    @njit(error_model="numpy")
+    def loop(x, y):
+        for i in range(x.shape[0]):
+            y[i] = fn(x[i])
+    return loop
+
+
+def _silu(exp):
+    @njit(error_model="numpy")
+    def silu(x_in, y_out, g_in, g_out):
+        T = x_in.dtype.type
+        for i in range(x_in.shape[0]):
+            x = x_in[i]
+            g = g_in[i]
+            u = exp(-abs(x))
+            if x >= T(0):
+                y_out[i] = x / (u + T(1))
+                g_out[i] = g * (u * x + u + T(1)) / (u * u + T(2) * u + T(1))
+            else:
+                y_out[i] = u * x / (u + T(1))
+                g_out[i] = g * (u * u + u * x + u) / (u * u + T(2) * u + T(1))
+    return silu
+
+
+def _gelu(exp, erf):
+    @njit(error_model="numpy")
+    def gelu(x_in, y_out, g_in, g_out):
+        T = x_in.dtype.type
+        for i in range(x_in.shape[0]):
+            x = x_in[i]
+            y_out[i] = T(0.5) * x * (erf(T(0.7071067811865476) * x) + T(1))
+            g_out[i] = g_in[i] * (T(0.3989422804014327) * x * exp(-T(0.5) * x * x)
+                                  + T(0.5) * erf(T(0.7071067811865476) * x) + T(0.5))
+    return gelu
+
+
+def _tanh(tanh):
+    @njit(error_model="numpy")
+    def tanh_(x_in, y_out, g_in, g_out):
+        T = x_in.dtype.type
+        for i in range(x_in.shape[0]):
+            y = tanh(x_in[i])
+            y_out[i] = y
+            g_out[i] = g_in[i] * (T(1) - y * y)
+    return tanh_
+
+
+def _sigmoid(exp):
+    @njit(error_model="numpy")
+    def sigmoid(x_in, y_out, g_in, g_out):
+        T = x_in.dtype.type
+        for i in range(x_in.shape[0]):
+            y = T(1) / (T(1) + exp(-x_in[i]))
+            y_out[i] = y
+            g_out[i] = g_in[i] * y * (T(1) - y)
+    return sigmoid
+
+
+LIBM = {"exp": math.exp, "expm1": math.expm1, "log": math.log, "log1p": math.log1p, "tanh": math.tanh,
+        "erf": math.erf}
+
+
+def cases() -> dict[str, tuple]:
+    """name -> (libm loop, vecmath loop, number of array arguments)."""
+    out = {name: (_elementwise(LIBM[name]), _elementwise(fn), 2) for name, fn in vecmath.FUNCTIONS.items()}
+    out["silu fwd+bwd"] = (_silu(math.exp), _silu(vexp), 4)
+    out["gelu fwd+bwd"] = (_gelu(math.exp, math.erf), _gelu(vexp, verf), 4)
+    out["tanh fwd+bwd"] = (_tanh(math.tanh), _tanh(vtanh), 4)
+    out["sigmoid fwd+bwd"] = (_sigmoid(math.exp), _sigmoid(vexp), 4)
+    return out
+
+
+def best_ms(fn, args, repeat: int) -> tuple[float, float]:
+    """(compile seconds, best ms of `repeat` calls)."""
+    start = time.perf_counter()
+    fn(*args)
+    compile_s = time.perf_counter() - start
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - start)
+    return compile_s, min(times) * 1e3
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=30)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 3, args.n).astype(np.float32)
+    x_log = np.abs(x) + np.float32(1e-3)  # in log's and log1p's domain
+    scale = 1e6 / args.n
+    print(f"float32, ms per 1M elements (n = {args.n}, best of {args.repeat}); compile s in brackets")
+    print(f"{'loop':16s} {'libm':>14s} {'vecmath':>14s} {'speed-up':>8s}")
+    for name, (libm, vec, n_arrays) in cases().items():
+        inp = x_log if name in ("log", "log1p") else x
+        arrays = [inp, np.empty_like(inp)] if n_arrays == 2 else [inp, np.empty_like(inp), np.ones_like(inp),
+                                                                  np.empty_like(inp)]
+        c_libm, t_libm = best_ms(libm, arrays, args.repeat)
+        c_vec, t_vec = best_ms(vec, arrays, args.repeat)
+        print(f"{name:16s} {t_libm * scale:7.3f} [{c_libm:4.2f}] {t_vec * scale:7.3f} [{c_vec:4.2f}] "
+              f"{t_libm / t_vec:7.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
