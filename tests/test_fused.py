@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import symnn
-from symnn import ir
+from symnn import ir, vecmath
 from symnn.runtime import blas, fused, kernels
 from symnn.runtime.fused import assemble, loader, session, template
 
@@ -270,7 +270,8 @@ def test_a_kernel_inlined_does_what_calling_it_does(module, kernel, args):
     source = assemble.installed_source(module)
     k = ir.read_functions(source)[kernel]
     called, inlined = [np.copy(a) for a in args], [np.copy(a) for a in args]
-    namespace = {"math": __import__("math"), "np": np, "T": np.float64}
+    namespace = {"math": __import__("math"), "np": np, "T": np.float64,
+                 **{f.__name__: f for f in vecmath.FUNCTIONS.values()}}
     exec(ir.print_function(ir.Kernel(k.name, k.params, k.doc, k.body)), namespace)  # without its decorator
     expected = namespace[kernel](*called)
     names = [f"arg{i}" if i % 2 else f"args[{i}]" for i in range(len(args))]

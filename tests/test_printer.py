@@ -12,8 +12,11 @@ import random
 import pytest
 import sympy as sp
 
-from symnn import ir
+from symnn import ir, vecmath
 from symnn.codegen.printer import lower, print_expr
+
+#: The printed kernels' vectorisable functions, by the names they print (libm's for a Python float).
+VECMATH = {f.__name__: f for f in vecmath.FUNCTIONS.values()}
 
 x, g = sp.symbols("x g", real=True)
 
@@ -46,7 +49,7 @@ def _tree(rng: random.Random, depth: int) -> sp.Expr:
 
 
 def _run(code: str, xv: float, gv: float) -> float:
-    env = {"T": float, "math": math, "abs": abs, "max": max, "min": min, "x": xv, "g": gv}
+    env = {"T": float, "math": math, "abs": abs, "max": max, "min": min, "x": xv, "g": gv, **VECMATH}
     return eval(code, env)  # our printer's output, in a test: the thing under test
 
 
@@ -93,7 +96,7 @@ def test_branches_lower_to_an_if_chain_that_computes_the_same_values():
     assert isinstance(chain, ir.If) and [test is None for test, _ in chain.branches] == [False, False, True]
     lines = ir.print_block([chain], "")
     for xv in (2.0, -3.0, -0.5, 0.0):
-        env = {"T": float, "math": math, "abs": abs, "max": max, "min": min, "x": xv, "g": 1.5}
+        env = {"T": float, "math": math, "abs": abs, "max": max, "min": min, "x": xv, "g": 1.5, **VECMATH}
         exec("\n".join(lines), env)
         assert env["out"] == pytest.approx(float(expr.subs({x: xv, g: 1.5})))
 
@@ -103,5 +106,5 @@ def test_a_power_with_a_compound_exponent_is_bracketed(expr):
     """`2**(t + 1)` printed as `2**t + 1` would be another number (** binds tighter than + and *)."""
     t, m = sp.symbols("t m", real=True)
     e = sp.sympify(expr, locals={"t": t, "m": m})
-    value = eval(print_expr(e), {"T": float, "math": math, "t": 1.7, "m": 0.3})
+    value = eval(print_expr(e), {"T": float, "math": math, "t": 1.7, "m": 0.3, **VECMATH})
     assert value == pytest.approx(float(e.subs({t: 1.7, m: 0.3})), rel=1e-14)

@@ -9,9 +9,11 @@ suffix are these at the defaults (the fused training loop's)
 kernel rewrite rules: expm1
 """
 
-import math
-
 from numba import njit
+
+from symnn.vecmath import vexp, vexpm1
+
+VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -21,7 +23,7 @@ def elu_forward(x_in, y_out):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         if (x <= T(0)):
-            y_out[i] = math.expm1(x)
+            y_out[i] = vexpm1(x)
         else:
             y_out[i] = x
 
@@ -34,7 +36,7 @@ def elu_backward(x_in, y_in, grad_y, grad_x):
         x = x_in[i]
         g = grad_y[i]
         if (x <= T(0)):
-            grad_x[i] = g*math.exp(x)
+            grad_x[i] = g*vexp(x)
         else:
             grad_x[i] = g
 
@@ -47,7 +49,7 @@ def elu_forward_with(x_in, y_out, alpha):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         if (x <= T(0)):
-            y_out[i] = alpha*math.expm1(x)
+            y_out[i] = alpha*vexpm1(x)
         else:
             y_out[i] = x
 
@@ -61,6 +63,6 @@ def elu_backward_with(x_in, y_in, grad_y, grad_x, alpha):
         x = x_in[i]
         g = grad_y[i]
         if (x <= T(0)):
-            grad_x[i] = alpha*g*math.exp(x)
+            grad_x[i] = alpha*g*vexp(x)
         else:
             grad_x[i] = g

@@ -6,9 +6,11 @@ forward:  y = x*(erf(sqrt(2)*x/2) + 1)/2
 dy/dx:    sqrt(2)*x*exp(-x**2/2)/(2*sqrt(pi)) + erf(sqrt(2)*x/2)/2 + 1/2
 """
 
-import math
-
 from numba import njit
+
+from symnn.vecmath import verf, vexp
+
+VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -17,7 +19,7 @@ def gelu_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        y_out[i] = (T(0.5))*x*(math.erf(T(0.7071067811865476)*x) + T(1))
+        y_out[i] = (T(0.5))*x*(verf(T(0.7071067811865476)*x) + T(1))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -27,4 +29,4 @@ def gelu_backward(x_in, y_in, grad_y, grad_x):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        grad_x[i] = g*(T(0.3989422804014327)*x*math.exp(-T(0.5)*x*x) + (T(0.5))*math.erf(T(0.7071067811865476)*x) + T(0.5))
+        grad_x[i] = g*(T(0.3989422804014327)*x*vexp(-T(0.5)*x*x) + (T(0.5))*verf(T(0.7071067811865476)*x) + T(0.5))

@@ -6,8 +6,6 @@ forward:  y = x
 dy/dx:    1
 """
 
-import math
-
 from numba import njit
 
 

@@ -8,8 +8,6 @@ parameters: slope (default 0.01): arguments of the kernels named *_with; the ker
 suffix are these at the defaults (the fused training loop's)
 """
 
-import math
-
 from numba import njit
 
 

@@ -7,9 +7,11 @@ dy/dx:    x*(1 - tanh(log(exp(x) + 1))**2)*exp(x)/(exp(x) + 1) + tanh(log(exp(x)
 kernel rewrite rules: exp_sign_split, stable_softplus
 """
 
-import math
-
 from numba import njit
+
+from symnn.vecmath import vexp, vlog1p, vtanh
+
+VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -18,7 +20,7 @@ def mish_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        y_out[i] = x*math.tanh((max(x, T(0)) + math.log1p(math.exp(-abs(x)))))
+        y_out[i] = x*vtanh((max(x, T(0)) + vlog1p(vexp(-abs(x)))))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -28,10 +30,10 @@ def mish_backward(x_in, y_in, grad_y, grad_x):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        u = math.exp(-abs(x))
+        u = vexp(-abs(x))
         if (x >= T(0)):
-            t0 = math.tanh((max(x, T(0)) + math.log1p(math.exp(-abs(x)))))
+            t0 = vtanh((max(x, T(0)) + vlog1p(vexp(-abs(x)))))
             grad_x[i] = g*(t0*u + t0 + x*(T(1) - t0*t0))/(u + T(1))
         else:
-            t0 = math.tanh((max(x, T(0)) + math.log1p(math.exp(-abs(x)))))
+            t0 = vtanh((max(x, T(0)) + vlog1p(vexp(-abs(x)))))
             grad_x[i] = g*(t0*u + t0 + x*(-t0*t0*u + u))/(u + T(1))

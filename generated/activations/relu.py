@@ -6,8 +6,6 @@ forward:  y = Max(0, x)
 dy/dx:    Heaviside(x, 0)
 """
 
-import math
-
 from numba import njit
 
 

@@ -7,9 +7,11 @@ dy/dx:    (x + exp(x) + 1)*exp(x)/(exp(x) + 1)**2
 kernel rewrite rules: exp_sign_split
 """
 
-import math
-
 from numba import njit
+
+from symnn.vecmath import vexp
+
+VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -18,7 +20,7 @@ def silu_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        u = math.exp(-abs(x))
+        u = vexp(-abs(x))
         if (x >= T(0)):
             y_out[i] = x/(u + T(1))
         else:
@@ -32,7 +34,7 @@ def silu_backward(x_in, y_in, grad_y, grad_x):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        u = math.exp(-abs(x))
+        u = vexp(-abs(x))
         if (x >= T(0)):
             grad_x[i] = g*(u*x + u + T(1))/(u*u + T(2)*u + T(1))
         else:

@@ -9,9 +9,11 @@ suffix are these at the defaults (the fused training loop's)
 kernel rewrite rules: stable_softplus
 """
 
-import math
-
 from numba import njit
+
+from symnn.vecmath import vexp, vlog1p
+
+VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -23,7 +25,7 @@ def softplus_forward(x_in, y_out):
         if (x > T(20)):
             y_out[i] = x
         else:
-            y_out[i] = (max(x, T(0)) + math.log1p(math.exp(-abs(x))))
+            y_out[i] = (max(x, T(0)) + vlog1p(vexp(-abs(x))))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -36,7 +38,7 @@ def softplus_backward(x_in, y_in, grad_y, grad_x):
         if (x > T(20)):
             grad_x[i] = g
         else:
-            t0 = math.exp(x)
+            t0 = vexp(x)
             grad_x[i] = g*t0/(t0 + T(1))
 
 
@@ -51,7 +53,7 @@ def softplus_forward_with(x_in, y_out, beta, threshold):
         if (threshold < beta*x):
             y_out[i] = x
         else:
-            y_out[i] = (max(beta*x, T(0)) + math.log1p(math.exp(-abs(beta*x))))/beta
+            y_out[i] = (max(beta*x, T(0)) + vlog1p(vexp(-abs(beta*x))))/beta
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -66,5 +68,5 @@ def softplus_backward_with(x_in, y_in, grad_y, grad_x, beta, threshold):
         if (threshold < beta*x):
             grad_x[i] = g
         else:
-            t0 = math.exp(beta*x)
+            t0 = vexp(beta*x)
             grad_x[i] = g*t0/(t0 + T(1))

@@ -7,8 +7,6 @@ dy/dx:    DiracDelta(x)
 kernel rewrite rules: dirac_is_zero, heaviside_value
 """
 
-import math
-
 from numba import njit
 
 

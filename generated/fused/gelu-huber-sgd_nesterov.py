@@ -10,6 +10,7 @@ import numpy as np  # noqa: F401
 from numba import njit
 
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
+from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
 
 ACTIVATIONS = ('gelu',)
 LOSS = 'huber'
@@ -19,6 +20,7 @@ PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
+VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
 
 link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
@@ -88,7 +90,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     y_out = view1(AV, out_offset, mb * n_out)
                     for i in range(x_in.shape[0]):
                         gelu_forward__x = x_in[i]
-                        y_out[i] = (T(0.5))*gelu_forward__x*(math.erf(T(0.7071067811865476)*gelu_forward__x) + T(1))
+                        y_out[i] = (T(0.5))*gelu_forward__x*(verf(T(0.7071067811865476)*gelu_forward__x) + T(1))
             # the loss: the batch's mean, and the gradient of the outputs
             # huber_value_and_grad_with, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
@@ -165,7 +167,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             for i in range(gelu_backward__x_in.shape[0]):
                                 gelu_backward__x = gelu_backward__x_in[i]
                                 g = grad_y[i]
-                                gelu_backward__grad_x[i] = g*(T(0.3989422804014327)*gelu_backward__x*math.exp(-T(0.5)*gelu_backward__x*gelu_backward__x) + (T(0.5))*math.erf(T(0.7071067811865476)*gelu_backward__x) + T(0.5))
+                                gelu_backward__grad_x[i] = g*(T(0.3989422804014327)*gelu_backward__x*vexp(-T(0.5)*gelu_backward__x*gelu_backward__x) + (T(0.5))*verf(T(0.7071067811865476)*gelu_backward__x) + T(0.5))
                 if u_size > 0:
                     # sgd_nesterov_step, inlined: elementwise
                     param = view1(P, u_offset, u_size)

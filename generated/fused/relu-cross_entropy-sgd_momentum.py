@@ -10,6 +10,7 @@ import numpy as np  # noqa: F401
 from numba import njit
 
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
+from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
 
 ACTIVATIONS = ('relu',)
 LOSS = 'cross_entropy'
@@ -19,6 +20,7 @@ PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
+VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
 
 link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
@@ -102,7 +104,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 s = T(0)
                 cross_entropy_value_and_grad__S = T(0)
                 for j in range(z_in.shape[1]):
-                    cross_entropy_value_and_grad__e = math.exp(z_in[r, j] - m)
+                    cross_entropy_value_and_grad__e = vexp(z_in[r, j] - m)
                     grad_z[r, j] = cross_entropy_value_and_grad__e
                     s += cross_entropy_value_and_grad__e
                     cross_entropy_value_and_grad__S += t2[r, j]
@@ -113,7 +115,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     if (t == T(0)):
                         pass
                     else:
-                        total += t*(-cross_entropy_value_and_grad__w + math.log(s))
+                        total += t*(-cross_entropy_value_and_grad__w + vlog(s))
                     grad_z[r, j] = (cross_entropy_value_and_grad__S*cross_entropy_value_and_grad__e/s - t)/n
             batch_loss = total / T(z_in.shape[0])
             epoch_total += batch_loss * T(mb)

@@ -10,6 +10,7 @@ import numpy as np  # noqa: F401
 from numba import njit
 
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
+from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
 
 ACTIVATIONS = ('elu', 'sigmoid')
 LOSS = 'multi_margin'
@@ -19,6 +20,7 @@ PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
+VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
 
 link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
@@ -91,7 +93,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     for i in range(x_in.shape[0]):
                         elu_forward_with__x = x_in[i]
                         if (elu_forward_with__x <= T(0)):
-                            y_out[i] = elu_forward_with__alpha*math.expm1(elu_forward_with__x)
+                            y_out[i] = elu_forward_with__alpha*vexpm1(elu_forward_with__x)
                         else:
                             y_out[i] = elu_forward_with__x
                 elif op == 2:
@@ -100,7 +102,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     sigmoid_forward__y_out = view1(AV, out_offset, mb * n_out)
                     for i in range(sigmoid_forward__x_in.shape[0]):
                         sigmoid_forward__x = sigmoid_forward__x_in[i]
-                        u = math.exp(-abs(sigmoid_forward__x))
+                        u = vexp(-abs(sigmoid_forward__x))
                         if (sigmoid_forward__x >= T(0)):
                             sigmoid_forward__y_out[i] = T(1)/((u + T(1)))
                         else:
@@ -191,7 +193,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                                 elu_backward_with__x = elu_backward_with__x_in[i]
                                 g = grad_y[i]
                                 if (elu_backward_with__x <= T(0)):
-                                    elu_backward_with__grad_x[i] = elu_backward_with__alpha*g*math.exp(elu_backward_with__x)
+                                    elu_backward_with__grad_x[i] = elu_backward_with__alpha*g*vexp(elu_backward_with__x)
                                 else:
                                     elu_backward_with__grad_x[i] = g
                         elif op == 2:
@@ -203,7 +205,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             for i in range(sigmoid_backward__x_in.shape[0]):
                                 sigmoid_backward__x = sigmoid_backward__x_in[i]
                                 sigmoid_backward__g = sigmoid_backward__grad_y[i]
-                                sigmoid_backward__u = math.exp(-abs(sigmoid_backward__x))
+                                sigmoid_backward__u = vexp(-abs(sigmoid_backward__x))
                                 sigmoid_backward__grad_x[i] = sigmoid_backward__g*sigmoid_backward__u/(sigmoid_backward__u*sigmoid_backward__u + T(2)*sigmoid_backward__u + T(1))
                 if u_size > 0:
                     # rmsprop_centered_momentum_step, inlined: elementwise

@@ -10,6 +10,7 @@ import numpy as np  # noqa: F401
 from numba import njit
 
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
+from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
 
 ACTIVATIONS = ('tanh',)
 LOSS = 'mse'
@@ -19,6 +20,7 @@ PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
+VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
 
 link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
@@ -91,7 +93,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     y_out = view1(AV, out_offset, mb * n_out)
                     for i in range(x_in.shape[0]):
                         tanh_forward__x = x_in[i]
-                        y_out[i] = math.tanh(tanh_forward__x)
+                        y_out[i] = vtanh(tanh_forward__x)
             # the loss: the batch's mean, and the gradient of the outputs
             # mse_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)

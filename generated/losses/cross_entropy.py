@@ -8,9 +8,11 @@ dL/dz_j = (S*exp(-lse + z) - t)/n  (S the row's target sum: checked equal to sym
 one pass: e = exp(w) stored while summing s and S, so exp(z - lse) = e/s and dL/dz_j = (S*e/s - t)/n (checked an identity by SymPy)
 """
 
-import math
-
 from numba import njit
+
+from symnn.vecmath import vexp, vlog
+
+VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -25,7 +27,7 @@ def cross_entropy_forward(z_in, t_in):
         s = T(0)
         S = T(0)
         for j in range(z_in.shape[1]):
-            e = math.exp(z_in[r, j] - m)
+            e = vexp(z_in[r, j] - m)
             s += e
             S += t_in[r, j]
         for j in range(z_in.shape[1]):
@@ -34,7 +36,7 @@ def cross_entropy_forward(z_in, t_in):
             if (t == T(0)):
                 pass
             else:
-                total += t*(-w + math.log(s))
+                total += t*(-w + vlog(s))
     return total / z_in.shape[0]
 
 
@@ -50,7 +52,7 @@ def cross_entropy_backward(z_in, t_in, grad_z):
         s = T(0)
         S = T(0)
         for j in range(z_in.shape[1]):
-            e = math.exp(z_in[r, j] - m)
+            e = vexp(z_in[r, j] - m)
             grad_z[r, j] = e
             s += e
             S += t_in[r, j]
@@ -74,7 +76,7 @@ def cross_entropy_value_and_grad(z_in, t_in, grad_z):
         s = T(0)
         S = T(0)
         for j in range(z_in.shape[1]):
-            e = math.exp(z_in[r, j] - m)
+            e = vexp(z_in[r, j] - m)
             grad_z[r, j] = e
             s += e
             S += t_in[r, j]
@@ -85,6 +87,6 @@ def cross_entropy_value_and_grad(z_in, t_in, grad_z):
             if (t == T(0)):
                 pass
             else:
-                total += t*(-w + math.log(s))
+                total += t*(-w + vlog(s))
             grad_z[r, j] = (S*e/s - t)/n
     return total / T(z_in.shape[0])

@@ -6,8 +6,6 @@ l(z, t) = Max(0, -z*(2*t - 1) + 1), averaged over all n elements
 dL/dz_i = (1 - 2*t)*Heaviside(-2*t*z + z + 1, 0)/n
 """
 
-import math
-
 from numba import njit
 
 

@@ -8,8 +8,6 @@ parameters: delta (default 1): arguments of the kernels named *_with; the kernel
 suffix are these at the defaults (the fused training loop's)
 """
 
-import math
-
 from numba import njit
 
 

@@ -6,8 +6,6 @@ l(z, t) = Abs(t - z), averaged over all n elements
 dL/dz_i = -sign(t - z)/n
 """
 
-import math
-
 from numba import njit
 
 

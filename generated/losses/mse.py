@@ -6,8 +6,6 @@ l(z, t) = (-t + z)**2, averaged over all n elements
 dL/dz_i = (-2*t + 2*z)/n
 """
 
-import math
-
 from numba import njit
 
 

@@ -29,8 +29,8 @@ Kernels:
 """
 
 import math
-import numpy
 
+import numpy
 from numba import njit
 
 

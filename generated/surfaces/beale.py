@@ -8,6 +8,7 @@ df/dy = x*(24*x*y**5 + 16*x*y**3 - 24*x*y**2 - 8*x*y - 8*x + 63*y**2 + 36*y + 12
 Beale's function: flat plateaus and steep curved valleys; minimum 0 at (3, 0.5).
 """
 
+import numpy as np
 from numba import njit
 
 

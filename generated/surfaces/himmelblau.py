@@ -8,6 +8,7 @@ df/dy = 2*x**2 + 4*x*y + 4*y**3 - 26*y - 22
 Himmelblau's function: four minima of value 0 around a local maximum near (-0.27, -0.92); which one an optimizer reaches depends on its path.
 """
 
+import numpy as np
 from numba import njit
 
 

@@ -8,6 +8,7 @@ df/dy = 4*y
 a ravine: a quadratic 20 times steeper across (y) than along (x); SGD zigzags; minimum 0 at (0, 0).
 """
 
+import numpy as np
 from numba import njit
 
 

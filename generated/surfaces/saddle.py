@@ -8,6 +8,7 @@ df/dy = -2*y
 a saddle: the gradient vanishes at (0, 0), which is no minimum; f falls without bound along y.
 """
 
+import numpy as np
 from numba import njit
 
 

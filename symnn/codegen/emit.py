@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symnn import ir
+from symnn import ir, vecmath
 from symnn.codegen import printer
 from symnn.symbolic import dense as dense_def
 from symnn.symbolic import losses as loss_defs
@@ -56,13 +56,25 @@ def header(name: str, source: str, summary: list[str]) -> str:
             '"""\n\n')
 
 
-def _imports(*lines: str) -> str:
-    return "\n".join(lines) + "\n\n\n"
+def imports(code: str) -> str:
+    """The imports a module's printed code needs: math, numpy, the symnn.vecmath functions it calls, njit.
+
+    A module calling vecmath carries its hash (VECMATH): Numba's cache of a kernel is keyed on the
+    kernel's own file, so an edit of vecmath changes the module's text, which then recompiles (and
+    `symnn generate --check` reports it)."""
+    calls = sorted(f.__name__ for f in vecmath.FUNCTIONS.values() if f"{f.__name__}(" in code)
+    blocks = [["import math"] if "math." in code else [],  # the standard library, third parties, symnn
+              (["import numpy"] if "numpy." in code else []) + (["import numpy as np"] if "np." in code else [])
+              + ["from numba import njit"],
+              [f"from symnn.vecmath import {', '.join(calls)}"] if calls else [],
+              [f"VECMATH = {vecmath.source_hash()!r}  # symnn.vecmath, by its hash"] if calls else []]
+    return "\n\n".join("\n".join(block) for block in blocks if block) + "\n\n\n"
 
 
-def _module(head: str, imports: tuple[str, ...], kernels: list[ir.Kernel]) -> str:
+def _module(head: str, kernels: list[ir.Kernel]) -> str:
     """A module's text: its header, imports, then its kernels as printed by `ir.print_function`."""
-    return head + _imports(*imports) + "\n\n".join(ir.print_function(k) for k in kernels)
+    code = "\n\n".join(ir.print_function(k) for k in kernels)
+    return head + imports(code) + code
 
 
 def _kernel(name: str, params: tuple[str, ...], doc: str, body: list[ir.Stmt]) -> ir.Kernel:
@@ -89,7 +101,7 @@ def _loads(expr: sp.Expr, names: dict[sp.Symbol, str]) -> list[ir.Stmt]:
 
 
 def _needs_u(expr: sp.Expr, x: sp.Symbol) -> list[ir.Stmt]:
-    return [ir.Assign(U.name, f"math.exp(-abs({x.name}))")] if U in expr.free_symbols else []
+    return [ir.Assign(U.name, f"vexp(-abs({x.name}))")] if U in expr.free_symbols else []
 
 
 #: The gradient flowing into an activation's output, dL/dy.
@@ -145,7 +157,7 @@ def activation_module(d: Derivation, source: str) -> str:
     rules = _activation_forms(d)[3]
     if rules:
         summary.append(f"kernel rewrite rules: {', '.join(rules)}")
-    return _module(header(d.name, source, summary), ("import math", "", "from numba import njit"), kernels)
+    return _module(header(d.name, source, summary), kernels)
 
 
 def _elementwise_loss_forms(loss: loss_defs.ElementwiseLoss) -> tuple[sp.Expr, sp.Expr, list[str]]:
@@ -224,7 +236,7 @@ def _elementwise_loss_header(loss: loss_defs.ElementwiseLoss, source: str) -> st
 
 def elementwise_loss_module(loss: loss_defs.ElementwiseLoss, source: str) -> str:
     """The module of an elementwise loss's kernels (`elementwise_loss_kernels`)."""
-    return _module(_elementwise_loss_header(loss, source), ("import math", "", "from numba import njit"),
+    return _module(_elementwise_loss_header(loss, source),
                    elementwise_loss_kernels(loss))
 
 
@@ -282,7 +294,7 @@ def cross_entropy_module(source: str) -> str:
                "checked equal to sympy.diff)",
                f"one pass: e = {sp.sstr(loss_defs.STORED_EXP)} stored while summing s and S, "
                f"so exp(z - lse) = e/s and dL/dz_j = {sp.sstr(grad_e)} (checked an identity by SymPy)"]
-    return _module(header("cross_entropy", source, summary), ("import math", "", "from numba import njit"),
+    return _module(header("cross_entropy", source, summary),
                    cross_entropy_kernels())
 
 
@@ -334,12 +346,12 @@ def hinge_module(source: str) -> str:
     """Binary hinge (one output, elementwise) and multi-class hinge (C outputs, by rows)."""
     binary = loss_defs.ELEMENTWISE_LOSSES["hinge"]
     term, dzy, dzi = _margin_forms()
-    out = _module(_elementwise_loss_header(binary, source), ("import math", "", "from numba import njit"),
-                  elementwise_loss_kernels(binary))
-    out += (f"\n\n# Multi-class hinge (torch multi_margin_loss, margin 1): per row with label y,\n"
-            f"# (1/C) sum over i != y of {sp.sstr(term)}; targets are one-hot rows.\n"
-            f"# d/dz_y: {sp.sstr(dzy)}   d/dz_i: {sp.sstr(dzi)}\n\n\n")
-    return out + "\n\n".join(ir.print_function(k) for k in multi_margin_kernels())
+    code = "\n\n".join(ir.print_function(k) for k in elementwise_loss_kernels(binary))
+    code += (f"\n\n# Multi-class hinge (torch multi_margin_loss, margin 1): per row with label y,\n"
+             f"# (1/C) sum over i != y of {sp.sstr(term)}; targets are one-hot rows.\n"
+             f"# d/dz_y: {sp.sstr(dzy)}   d/dz_i: {sp.sstr(dzi)}\n\n\n")
+    code += "\n\n".join(ir.print_function(k) for k in multi_margin_kernels())
+    return _elementwise_loss_header(binary, source) + imports(code) + code
 
 
 def _operand(m: sp.Expr, names: dict[str, str]) -> tuple[str, bool]:
@@ -386,8 +398,7 @@ def dense_module(d: Derivation, source: str) -> str:
     """The module of the dense layer's kernels (`dense_kernels`)."""
     summary = [f"forward: Y = {sp.sstr(dense_def.FORWARD)}",
                *(f"dL/d{k} = {sp.sstr(v)}" for k, v in d.gradients.items())]
-    return _module(header("dense", source, summary), ("import numpy as np", "from numba import njit"),
-                   dense_kernels(d))
+    return _module(header("dense", source, summary), dense_kernels(d))
 
 
 def package_init(title: str, exports: dict[str, tuple[str, ...]], route_cache: bool = False) -> str:

@@ -113,10 +113,8 @@ def optimizer_module(d: OptimizerDefinition) -> str:
     if d.per_step:
         code += _step_function(d)
     code += "\n\n".join(ir.print_function(_kernel(d, k)) for k in d.kernels())
-    imports = ("import math\n" if "math." in code else "") + ("import numpy\n" if "numpy." in code else "")
-    imports = (imports + "\n" if imports else "") + "from numba import njit\n\n\n"
     source = f"symnn.symbolic.optimizers.OPTIMIZERS[{d.name!r}]"
-    return emit.header(d.name, source, _summary(d)) + imports + code
+    return emit.header(d.name, source, _summary(d)) + emit.imports(code) + code
 
 
 def index() -> dict[str, object]:

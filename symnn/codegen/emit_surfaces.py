@@ -60,8 +60,7 @@ def surface_module(name: str) -> str:
     code = _metadata(s) + "\n\n".join(ir.print_function(k) for k in surface_kernels(name))
     summary = [f"f(x, y) = {sp.sstr(f)}", f"df/dx = {sp.sstr(dfdx)}", f"df/dy = {sp.sstr(dfdy)}",
                f"{s.description}."]
-    imports = ("import math\n\n" if "math." in code else "") + "from numba import njit\n\n\n"
-    return emit.header(name, f"symnn.symbolic.surfaces.SURFACES[{name!r}]", summary) + imports + code
+    return emit.header(name, f"symnn.symbolic.surfaces.SURFACES[{name!r}]", summary) + emit.imports(code) + code
 
 
 def surface_files() -> dict[str, str]:

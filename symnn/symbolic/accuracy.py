@@ -34,7 +34,10 @@ def _float_function(expr: sp.Expr, x: sp.Symbol, y: sp.Symbol):
     form, _ = stable_elementwise(expr, x)
     body = "\n".join(statements("out", form, "    "))
     source = f"def kernel({x.name}, {y.name}, {U.name}):\n{body}\n    return out\n"
-    env = {"T": float, "math": math, "abs": abs, "max": max, "min": min}
+    from symnn import vecmath
+
+    env = {"T": float, "math": math, "abs": abs, "max": max, "min": min,
+           **{f.__name__: f for f in vecmath.FUNCTIONS.values()}}  # float64: libm's functions themselves
     exec(compile(source, "<kernel form>", "exec"), env)  # the printer's output of a parsed expression
     return env["kernel"]
 

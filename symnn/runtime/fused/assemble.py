@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 
-from symnn import ir
+from symnn import ir, vecmath
 from symnn.runtime import kernels
 from symnn.runtime.fused import intrinsics, template
 from symnn.runtime.fused.spec import Generated, canonical, optimizer_module, roles
@@ -261,6 +261,7 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
             "from numba import njit",
             "",
             f"from symnn.runtime.fused.intrinsics import {'NO_TRANS, TRANS, ' if direct_gemm else ''}{names}view1, view2",
+            f"from symnn.vecmath import {', '.join(sorted(f.__name__ for f in vecmath.FUNCTIONS.values()))}  # noqa: F401",
             "",
             f"ACTIVATIONS = {c['activations']!r}",
             f"LOSS = {c['loss']!r}",
@@ -270,6 +271,7 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
             f"UPDATE_PER_LAYER_FROM = {template.UPDATE_PER_LAYER_FROM!r}",
             f"MATRIX_PRODUCTS = {'NumPy OpenBLAS, direct' if direct_gemm else 'np.dot'!r}",
             f"INTRINSICS = {_intrinsics_version()!r}  # symnn.runtime.fused.intrinsics, by its hash",
+            f"VECMATH = {vecmath.source_hash()!r}  # symnn.vecmath, by its hash",
             ""]
     if direct_gemm:
         head += ["link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache", ""]
