@@ -141,6 +141,6 @@ def test_every_option_has_help_and_train_and_optviz_show_their_defaults() -> Non
             assert action.help, (command, action.dest)
             text = formatter._get_help_string(action) % {"default": action.default}
             valued = action.option_strings and action.nargs != 0 and action.dest not in ("save", "plot", "out", "model",
-                                                                                        "expr")
+                                                                                        "expr", "loss_expr")
             if command in ("train", "optviz") and valued:
                 assert "default" in text, (command, action.dest, text)

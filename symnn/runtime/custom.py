@@ -12,12 +12,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from symnn import __version__
 from symnn.atomic import write_text
-from symnn.runtime.cache import cache_dir, import_file
+from symnn.runtime.cache import cache_dir, import_file, warn_once
 
 
 @functools.cache
@@ -46,12 +47,34 @@ def loss_name(formula: str) -> str:
     return f"loss_{_key(formula)}"
 
 
+#: The last line of a formula's cached module: a checksum of the text above it, so a damaged file that
+#: still imports (bytes flipped inside a docstring) is found and derived again, not run.
+_SEAL = "# symnn: sha256 of the text above: "
+
+
+def _sealed(text: str) -> str:
+    return f"{text}{_SEAL}{hashlib.sha256(text.encode()).hexdigest()}\n"
+
+
+def _intact(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    head, seal, digest = text.rpartition(_SEAL)
+    return bool(seal) and digest.strip() == hashlib.sha256(head.encode()).hexdigest()
+
+
 def _module_path(folder: str, name: str, source: Callable[[], str]) -> Path:
     """A formula's generated module in the cache folder, written from `source()` (which derives:
-    SymPy) only if it is not there."""
+    SymPy) if it is not there or does not match its checksum (said once)."""
     path = cache_dir() / folder / f"{name}.py"
+    if path.is_file() and not _intact(path):
+        sys.modules.pop(f"symnn_user_{name}", None)
+        path.unlink(missing_ok=True)
+        warn_once(f"the cached kernel module {path} was damaged (its checksum does not match); recompiling it")
     if not path.is_file():
-        write_text(path, source())
+        write_text(path, _sealed(source()))
     return path
 
 
