@@ -15,14 +15,6 @@ from symnn.runtime.fused import assemble, loader, session, template
 ROOT = Path(symnn.__file__).parent
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cache_dir(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        path = tmp_path_factory.mktemp("symnn-cache")
-        mp.setenv("SYMNN_CACHE_DIR", str(path))
-        yield path
-
-
 def _reformatted(module: str) -> str:
     """A generated module as a formatter might leave it: other spacing and brackets, no comments."""
     return ast.unparse(ast.parse(assemble.installed_source(module))) + "\n"
