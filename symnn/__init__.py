@@ -15,12 +15,6 @@ _EXPORTS = {
     "Sequential": "symnn.runtime.model",
     "Dense": "symnn.runtime.layers",
     "Activation": "symnn.runtime.layers",
-    "SGD": "symnn.runtime.optimizers",
-    "Adagrad": "symnn.runtime.optimizers",
-    "RMSprop": "symnn.runtime.optimizers",
-    "Adam": "symnn.runtime.optimizers",
-    "AdamW": "symnn.runtime.optimizers",
-    "NAdam": "symnn.runtime.optimizers",
     "StepLR": "symnn.runtime.schedules",
     "ExponentialLR": "symnn.runtime.schedules",
     "CosineAnnealingLR": "symnn.runtime.schedules",
@@ -34,7 +28,14 @@ _EXPORTS = {
 #: Submodules reachable as attributes without an explicit import (`symnn.datasets.load("xor")`).
 _SUBMODULES = ("datasets", "estimators", "plotting", "optviz", "display")
 
-__all__ = sorted([*_EXPORTS, "derive", "load", "datasets", "sweep"])
+
+
+def _optimizers() -> dict[str, type]:
+    """The optimizer classes by their names (torch's: `symnn.Adam`), one per generated optimizer: a new
+    optimizer's definition and `symnn generate` are all it takes to be `symnn.<Name>`."""
+    from symnn.runtime.optimizers import CLASSES
+
+    return {cls.__name__: cls for cls in CLASSES.values()}
 
 
 def __getattr__(name: str) -> Any:
@@ -42,12 +43,16 @@ def __getattr__(name: str) -> Any:
         return getattr(import_module(_EXPORTS[name]), name)
     if name in _SUBMODULES:
         return import_module(f"symnn.{name}")
+    if name == "__all__":  # `from symnn import *` (the optimizers are read from the generated index)
+        return sorted([*_EXPORTS, *_optimizers(), "derive", "load", "datasets", "sweep"])
+    if name[:1].isupper() and name in _optimizers():
+        return _optimizers()[name]
     raise AttributeError(f"module 'symnn' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
     """The public names too (they load lazily), so tab completion offers them."""
-    return sorted(set(globals()) | set(__all__) | set(_SUBMODULES))
+    return sorted(set(globals()) | set(__getattr__("__all__")) | set(_SUBMODULES))
 
 
 def derive(name_or_expr: str):
