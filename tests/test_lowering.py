@@ -111,3 +111,15 @@ def test_a_formula_activation_is_lowered_like_a_registered_one():
     assert [k.name for k in kernels] == ["act_test_forward", "act_test_backward"]
     assert {k.layout for k in kernels} == {"elementwise"}
     assert ir.read_functions(source) == {k.name: k for k in kernels}
+
+
+def test_activations_call_vecmath_and_the_losses_libm():
+    """Activation loops vectorise with symnn.vecmath's forms; the losses' loops sum as they go, do not
+    vectorise, and call libm's scalar functions, which are faster there."""
+    from symnn.runtime.fused.assemble import installed_source
+
+    assert "vexp(" in installed_source("activations.silu") and "math.exp(" not in installed_source("activations.silu")
+    assert "vtanh(" in installed_source("activations.tanh")
+    for loss in ("binary_cross_entropy", "cross_entropy"):
+        text = installed_source(f"losses.{loss}")
+        assert "math.exp(" in text and "vexp(" not in text and "symnn.vecmath" not in text

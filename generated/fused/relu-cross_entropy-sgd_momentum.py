@@ -104,7 +104,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 s = T(0)
                 cross_entropy_value_and_grad__S = T(0)
                 for j in range(z_in.shape[1]):
-                    cross_entropy_value_and_grad__e = vexp(z_in[r, j] - m)
+                    cross_entropy_value_and_grad__e = math.exp(z_in[r, j] - m)
                     grad_z[r, j] = cross_entropy_value_and_grad__e
                     s += cross_entropy_value_and_grad__e
                     cross_entropy_value_and_grad__S += t2[r, j]
@@ -115,7 +115,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     if (t == T(0)):
                         pass
                     else:
-                        total += t*(-cross_entropy_value_and_grad__w + vlog(s))
+                        total += t*(-cross_entropy_value_and_grad__w + math.log(s))
                     grad_z[r, j] = (cross_entropy_value_and_grad__S*cross_entropy_value_and_grad__e/s - t)/n
             batch_loss = total / T(z_in.shape[0])
             epoch_total += batch_loss * T(mb)

@@ -9,6 +9,9 @@ typed with the arrays' dtype.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import sympy as sp
 
 from symnn import ir, vecmath
@@ -101,7 +104,7 @@ def _loads(expr: sp.Expr, names: dict[sp.Symbol, str]) -> list[ir.Stmt]:
 
 
 def _needs_u(expr: sp.Expr, x: sp.Symbol) -> list[ir.Stmt]:
-    return [ir.Assign(U.name, f"vexp(-abs({x.name}))")] if U in expr.free_symbols else []
+    return [ir.Assign(U.name, printer.function("exp", f"-abs({x.name})"))] if U in expr.free_symbols else []
 
 
 #: The gradient flowing into an activation's output, dL/dy.
@@ -160,6 +163,16 @@ def activation_module(d: Derivation, source: str) -> str:
     return _module(header(d.name, source, summary), kernels)
 
 
+def _losses_in_libm(build: Callable[..., list[ir.Kernel]]) -> Callable[..., list[ir.Kernel]]:
+    """A loss's kernels print libm's exp, log... (printer.libm): they sum as they go, a loop that does
+    not vectorise, where libm's scalar calls are the faster ones."""
+    @functools.wraps(build)
+    def built(*args: object) -> list[ir.Kernel]:
+        with printer.libm():
+            return build(*args)
+    return built
+
+
 def _elementwise_loss_forms(loss: loss_defs.ElementwiseLoss) -> tuple[sp.Expr, sp.Expr, list[str]]:
     """(the loss's and its gradient's kernel forms, the rewrite rules applied)."""
     fwd, fwd_rules = kernel_form(loss.stable if loss.stable is not None else loss.forward)
@@ -174,6 +187,7 @@ def _in_dtype(count: str) -> tuple[ir.Assign, ir.Return]:
     return ir.Assign("total", "T(0)"), ir.Return(f"total / T({count})")
 
 
+@_losses_in_libm
 def elementwise_loss_kernels(loss: loss_defs.ElementwiseLoss) -> list[ir.Kernel]:
     """`<name>_forward(z_in, t_in) -> mean loss`, `<name>_backward(z_in, t_in, grad_z)` and
     `<name>_value_and_grad(z_in, t_in, grad_z) -> mean loss`, both in one loop; for a parameterised
@@ -256,6 +270,7 @@ def _cross_entropy_row(store: bool, per_element: list[ir.Stmt]) -> ir.For:
     ))
 
 
+@_losses_in_libm
 def cross_entropy_kernels() -> list[ir.Kernel]:
     """Softmax cross-entropy on rows of logits against probability (or one-hot) rows."""
     t = loss_defs.t
@@ -314,6 +329,7 @@ def _margin_forms() -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     return loss_defs.MARGIN_TERM, dzy, dzi
 
 
+@_losses_in_libm
 def multi_margin_kernels() -> list[ir.Kernel]:
     """Multi-class hinge (C outputs, by rows): forward, backward and value_and_grad."""
     zy, zi = loss_defs.z_y, loss_defs.z_i

@@ -9,6 +9,9 @@ number, say).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
@@ -18,8 +21,9 @@ from symnn import ir
 class KernelPrinter(PythonCodePrinter):
     """Prints scalar expressions with dtype-typed constants and math.* functions."""
 
-    def __init__(self) -> None:
+    def __init__(self, vectorised: bool = True) -> None:
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
+        self.vectorised = vectorised
 
     def _typed(self, value: str) -> str:
         return f"T({value})"
@@ -96,29 +100,34 @@ class KernelPrinter(PythonCodePrinter):
 
     def _print_softplus_stable(self, expr: sp.Expr) -> str:
         a = self._print(expr.args[0])
-        return f"(max({a}, T(0)) + vlog1p(vexp(-abs({a}))))"
+        return f"(max({a}, T(0)) + {self.function('log1p', self.function('exp', f'-abs({a})'))})"
 
-    # exp, expm1, log, log1p, tanh and erf as symnn.vecmath's: libm's exactly for float64, a form
-    # within 2 ulp that vectorises for float32 (libm's scalar calls keep float32 loops from SIMD).
+    # exp, expm1, log, log1p, tanh and erf: symnn.vecmath's (libm's exactly for float64, a form within
+    # 2 ulp that vectorises for float32, where libm's scalar calls keep loops from SIMD), or libm's own
+    # where the loop cannot vectorise anyway (see `libm`).
+    def function(self, name: str, arg: str) -> str:
+        """`name(arg)` as this printer calls it: `vexp(arg)` or `math.exp(arg)`."""
+        return f"v{name}({arg})" if self.vectorised else f"math.{name}({arg})"
+
     def _print_exp(self, expr: sp.Expr) -> str:
-        return f"vexp({self._print(expr.args[0])})"
+        return self.function("exp", self._print(expr.args[0]))
 
     def _print_expm1(self, expr: sp.Expr) -> str:
-        return f"vexpm1({self._print(expr.args[0])})"
+        return self.function("expm1", self._print(expr.args[0]))
 
     def _print_log(self, expr: sp.Expr) -> str:
         if len(expr.args) != 1:
             return super()._print_log(expr)
-        return f"vlog({self._print(expr.args[0])})"
+        return self.function("log", self._print(expr.args[0]))
 
     def _print_log1p(self, expr: sp.Expr) -> str:
-        return f"vlog1p({self._print(expr.args[0])})"
+        return self.function("log1p", self._print(expr.args[0]))
 
     def _print_tanh(self, expr: sp.Expr) -> str:
-        return f"vtanh({self._print(expr.args[0])})"
+        return self.function("tanh", self._print(expr.args[0]))
 
     def _print_erf(self, expr: sp.Expr) -> str:
-        return f"verf({self._print(expr.args[0])})"
+        return self.function("erf", self._print(expr.args[0]))
 
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         if expr.args[-1].cond != sp.true:
@@ -129,7 +138,26 @@ class KernelPrinter(PythonCodePrinter):
         return out
 
 
-_PRINTER = KernelPrinter()
+#: The printers, by whether they call symnn.vecmath; the last of _MODE is the one in use.
+_PRINTERS = {True: KernelPrinter(vectorised=True), False: KernelPrinter(vectorised=False)}
+_MODE = [True]
+
+
+@contextmanager
+def libm() -> Iterator[None]:
+    """Print exp, log, tanh, erf... as libm's `math.*` inside this block. For the losses' loops: they sum
+    as they go, a reduction LLVM does not vectorise without reassociating (fastmath), and there libm's
+    scalar calls are faster than vecmath's branch-free forms (measured: benchmarks/README.md)."""
+    _MODE.append(False)
+    try:
+        yield
+    finally:
+        _MODE.pop()
+
+
+def function(name: str, arg: str) -> str:
+    """`name(arg)` as the printer in use calls it (`vexp(x)` or `math.exp(x)`)."""
+    return _PRINTERS[_MODE[-1]].function(name, arg)
 
 
 #: Most Piecewise parts folded outwards into `if` statements: folding n of them makes up to 3**n
@@ -195,7 +223,7 @@ def _numbers_evaluated(expr: sp.Expr) -> sp.Expr:
 
 def print_expr(expr: sp.Expr) -> str:
     """One expression as Numba-compatible Python."""
-    return _PRINTER.doprint(expr)
+    return _PRINTERS[_MODE[-1]].doprint(expr)
 
 
 def lower(target: str, expr: sp.Expr, op: str = "=") -> list[ir.Stmt]:
