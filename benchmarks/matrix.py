@@ -253,6 +253,7 @@ def jax_activation(name: str):
         "softplus": softplus,
         "silu": jax.nn.silu,
         "gelu": lambda x: jax.nn.gelu(x, approximate=False),
+        "gelu_tanh": lambda x: jax.nn.gelu(x, approximate=True),
         "mish": lambda x: x * jnp.tanh(softplus(x)),
         "selu": jax.nn.selu,
         # the formulas, as written
