@@ -105,3 +105,12 @@ def test_codegen_imports_nothing_from_the_runtime_and_the_fused_engine_no_sympy_
     assert not {m for m in _imports(ROOT / "codegen") if m.startswith("symnn.runtime")}
     fused = _imports(ROOT / "runtime" / "fused") | _imports(ROOT / "ir.py")
     assert not {m for m in fused if m.split(".")[0] in ("sympy", "re") or m.startswith("symnn.codegen")}
+
+
+def test_a_spec_cannot_name_a_formula_kernel_of_its_own():
+    """Formula kernels are named by the formula's hash: a spec naming one otherwise (text that would reach
+    the module's header) is refused."""
+    spec = {"layers": [("dense", 2, 4), ("activation", 'x"""; import os'), ("dense", 4, 1)], "loss": "mse",
+            "optimizer": "adam_step", "formulas": {'x"""; import os': "x*tanh(x)"}}
+    with pytest.raises(ValueError, match="no formula kernel"):
+        assemble.fused_module(spec)

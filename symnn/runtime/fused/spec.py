@@ -46,6 +46,11 @@ def canonical(spec: dict, generated: Generated = kernels.generated) -> dict:
     if not layers or layers[0][0] != "dense":
         raise ValueError("a fused network starts with a dense layer")
     formulas = dict(spec.get("formulas", {}))
+    from symnn.runtime import custom
+
+    for name, formula in formulas.items():  # a formula's kernels are named by its hash, nothing else
+        if name not in (custom.activation_name(formula), custom.loss_name(formula)):
+            raise ValueError(f"the fused loop has no formula kernel {name!r}")
     known = set(generated("activations").NAMES) | set(formulas)
     for layer in layers:
         if not (layer[0] == "dense" or layer[0] == "activation" and layer[1] in known):
