@@ -365,6 +365,33 @@ def rename_stmt(s: Stmt, names: dict[str, str]) -> Stmt:
     return s
 
 
+def names_in(stmts: Iterable[Stmt]) -> set[str]:
+    """Every name the statements mention (read or written; attributes such as `x.shape` aside)."""
+    texts: list[str] = []
+    for s in walk(stmts):
+        if isinstance(s, Assign):
+            texts += [s.target, s.value]
+        elif isinstance(s, Call):
+            texts += [s.func, *s.args]
+        elif isinstance(s, Product):
+            texts += [s.out, s.a, s.b]
+        elif isinstance(s, For):
+            texts += [s.var, *s.bounds]
+        elif isinstance(s, If):
+            texts += [t for t, _ in s.branches if t is not None]
+        elif isinstance(s, Return):
+            texts.append(s.value)
+    out: set[str] = set()
+    for text in texts:
+        prev = None
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.NAME and not (prev is not None and prev.string == "."):
+                out.add(tok.string)
+            if tok.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER):
+                prev = tok
+    return out
+
+
 def bound_names(stmts: Iterable[Stmt]) -> tuple[set[str], set[str]]:
     """(names assigned, names bound only as `for` indices) by the statements."""
     assigned: set[str] = set()
@@ -440,4 +467,4 @@ class Inliner:
 
 
 __all__ = ["DTYPE", "Assign", "Call", "For", "If", "Inliner", "Kernel", "Keyword", "Product", "Return", "Stmt",
-           "bound_names", "def_line", "print_block", "print_function", "read_functions", "rename", "walk"]
+           "bound_names", "def_line", "names_in", "print_block", "print_function", "read_functions", "rename", "walk"]

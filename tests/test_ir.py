@@ -137,3 +137,9 @@ def test_long_def_lines_wrap_under_the_parenthesis():
     line = ir.def_line("kernel", params)
     assert all(len(row) <= ir.WIDTH for row in line.split("\n"))
     assert ast.parse(line + "\n    pass\n").body[0].args.args[-1].arg == "argument_11"
+
+
+def test_names_in_lists_what_the_statements_mention_but_not_attributes():
+    stmts = ir.read_functions(MODULE)["scale"].body
+    names = ir.names_in(stmts)
+    assert {"x_in", "y_out", "a", "x", "i", "T", "range"} - {"range"} <= names and "shape" not in names and "dtype" not in names

@@ -17,6 +17,7 @@ LOSS = 'multi_margin'
 OPTIMIZER = 'rmsprop_centered_momentum_step'
 ROLES = {'state': ('square_avg', 'grad_avg', 'momentum_buffer'), 'hyper': ('alpha', 'eps', 'weight_decay', 'momentum'), 'per_step': ()}
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
+PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV', 'AP')
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
@@ -26,8 +27,7 @@ link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
 
 @njit(cache=True, nogil=True, error_model='numpy', _nrt=False)
-def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV, AP,
-                 LP):
+def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV, GV, AP):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     # the arrays' scalar type: every constant is T(...)
     T = P.dtype.type

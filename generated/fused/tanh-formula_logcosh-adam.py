@@ -1,4 +1,4 @@
-"""Fused training loop: activations tanh; loss loss_d12963628a5c0653; adam_step.
+"""Fused training loop: activations tanh; loss loss_7f677235b1ffe887; adam_step.
 
 Assembled by symnn.runtime.fused.assemble from its template and the kernels of symnn.generated,
 into symnn's cache folder under a hash of this text: do not edit by hand.
@@ -13,10 +13,11 @@ from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, vie
 from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
 
 ACTIVATIONS = ('tanh',)
-LOSS = 'loss_d12963628a5c0653'
+LOSS = 'loss_7f677235b1ffe887'
 OPTIMIZER = 'adam_step'
 ROLES = {'state': ('exp_avg', 'exp_avg_sq'), 'hyper': ('beta2', 'eps', 'weight_decay'), 'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
+PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV')
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
@@ -26,8 +27,7 @@ link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
 
 @njit(cache=True, nogil=True, error_model='numpy', _nrt=False)
-def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV, AP,
-                 LP):
+def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     # the arrays' scalar type: every constant is T(...)
     T = P.dtype.type
@@ -95,7 +95,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         tanh_forward__x = x_in[i]
                         y_out[i] = vtanh(tanh_forward__x)
             # the loss: the batch's mean, and the gradient of the outputs
-            # loss_d12963628a5c0653_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
+            # loss_7f677235b1ffe887_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
             t_in = view1(AV, t_offset, mb * n_t)
             grad_z = view1(GV, z_offset, mb * n_last)

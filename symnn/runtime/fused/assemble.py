@@ -243,7 +243,12 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
     # No reference counting with direct products: the loop allocates nothing and its views borrow
     # from its arguments, so Numba's incref/decref of every array it passes around (a fifth of the IR
     # to optimize) is not needed. (np.dot's implementation allocates, so the np.dot loop keeps it.)
-    loop = ir.Kernel("train_epochs", _template().params, _template().doc, a.body(), a.decorator(nrt=not direct_gemm))
+    body = a.body()
+    # A parameter no statement reads is not the loop's (AP and LP where nothing is parameterised): fewer
+    # arrays for Numba to unbox and lower. PARAMETERS says which the loop takes, in order.
+    used = ir.names_in(body)
+    params = tuple(p for p in _template().params if p in used)
+    loop = ir.Kernel("train_epochs", params, _template().doc, body, a.decorator(nrt=not direct_gemm))
     products = "gemm" if direct_gemm else "np.dot"
     names = "gemm, link_gemm, " if direct_gemm else ""
     # A formula activation is named by its hash (act_<hash>): its text never reaches the module (its kernels'
@@ -268,6 +273,7 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
             f"OPTIMIZER = {c['optimizer']!r}",
             f"ROLES = { {k: a.roles[k] for k in ('state', 'hyper', 'per_step')}!r}",
             f"PROG_COLUMNS = {template.PROG_COLUMNS!r}",
+            f"PARAMETERS = {params!r}",
             f"UPDATE_PER_LAYER_FROM = {template.UPDATE_PER_LAYER_FROM!r}",
             f"MATRIX_PRODUCTS = {'NumPy OpenBLAS, direct' if direct_gemm else 'np.dot'!r}",
             f"INTRINSICS = {_intrinsics_version()!r}  # symnn.runtime.fused.intrinsics, by its hash",
