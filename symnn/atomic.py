@@ -100,7 +100,12 @@ def _make_parents(folder: Path, path: Path) -> list[Path]:
     created: list[Path] = []
     try:
         for d in reversed(missing):
-            d.mkdir()
+            try:
+                d.mkdir()
+            except FileExistsError:
+                if d.is_dir():  # another writer made it just now: it is there, and not ours to remove
+                    continue
+                raise
             created.insert(0, d)
     except OSError as exc:
         _remove_folders(created)

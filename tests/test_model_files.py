@@ -177,3 +177,22 @@ def test_a_living_writers_temporary_is_left_alone(tmp_path):
     alive.write_text("in progress")
     assert remove_stale_temporaries(tmp_path / "m.npz") == 0
     assert alive.exists()
+
+
+def test_a_folder_another_writer_makes_at_the_same_moment_is_used(tmp_path, monkeypatch):
+    """Two processes writing into a new folder at once: the one whose mkdir finds it made goes on."""
+    from pathlib import Path
+
+    from symnn.atomic import write_text
+
+    real_mkdir = Path.mkdir
+
+    def racing_mkdir(self, *args, **kwargs):
+        real_mkdir(self, *args, **kwargs)  # the other writer's
+        raise FileExistsError(17, "File exists", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", racing_mkdir)
+    target = tmp_path / "new-folder" / "module.py"
+    write_text(target, "x = 1\n")
+    monkeypatch.undo()
+    assert target.read_text() == "x = 1\n"
