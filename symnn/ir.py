@@ -23,7 +23,7 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 #: The name every kernel binds to its arrays' scalar type (`T = x.dtype.type`): constants print as `T(...)`.
@@ -206,11 +206,30 @@ def _product(s: Product, products: str) -> str:
 def read_functions(source: str, names: Iterable[str] | None = None) -> dict[str, Kernel]:
     """The module's top-level functions (or those of `names`) as kernels, by name. Comments above a
     statement, or after it on its line, become its label."""
-    tree = ast.parse(source)
-    reader = _Reader(source)
-    wanted = None if names is None else set(names)
-    return {node.name: reader.kernel(node) for node in tree.body
-            if isinstance(node, ast.FunctionDef) and (wanted is None or node.name in wanted)}
+    functions = ModuleFunctions(source)
+    wanted = functions if names is None else [n for n in functions if n in set(names)]
+    return {name: functions[name] for name in wanted}
+
+
+class ModuleFunctions(Mapping):
+    """A module's top-level functions as kernels, by name, each read (and its lines tokenized for
+    their comments) only when first asked for: the fused loop reads a few kernels of each module."""
+
+    def __init__(self, source: str) -> None:
+        self._nodes = {node.name: node for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
+        self._reader = _Reader(source)
+        self._kernels: dict[str, Kernel] = {}
+
+    def __getitem__(self, name: str) -> Kernel:
+        if name not in self._kernels:
+            self._kernels[name] = self._reader.kernel(self._nodes[name])
+        return self._kernels[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._nodes)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
 
 
 class _Reader:
@@ -219,14 +238,20 @@ class _Reader:
         self.lines = source.splitlines()
         self.comments: dict[int, str] = {}  # line -> its comment's text
         self.alone: set[int] = set()  # lines holding only a comment
+
+    def _tokenize(self, first: int, last: int) -> None:
+        """Find the comments of lines first..last (1-based), a top-level function's."""
         code_lines: set[int] = set()
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        segment = "\n".join(self.lines[first - 1:last]) + "\n"
+        for tok in tokenize.generate_tokens(io.StringIO(segment).readline):
+            line = tok.start[0] + first - 1
             if tok.type == tokenize.COMMENT:
-                self.comments[tok.start[0]] = tok.string[1:].strip()
+                self.comments[line] = tok.string[1:].strip()
+                self.alone.add(line)
             elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
                                   tokenize.ENDMARKER):
-                code_lines.add(tok.start[0])
-        self.alone = set(self.comments) - code_lines
+                code_lines.add(line)
+        self.alone -= code_lines
 
     def text(self, node: ast.AST) -> str:
         """The node's source as written, with the brackets around it, or unparsed where it spans
@@ -252,6 +277,7 @@ class _Reader:
         return "\n".join(above)
 
     def kernel(self, fn: ast.FunctionDef) -> Kernel:
+        self._tokenize(min([fn.lineno] + [d.lineno for d in fn.decorator_list]), fn.end_lineno)
         a = fn.args
         if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
             raise ValueError(f"{fn.name}: a kernel takes plain positional parameters")
@@ -466,5 +492,6 @@ class Inliner:
         return out
 
 
-__all__ = ["DTYPE", "Assign", "Call", "For", "If", "Inliner", "Kernel", "Keyword", "Product", "Return", "Stmt",
+__all__ = ["DTYPE", "Assign", "Call", "For", "If", "Inliner", "Kernel", "Keyword", "ModuleFunctions", "Product", "Return",
+           "Stmt",
            "bound_names", "def_line", "names_in", "print_block", "print_function", "read_functions", "rename", "walk"]

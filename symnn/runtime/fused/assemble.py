@@ -97,9 +97,9 @@ class _Assembly:
         self.c = c
         read = {}
 
-        def functions(module: str) -> dict[str, ir.Kernel]:
+        def functions(module: str) -> ir.ModuleFunctions:
             if module not in read:
-                read[module] = ir.read_functions(source(module))
+                read[module] = ir.ModuleFunctions(source(module))
             return read[module]
 
         act = names("activations")
