@@ -133,6 +133,43 @@ def test_a_loop_this_numba_cannot_compile_falls_back_to_the_per_layer_kernels(mo
         model.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=1, verbose=False, fused=True)
 
 
+def test_the_garbage_collector_pauses_only_while_a_loop_compiles_and_is_on_again_after(monkeypatch):
+    """Compiling the loop makes and drops many objects, and full collections among them slowed the
+    cold first fit: the collector is paused for a loop's first call in a process (its compile), not
+    for later calls, and is on again after, even when that call raises."""
+    import gc
+
+    from numba.core.errors import TypingError
+
+    X, y = _ce_data()
+    model = _ce_model()
+    mod = fused.load_module(fused.spec_of(model, symnn.Adam()))
+    compiled = mod.train_epochs
+    collecting: list[bool] = []
+
+    class Loop:
+        """A stand-in for the loop's Numba dispatcher: `overloads` is what it has compiled."""
+
+        def __init__(self, overloads: dict, fails: bool) -> None:
+            self.overloads, self.fails = overloads, fails
+
+        def __call__(self, *args):
+            collecting.append(gc.isenabled())
+            if self.fails:
+                raise TypingError("simulated")
+            return compiled(*args)
+
+    monkeypatch.setattr(loader, "unbuildable", {})
+    monkeypatch.setattr(mod, "train_epochs", Loop({}, fails=True))
+    with pytest.warns(RuntimeWarning, match="does not build"):
+        model.fit(X, y, optimizer=symnn.Adam(), epochs=1, verbose=False)
+    assert collecting == [False] and gc.isenabled()
+    monkeypatch.setattr(loader, "unbuildable", {})
+    monkeypatch.setattr(mod, "train_epochs", Loop({"compiled": True}, fails=False))
+    model.fit(X, y, optimizer=symnn.Adam(), epochs=1, verbose=False)
+    assert collecting == [False, True] and gc.isenabled()
+
+
 def test_float32_loop_has_no_float64_arithmetic():
     case = CASES["relu-ce-adam-f32"]
     _, _, model = _train(True, case)

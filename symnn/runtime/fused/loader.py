@@ -8,6 +8,8 @@ intrinsics use some of Numba's internal API, which a later Numba may change): it
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import warnings
 from pathlib import Path
@@ -43,12 +45,13 @@ def load_module(spec: dict) -> ModuleType:
     key = spec_key(spec)
     if key not in _by_spec:
         mod = None
-        if blas.numpy_openblas() is not None:
-            try:
-                mod = _load_source(assemble.fused_module(spec, direct_gemm=True))
-            except ImportError:
-                mod = None
-        _by_spec[key] = mod or _load_source(assemble.fused_module(spec))
+        with collector_paused():
+            if blas.numpy_openblas() is not None:
+                try:
+                    mod = _load_source(assemble.fused_module(spec, direct_gemm=True))
+                except ImportError:
+                    mod = None
+            _by_spec[key] = mod or _load_source(assemble.fused_module(spec))
     return _by_spec[key]
 
 
@@ -65,6 +68,28 @@ def _load_source(source: str) -> ModuleType:
     return _modules[path.stem]
 
 
+@contextlib.contextmanager
+def collector_paused(first: bool = True):
+    """Python's cyclic garbage collector paused (when `first`) while a loop is assembled, imported and
+    compiled or loaded by Numba, and resumed after. That work makes and drops hundreds of thousands of
+    objects, and the full collections among them took up to 8% of a cold first fit (benchmarks/README.md,
+    "Compile time"); its garbage is collected after. Calls of a compiled loop make no objects."""
+    if not (first and gc.isenabled()):
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def compiled(loop) -> bool:
+    """Whether Numba has compiled (or loaded) the loop in this process (a plain function, with
+    NUMBA_DISABLE_JIT=1, counts as compiled)."""
+    return bool(getattr(loop, "overloads", True))
+
+
 def not_built(spec: dict, exc: Exception) -> str:
     """Remember that this Numba does not build the spec's loop (it uses some of Numba's internal
     API, which a later Numba may change), warn once, and say why."""
@@ -78,4 +103,4 @@ def not_built(spec: dict, exc: Exception) -> str:
     return why
 
 
-__all__ = ["NOT_BUILT", "load_module", "module_path", "not_built", "unbuildable"]
+__all__ = ["NOT_BUILT", "collector_paused", "compiled", "load_module", "module_path", "not_built", "unbuildable"]

@@ -153,7 +153,8 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
             args = {"X": X, "Y": T, "perms": perms[:k] if shuffle else perms, "lrs": lrs.astype(dtype),
                     "scalars": scalars, "hyper": hyper, "batch_size": batch_size, "losses": losses[:k],
                     "prog": layout.prog, "P": P, "D": sess.D, "S": S, "AV": sess.AV, "GV": sess.GV, "AP": AP, "LP": LP}
-            mod.train_epochs(*(args[name] for name in mod.PARAMETERS))  # the template's, those the loop reads
+            with loader.collector_paused(not loader.compiled(mod.train_epochs)):
+                mod.train_epochs(*(args[name] for name in mod.PARAMETERS))  # the template's, those the loop reads
             seconds = time.perf_counter() - start
             epoch_losses = losses[:k].astype(np.float64).tolist()
             if not (all(map(math.isfinite, epoch_losses)) and all_finite(P)):
