@@ -287,8 +287,9 @@ class _Layout:
     def text(self, lo: int, hi: int) -> str:
         return "".join((gap if k > lo else "") + tok for k, (gap, tok) in enumerate(self.toks[lo:hi], start=lo))
 
-    def lines(self, lo: int, hi: int, col: int, limit: int, indent: int) -> list[str]:
-        """toks[lo:hi] from column `col` of a line indented by `indent`."""
+    def lines(self, lo: int, hi: int, col: int, limit: int, indent: int, bracket: str = "") -> list[str]:
+        """toks[lo:hi] from column `col` of a line indented by `indent`, inside `bracket` (a dict's
+        entries, broken at all, are one a line)."""
         text = self.text(lo, hi)
         if col + len(text) <= limit:
             return [text]
@@ -299,7 +300,7 @@ class _Layout:
             out: list[str] = []
             for a, b in zip(cuts, cuts[1:]):
                 piece = self.text(a, b)
-                if out and _end(out, col) + 1 + len(piece) <= limit:
+                if out and _end(out, col) + 1 + len(piece) <= limit and not (loosest == 0 and bracket == "{"):
                     out[-1] += " " + piece
                 elif out:
                     sub = self.lines(a, b, col, limit, col)
@@ -319,11 +320,11 @@ class _Layout:
                 line_indent = indent if len(out) == 1 else len(out[-1]) - len(out[-1].lstrip(" "))
                 if end > k + 1:
                     start = _end(out, col)
-                    sub = self.lines(k + 1, end, start, limit - 1, line_indent)
+                    sub = self.lines(k + 1, end, start, limit - 1, line_indent, tok)
                     hang = line_indent + 4
                     if hang < start and _longest(sub, start) > limit - 1:
                         # Too little room right of the bracket: the group starts on a line of its own.
-                        sub = self.lines(k + 1, end, hang, limit - 1, hang)
+                        sub = self.lines(k + 1, end, hang, limit - 1, hang, tok)
                         sub[0] = " " * hang + sub[0]
                         out.append("")
                     out[-1] += sub[0]
