@@ -14,7 +14,8 @@ from symnn.vecmath import vexp, vexpm1
 ACTIVATIONS = ('elu', 'sigmoid')
 LOSS = 'multi_margin'
 OPTIMIZER = 'rmsprop_centered_momentum_step'
-ROLES = {'state': ('square_avg', 'grad_avg', 'momentum_buffer'), 'hyper': ('alpha', 'eps', 'weight_decay', 'momentum'),
+ROLES = {'state': ('square_avg', 'grad_avg', 'momentum_buffer'),
+         'hyper': ('alpha', 'eps', 'weight_decay', 'momentum'),
          'per_step': ()}
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV', 'AP')

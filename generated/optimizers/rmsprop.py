@@ -33,7 +33,9 @@ KERNELS = {
                                        ('lr', 'alpha', 'eps', 'weight_decay', 'momentum')),
 }
 #: kernel -> the options it has on (an option is on when its keyword is nonzero or True).
-VARIANTS = {'rmsprop_step': (), 'rmsprop_momentum_step': ('momentum',), 'rmsprop_centered_step': ('centered',),
+VARIANTS = {'rmsprop_step': (),
+            'rmsprop_momentum_step': ('momentum',),
+            'rmsprop_centered_step': ('centered',),
             'rmsprop_centered_momentum_step': ('centered', 'momentum')}
 OPTIONS = ('momentum', 'centered')
 #: state array -> the value it starts at (a number, or the keyword holding it).
