@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import io
 import tokenize
 from collections.abc import Iterable
@@ -594,17 +595,58 @@ def _plain(s: Stmt) -> bool:
 
 def _read(stmts: Iterable[Stmt]) -> set[str]:
     """The names the statements read: all they mention but the targets of `name = value`."""
-    out: set[str] = set()
+    texts: list[str] = []
     for s in walk(stmts):
-        if _plain(s):
-            out |= names_in([Return(s.value)])
+        if isinstance(s, Assign):
+            texts += [s.value] if _plain(s) else [s.target, s.value]
+        elif isinstance(s, Call):
+            texts += [s.func, *s.args]
+        elif isinstance(s, Product):
+            texts += [s.out, s.a, s.b]
         elif isinstance(s, For):
-            out |= names_in([replace(s, body=())])
+            texts += s.bounds
         elif isinstance(s, If):
-            out |= names_in([replace(s, branches=tuple((t, ()) for t, _ in s.branches))])
+            texts += [t for t, _ in s.branches if t is not None]
+        elif isinstance(s, Return):
+            texts.append(s.value)
+    return set().union(*map(_mentions, texts))
+
+
+def mentioned(stmts: Iterable[Stmt]) -> set[str]:
+    """`names_in(stmts)`, each statement's text scanned once (cached): what a fused loop's assembly asks
+    of every statement, twice."""
+    texts: list[str] = []
+    for s in walk(stmts):
+        texts += [s.target] if isinstance(s, Assign) else [s.var] if isinstance(s, For) else []
+    return _read(stmts) | set().union(*map(_mentions, texts))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _mentions(text: str) -> frozenset[str]:
+    """The names one line of Python mentions (as `names_of`, scanned by hand: it runs on every statement
+    of a fused loop, where the tokenizer took longer than the rest of the assembly)."""
+    out, i, n = set(), 0, len(text)
+    while i < n:
+        char = text[i]
+        if char.isalpha() or char == "_":
+            j = i + 1
+            while j < n and (text[j].isalnum() or text[j] == "_"):
+                j += 1
+            if not text[:i].rstrip().endswith("."):
+                out.add(text[i:j])
+            i = j
+        elif char.isdigit():  # a number, 1e-08 or 0x1f: its letters are not names
+            i += 1
+            while i < n and (text[i].isalnum() or text[i] in "._" or (text[i] in "+-" and text[i - 1] in "eE")):
+                i += 1
+        elif char in "'\"":
+            end = text.find(char, i + 1)
+            while end > 0 and text[end - 1] == "\\":
+                end = text.find(char, end + 1)
+            i = n if end < 0 else end + 1
         else:
-            out |= names_in([s])
-    return out
+            i += 1
+    return frozenset(out)
 
 
 def _dropped(stmts: tuple[Stmt, ...], dead: set[str]) -> tuple[Stmt, ...]:
@@ -703,5 +745,5 @@ class Inliner:
 
 
 __all__ = ["DTYPE", "Assign", "Call", "For", "If", "Inliner", "Kernel", "Keyword", "Product", "Return", "Stmt",
-           "bound_names", "def_line", "names_in", "names_of", "print_block", "print_function", "read_functions", "rename",
-           "walk", "without_unused", "wrapped"]
+           "bound_names", "def_line", "mentioned", "names_in", "names_of", "print_block", "print_function",
+           "read_functions", "rename", "walk", "without_unused", "wrapped"]

@@ -246,12 +246,16 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
     body = ir.without_unused(a.body())  # a_offset where no activation has parameters, ...
     # A parameter no statement reads is not the loop's (AP and LP where nothing is parameterised): fewer
     # arrays for Numba to unbox and lower. PARAMETERS says which the loop takes, in order.
-    used = ir.names_in(body)
+    used = ir.mentioned(body)
     params = tuple(p for p in _template().params if p in used)
     loop = ir.Kernel("train_epochs", params, _template().doc, body, a.decorator(nrt=not direct_gemm))
     products = "gemm" if direct_gemm else "np.dot"
     code = ir.print_function(loop, products)
-    used = ir.names_of(code) | ({"link_gemm"} if direct_gemm else set())
+    matrix = [s for s in ir.walk(body) if isinstance(s, ir.Product)]  # printed as np.dot or gemm calls
+    if direct_gemm:
+        used |= {"gemm", "link_gemm"} | {"TRANS" if t else "NO_TRANS" for s in matrix for t in (s.trans_a, s.trans_b)}
+    elif matrix:
+        used.add("np")
     intrinsic = [n for n in ("NO_TRANS", "TRANS", "gemm", "link_gemm", "view1", "view2") if n in used]
     calls = sorted(f.__name__ for f in vecmath.FUNCTIONS.values() if f.__name__ in used)
     # A formula activation is named by its hash (act_<hash>): its text never reaches the module (its kernels'
