@@ -1,4 +1,4 @@
-"""Fused training loop: activations tanh; loss loss_2f08374e4917f271; adam_step.
+"""Fused training loop: activations tanh; loss loss_7cecdb35be046cb8; adam_step.
 
 Assembled by symnn.runtime.fused.assemble from its template and the kernels of symnn.generated,
 into symnn's cache folder under a hash of this text: do not edit by hand.
@@ -12,7 +12,7 @@ from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, vie
 from symnn.vecmath import vtanh
 
 ACTIVATIONS = ('tanh',)
-LOSS = 'loss_2f08374e4917f271'
+LOSS = 'loss_7cecdb35be046cb8'
 OPTIMIZER = 'adam_step'
 ROLES = {'state': ('exp_avg', 'exp_avg_sq'),
          'hyper': ('beta2', 'eps', 'weight_decay'),
@@ -94,7 +94,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         tanh_forward__x = x_in[i]
                         y_out[i] = vtanh(tanh_forward__x)
             # the loss: the batch's mean, and the gradient of the outputs
-            # loss_2f08374e4917f271_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
+            # loss_7cecdb35be046cb8_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
             t_in = view1(AV, t_offset, mb * n_t)
             grad_z = view1(GV, z_offset, mb * n_last)
