@@ -9,7 +9,8 @@ from symnn.runtime.cache import route_numba_cache
 
 route_numba_cache()
 
-ACTIVATIONS = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'silu', 'gelu', 'gelu_tanh', 'mish', 'selu')
+ACTIVATIONS = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'silu', 'gelu', 'gelu_tanh',
+               'mish', 'selu')
 LOSSES = ('mse', 'mae', 'huber', 'cross_entropy', 'binary_cross_entropy', 'hinge', 'poisson_nll')
 LAYERS = ('dense',)
 OPTIMIZERS = ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'nadam')

@@ -21,6 +21,8 @@ Matrix products are printed as `np.dot(a, b, out)` (NumPy through Numba, into Sc
 from __future__ import annotations
 
 import ast
+import bisect
+import functools
 import io
 import tokenize
 from collections.abc import Iterable, Iterator, Mapping
@@ -30,6 +32,9 @@ from dataclasses import dataclass, field, replace
 DTYPE = "T"
 #: Width a `def` line is wrapped at (under its opening parenthesis).
 WIDTH = 100
+#: The longest line any other statement is printed on: the project's ruff line-length, so that generated
+#: code passes the lint hand-written code does. Longer ones break inside their brackets (`wrapped`).
+LINE_LENGTH = 130
 
 
 @dataclass(frozen=True)
@@ -161,26 +166,29 @@ def print_function(k: Kernel, products: str = "np.dot") -> str:
 
 
 def print_block(stmts: Iterable[Stmt], indent: str, products: str = "np.dot") -> list[str]:
-    """Statements as lines at `indent`, each label as comment lines above its statement."""
+    """Statements as lines at `indent`, each label as comment lines above its statement; a statement
+    longer than LINE_LENGTH spans lines, broken inside its brackets (`wrapped`)."""
     out: list[str] = []
     for s in stmts:
         out += [f"{indent}# {line}" if line else f"{indent}#" for line in s.label.split("\n")] if s.label else []
         if isinstance(s, Assign):
-            out.append(f"{indent}{s.target} {s.op} {s.value}")
+            out += wrapped(f"{indent}{s.target} {s.op} ", s.value)
         elif isinstance(s, Call):
-            out.append(f"{indent}{s.func}({', '.join(s.args)})")
+            out += wrapped(indent, f"{s.func}({', '.join(s.args)})")
         elif isinstance(s, Product):
-            out.append(indent + _product(s, products))
+            out += wrapped(indent, _product(s, products))
         elif isinstance(s, For):
-            out.append(f"{indent}for {s.var} in range({', '.join(s.bounds)}):")
+            out += wrapped(f"{indent}for {s.var} in ", f"range({', '.join(s.bounds)})", ":")
             out += print_block(s.body, indent + "    ", products) or [f"{indent}    pass"]
         elif isinstance(s, If):
             for i, (test, body) in enumerate(s.branches):
-                head = "else:" if test is None else f"{'if' if i == 0 else 'elif'} {test}:"
-                out.append(indent + head)
+                if test is None:
+                    out.append(indent + "else:")
+                else:
+                    out += wrapped(f"{indent}{'if' if i == 0 else 'elif'} ", test, ":")
                 out += print_block(body, indent + "    ", products) or [f"{indent}    pass"]
         elif isinstance(s, Return):
-            out.append(f"{indent}return {s.value}")
+            out += wrapped(f"{indent}return ", s.value)
         elif isinstance(s, Keyword):
             out.append(indent + s.word)
         else:
@@ -198,6 +206,146 @@ def _product(s: Product, products: str) -> str:
         return (f"gemm({flags}, {s.out}.shape[0], {s.out}.shape[1], {k}, {s.a}, {s.a}.shape[1], "
                 f"{s.b}, {s.b}.shape[1], {s.out})")
     raise ValueError(f"products are printed as 'np.dot' or 'gemm', not {products!r}")
+
+
+# -- breaking long lines -------------------------------------------------------------------------
+#
+# A long statement breaks where a reader would: inside its brackets, at the operators that bind least
+# (after commas, then before `if`/`else`, `or`, `and`, comparisons, `+` and `-`, then `*` and `/`), each
+# continuation line under the first character after its bracket. A break only ever replaces a space,
+# so joining the lines with spaces again (`read_functions` does) gives back the one-line text.
+
+_OPENERS, _CLOSERS = "([{", ")]}"
+_KEYWORD_OPERATORS = {"if": 1, "else": 1, "for": 1, "or": 2, "and": 3, "in": 4, "is": 4, "not": 4}
+_OPERATORS = {**_KEYWORD_OPERATORS, "<": 4, "<=": 4, ">": 4, ">=": 4, "==": 4, "!=": 4, "+": 5, "-": 5,
+              "*": 6, "/": 6, "//": 6, "%": 6, "@": 6, "**": 7}
+_NOT_OPERANDS = {"lambda", "return", "yield", "await"} | set(_KEYWORD_OPERATORS)
+
+
+def wrapped(head: str, expr: str, tail: str = "") -> list[str]:
+    """The line `head + expr + tail` (one statement, or a module-level `NAME = value`), as lines no
+    longer than LINE_LENGTH where it can: `expr` breaks inside its brackets, and is bracketed first
+    where it would break at an operator outside any (`x = (a + b\n     + c)`)."""
+    if len(head) + len(expr) + len(tail) <= LINE_LENGTH:
+        return [head + expr + tail]
+    toks = _tokens(expr)
+    if _breaks(toks, 0, len(toks)):
+        toks = [("", "("), *toks, ("", ")")]
+    indent = len(head) - len(head.lstrip(" "))
+    lines = _Layout(toks).lines(0, len(toks), len(head), LINE_LENGTH - len(tail), indent)
+    lines[0] = head + lines[0]
+    lines[-1] += tail
+    return lines
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """One line of Python as (the space before it, token) pairs."""
+    out: list[tuple[str, str]] = []
+    col = 0
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT):
+            continue
+        if tok.start[0] != 1:
+            raise ValueError(f"not one line of Python: {text!r}")
+        out.append((text[col:tok.start[1]], tok.string))
+        col = tok.end[1]
+    return out
+
+
+def _operand_end(tok: str) -> bool:
+    return (tok[0] in _CLOSERS or tok[0].isalnum() or tok[0] in "_'\".") and tok not in _NOT_OPERANDS
+
+
+def _breaks(toks: list[tuple[str, str]], lo: int, hi: int) -> list[tuple[int, int]]:
+    """(how loosely it binds, index) of each token of toks[lo:hi] outside its brackets that a line may
+    break before: a binary operator after an operand, or whatever follows a comma."""
+    out, depth = [], 0
+    for k in range(lo, hi):
+        gap, tok = toks[k]
+        if depth == 0 and k > lo and gap == " ":
+            prev = toks[k - 1][1]
+            if prev == ",":
+                out.append((0, k))
+            elif tok in _OPERATORS and _operand_end(prev):
+                out.append((_OPERATORS[tok], k))
+        depth += (tok in _OPENERS) - (tok in _CLOSERS)
+    return out
+
+
+class _Layout:
+    """Lays out a range of tokens from a column: the first line's text, then whole indented lines."""
+
+    def __init__(self, toks: list[tuple[str, str]]) -> None:
+        self.toks = toks
+        self.match: dict[int, int] = {}
+        stack = []
+        for k, (_, tok) in enumerate(toks):
+            if tok in _OPENERS:
+                stack.append(k)
+            elif tok in _CLOSERS and stack:
+                self.match[stack.pop()] = k
+
+    def text(self, lo: int, hi: int) -> str:
+        return "".join((gap if k > lo else "") + tok for k, (gap, tok) in enumerate(self.toks[lo:hi], start=lo))
+
+    def lines(self, lo: int, hi: int, col: int, limit: int, indent: int, bracket: str = "") -> list[str]:
+        """toks[lo:hi] from column `col` of a line indented by `indent`, inside `bracket` (a dict's
+        entries, broken at all, are one a line)."""
+        text = self.text(lo, hi)
+        if col + len(text) <= limit:
+            return [text]
+        breaks = _breaks(self.toks, lo, hi)
+        if breaks:
+            loosest = min(b for b, _ in breaks)
+            cuts = [lo] + [k for b, k in breaks if b == loosest] + [hi]
+            out: list[str] = []
+            for a, b in zip(cuts, cuts[1:]):
+                piece = self.text(a, b)
+                if out and _end(out, col) + 1 + len(piece) <= limit and not (loosest == 0 and bracket == "{"):
+                    out[-1] += " " + piece
+                elif out:
+                    sub = self.lines(a, b, col, limit, col)
+                    out += [" " * col + sub[0], *sub[1:]]
+                else:
+                    out = self.lines(a, b, col, limit, indent)
+            return out
+        # No space outside brackets (`g*(...)/(...)`, `f(...)`): break inside the groups that do not fit.
+        out = [""]
+        k = lo
+        while k < hi:
+            gap, tok = self.toks[k]
+            gap = gap if k > lo else ""
+            end = self.match.get(k, -1)
+            if lo < end < hi and _end(out, col) + len(gap) + len(self.text(k, end + 1)) > limit:
+                out[-1] += gap + tok
+                line_indent = indent if len(out) == 1 else len(out[-1]) - len(out[-1].lstrip(" "))
+                if end > k + 1:
+                    start = _end(out, col)
+                    sub = self.lines(k + 1, end, start, limit - 1, line_indent, tok)
+                    hang = line_indent + 4
+                    if hang < start and _longest(sub, start) > limit - 1:
+                        # Too little room right of the bracket: the group starts on a line of its own.
+                        sub = self.lines(k + 1, end, hang, limit - 1, hang, tok)
+                        sub[0] = " " * hang + sub[0]
+                        out.append("")
+                    out[-1] += sub[0]
+                    out += sub[1:]
+                out[-1] += self.toks[end][0] + self.toks[end][1]
+                k = end + 1
+            else:
+                out[-1] += gap + tok
+                k += 1
+        return out
+
+
+def _longest(lines: list[str], col: int) -> int:
+    """The column the longest of `lines` ends at (the first starts at `col`)."""
+    return max(len(line) + (col if i == 0 else 0) for i, line in enumerate(lines))
+
+
+def _end(lines: list[str], col: int) -> int:
+    """The column the last of `lines` ends at (the first starts at `col`)."""
+    return len(lines[-1]) + (col if len(lines) == 1 else 0)
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -238,10 +386,12 @@ class _Reader:
         self.lines = source.splitlines()
         self.comments: dict[int, str] = {}  # line -> its comment's text
         self.alone: set[int] = set()  # lines holding only a comment
+        self.code: list[tokenize.TokenInfo] = []  # the tokens of code of the functions read, in order
+        self.starts: list[tuple[int, int]] = []
 
     def _tokenize(self, first: int, last: int) -> None:
-        """Find the comments of lines first..last (1-based), a top-level function's."""
-        code_lines: set[int] = set()
+        """Find the comments and code tokens of lines first..last (1-based), a top-level function's."""
+        code: list[tokenize.TokenInfo] = []
         segment = "\n".join(self.lines[first - 1:last]) + "\n"
         for tok in tokenize.generate_tokens(io.StringIO(segment).readline):
             line = tok.start[0] + first - 1
@@ -250,14 +400,17 @@ class _Reader:
                 self.alone.add(line)
             elif tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT,
                                   tokenize.ENDMARKER):
-                code_lines.add(line)
-        self.alone -= code_lines
+                code.append(tok._replace(start=(line, tok.start[1]), end=(tok.end[0] + first - 1, tok.end[1])))
+        self.alone -= {tok.start[0] for tok in code}
+        at = bisect.bisect_left(self.starts, (first, 0))  # functions do not overlap: keep the tokens in order
+        self.code[at:at] = code
+        self.starts[at:at] = [tok.start for tok in code]
 
     def text(self, node: ast.AST) -> str:
-        """The node's source as written, with the brackets around it, or unparsed where it spans
-        lines (so that it prints on one)."""
+        """The node's source as written, with the brackets around it; where it spans lines, joined
+        into one (`joined`)."""
         if node.lineno != node.end_lineno:
-            return ast.unparse(node)
+            return self.joined(node)
         line = self.lines[node.lineno - 1]
         start, end = node.col_offset, node.end_col_offset
         while True:
@@ -265,6 +418,25 @@ class _Reader:
             if not (before.endswith("(") and after.startswith(")")) or _is_call(before[:-1]):
                 return line[start:end]
             start, end = len(before) - 1, len(line) - len(after) + 1
+
+    def joined(self, node: ast.AST) -> str:
+        """A node spanning lines as one line: its tokens as written on each line, the lines joined by a
+        space (none after an opening bracket or before a closing one), comments left out. That undoes
+        `wrapped`; the brackets a wrapped statement's expression was given to break in are not the
+        node's, so they are not read back."""
+        start, end = (node.lineno, node.col_offset), (node.end_lineno, node.end_col_offset)
+        out, prev = [], None
+        for tok in self.code[bisect.bisect_left(self.starts, start):]:
+            if tok.end > end:
+                break
+            if prev is not None:
+                if tok.start[0] == prev.end[0]:
+                    out.append(self.lines[tok.start[0] - 1][prev.end[1]:tok.start[1]])
+                elif prev.string not in _OPENERS and tok.string not in _CLOSERS:
+                    out.append(" ")
+            out.append(tok.string)
+            prev = tok
+        return "".join(out)
 
     def label(self, node: ast.stmt) -> str:
         above, line = [], node.lineno - 1
@@ -430,6 +602,116 @@ def bound_names(stmts: Iterable[Stmt]) -> tuple[set[str], set[str]]:
     return assigned, indices - assigned
 
 
+def without_unused(stmts: Iterable[Stmt]) -> tuple[Stmt, ...]:
+    """The statements without the assignments `name = value` of a name no statement reads (a kernel's
+    `T = x.dtype.type` where no constant is typed, a parameter inlined but not read): they compute
+    nothing (a value is an expression without effects) and a linter calls them mistakes."""
+    stmts = tuple(stmts)
+    while True:
+        dead = _assigned_only(stmts) - _read(stmts)
+        if not dead:
+            return stmts
+        stmts = _dropped(stmts, dead)
+
+
+def _assigned_only(stmts: Iterable[Stmt]) -> set[str]:
+    return {s.target for s in walk(stmts) if _plain(s)}
+
+
+def _plain(s: Stmt) -> bool:
+    """Whether `s` is `name = value`."""
+    return isinstance(s, Assign) and s.op == "=" and s.target.isidentifier()
+
+
+def _read(stmts: Iterable[Stmt]) -> set[str]:
+    """The names the statements read: all they mention but the targets of `name = value`."""
+    texts: list[str] = []
+    for s in walk(stmts):
+        if isinstance(s, Assign):
+            texts += [s.value] if _plain(s) else [s.target, s.value]
+        elif isinstance(s, Call):
+            texts += [s.func, *s.args]
+        elif isinstance(s, Product):
+            texts += [s.out, s.a, s.b]
+        elif isinstance(s, For):
+            texts += s.bounds
+        elif isinstance(s, If):
+            texts += [t for t, _ in s.branches if t is not None]
+        elif isinstance(s, Return):
+            texts.append(s.value)
+    return set().union(*map(_mentions, texts))
+
+
+def mentioned(stmts: Iterable[Stmt]) -> set[str]:
+    """`names_in(stmts)`, each statement's text scanned once (cached): what a fused loop's assembly asks
+    of every statement, twice."""
+    texts: list[str] = []
+    for s in walk(stmts):
+        texts += [s.target] if isinstance(s, Assign) else [s.var] if isinstance(s, For) else []
+    return _read(stmts) | set().union(*map(_mentions, texts))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _mentions(text: str) -> frozenset[str]:
+    """The names one line of Python mentions (as `names_of`, scanned by hand: it runs on every statement
+    of a fused loop, where the tokenizer took longer than the rest of the assembly)."""
+    out, i, n = set(), 0, len(text)
+    while i < n:
+        char = text[i]
+        if char.isalpha() or char == "_":
+            j = i + 1
+            while j < n and (text[j].isalnum() or text[j] == "_"):
+                j += 1
+            if not text[:i].rstrip().endswith("."):
+                out.add(text[i:j])
+            i = j
+        elif char.isdigit():  # a number, 1e-08 or 0x1f: its letters are not names
+            i += 1
+            while i < n and (text[i].isalnum() or text[i] in "._" or (text[i] in "+-" and text[i - 1] in "eE")):
+                i += 1
+        elif char in "'\"":
+            end = text.find(char, i + 1)
+            while end > 0 and text[end - 1] == "\\":
+                end = text.find(char, end + 1)
+            i = n if end < 0 else end + 1
+        else:
+            i += 1
+    return frozenset(out)
+
+
+def _dropped(stmts: tuple[Stmt, ...], dead: set[str]) -> tuple[Stmt, ...]:
+    """`stmts` without the assignments of `dead` names; a dropped statement's label goes to the next."""
+    out: list[Stmt] = []
+    label = ""
+    for s in stmts:
+        if _plain(s) and s.target in dead:
+            label = "\n".join(x for x in (label, s.label) if x)
+            continue
+        if isinstance(s, For):
+            s = replace(s, body=_dropped(s.body, dead))
+        elif isinstance(s, If):
+            s = replace(s, branches=tuple((t, _dropped(body, dead)) for t, body in s.branches))
+        if label:
+            s = replace(s, label="\n".join(x for x in (label, s.label) if x))
+            label = ""
+        out.append(s)
+    if label:
+        out.append(Keyword("pass", label))
+    return tuple(out)
+
+
+def names_of(source: str) -> set[str]:
+    """Every name a module's code mentions (`math` in `math.exp(x)`), strings, comments and attributes aside."""
+    out: set[str] = set()
+    prev = None
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.NAME and not (prev is not None and prev.string == "."):
+            out.add(tok.string)
+        if tok.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.COMMENT):
+            prev = tok
+    return out
+
+
 def _target_names(target: str) -> set[str]:
     """The names a target binds: `x`, `a, b`; a subscript (`y[i]`) binds none."""
     node = ast.parse(target, mode="eval").body
@@ -492,6 +774,6 @@ class Inliner:
         return out
 
 
-__all__ = ["DTYPE", "Assign", "Call", "For", "If", "Inliner", "Kernel", "Keyword", "ModuleFunctions", "Product", "Return",
-           "Stmt",
-           "bound_names", "def_line", "names_in", "print_block", "print_function", "read_functions", "rename", "walk"]
+__all__ = ["DTYPE", "Assign", "Call", "For", "If", "Inliner", "Kernel", "Keyword", "ModuleFunctions", "Product",
+           "Return", "Stmt", "bound_names", "def_line", "mentioned", "names_in", "names_of", "print_block",
+           "print_function", "read_functions", "rename", "walk", "without_unused", "wrapped"]

@@ -5,9 +5,24 @@ Do not edit by hand: change the definition and run `symnn generate`.
 The names below are the kernels in this folder.
 """
 
-NAMES = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'silu', 'gelu', 'gelu_tanh', 'mish', 'selu')
-INIT = {'identity': 'xavier', 'step': 'xavier', 'sigmoid': 'xavier', 'tanh': 'xavier', 'relu': 'he', 'leaky_relu': 'he', 'elu': 'he', 'softplus': 'xavier', 'silu': 'he', 'gelu': 'he', 'gelu_tanh': 'he', 'mish': 'xavier', 'selu': 'xavier'}
+NAMES = ('identity', 'step', 'sigmoid', 'tanh', 'relu', 'leaky_relu', 'elu', 'softplus', 'silu', 'gelu', 'gelu_tanh', 'mish',
+         'selu')
+INIT = {'identity': 'xavier',
+        'step': 'xavier',
+        'sigmoid': 'xavier',
+        'tanh': 'xavier',
+        'relu': 'he',
+        'leaky_relu': 'he',
+        'elu': 'he',
+        'softplus': 'xavier',
+        'silu': 'he',
+        'gelu': 'he',
+        'gelu_tanh': 'he',
+        'mish': 'xavier',
+        'selu': 'xavier'}
 WITH = '_with'
 PARAMETERS = {'leaky_relu': (('slope', 0.01),), 'elu': (('alpha', 1.0),), 'softplus': (('beta', 1.0), ('threshold', 20.0))}
-RANGES = {'leaky_relu': {'slope': ('finite', 'a finite number')}, 'elu': {'alpha': ('positive', 'a finite number > 0')}, 'softplus': {'beta': ('positive', 'a finite number > 0'), 'threshold': ('finite', 'a finite number')}}
+RANGES = {'leaky_relu': {'slope': ('finite', 'a finite number')},
+          'elu': {'alpha': ('positive', 'a finite number > 0')},
+          'softplus': {'beta': ('positive', 'a finite number > 0'), 'threshold': ('finite', 'a finite number')}}
 APPROXIMATE = {'gelu:none': 'gelu', 'gelu:tanh': 'gelu_tanh'}

@@ -22,7 +22,7 @@ def elu_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        if (x <= T(0)):
+        if x <= T(0):
             y_out[i] = vexpm1(x)
         else:
             y_out[i] = x
@@ -35,7 +35,7 @@ def elu_backward(x_in, y_in, grad_y, grad_x):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        if (x <= T(0)):
+        if x <= T(0):
             grad_x[i] = g*vexp(x)
         else:
             grad_x[i] = g
@@ -48,7 +48,7 @@ def elu_forward_with(x_in, y_out, alpha):
     alpha = T(alpha)
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        if (x <= T(0)):
+        if x <= T(0):
             y_out[i] = alpha*vexpm1(x)
         else:
             y_out[i] = x
@@ -62,7 +62,7 @@ def elu_backward_with(x_in, y_in, grad_y, grad_x, alpha):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        if (x <= T(0)):
+        if x <= T(0):
             grad_x[i] = alpha*g*vexp(x)
         else:
             grad_x[i] = g

@@ -19,7 +19,7 @@ def gelu_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        y_out[i] = (T(0.5))*x*(verf(T(0.7071067811865476)*x) + T(1))
+        y_out[i] = T(0.5)*x*(verf(T(0.7071067811865476)*x) + T(1))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -29,4 +29,4 @@ def gelu_backward(x_in, y_in, grad_y, grad_x):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        grad_x[i] = g*(T(0.3989422804014327)*x*vexp(-T(0.5)*x*x) + (T(0.5))*verf(T(0.7071067811865476)*x) + T(0.5))
+        grad_x[i] = g*(T(0.3989422804014327)*x*vexp(-T(0.5)*x*x) + T(0.5)*verf(T(0.7071067811865476)*x) + T(0.5))

@@ -3,7 +3,8 @@
 Do not edit by hand: change the definition and run `symnn generate`.
 
 forward:  y = x*(tanh(sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi)) + 1)/2
-dy/dx:    sqrt(2)*x*(1 - tanh(sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))**2)*(26829*x**2/200000 + 1)/(2*sqrt(pi)) + tanh(sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))/2 + 1/2
+dy/dx:    sqrt(2)*x*(1 - tanh(sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))**2)*(26829*x**2/200000 + 1)/(2*sqrt(pi))
+    + tanh(sqrt(2)*(8943*x**3/200000 + x)/sqrt(pi))/2 + 1/2
 """
 
 from numba import njit
@@ -19,7 +20,7 @@ def gelu_tanh_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        y_out[i] = (T(0.5))*x*(vtanh(T(0.035677408136300125)*x*x*x + T(0.7978845608028654)*x) + T(1))
+        y_out[i] = T(0.5)*x*(vtanh(T(0.035677408136300125)*x*x*x + T(0.7978845608028654)*x) + T(1))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -30,4 +31,4 @@ def gelu_tanh_backward(x_in, y_in, grad_y, grad_x):
         x = x_in[i]
         g = grad_y[i]
         t0 = vtanh(T(0.035677408136300125)*x*x*x + T(0.7978845608028654)*x)
-        grad_x[i] = g*((T(0.5))*t0 + T(0.3989422804014327)*x*(T(1) - t0*t0)*((T(0.134145))*x*x + T(1)) + T(0.5))
+        grad_x[i] = g*(T(0.5)*t0 + T(0.3989422804014327)*x*(T(1) - t0*t0)*(T(0.134145)*x*x + T(1)) + T(0.5))

@@ -12,7 +12,6 @@ from numba import njit
 @njit(cache=True, nogil=True, error_model="numpy")
 def identity_forward(x_in, y_out):
     """y_out[i] = identity(x_in[i]) over flat arrays."""
-    T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
         y_out[i] = x
@@ -21,7 +20,6 @@ def identity_forward(x_in, y_out):
 @njit(cache=True, nogil=True, error_model="numpy")
 def identity_backward(x_in, y_in, grad_y, grad_x):
     """grad_x[i] = grad_y[i] * dy/dx, from the input x and the stored output y."""
-    T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         g = grad_y[i]
         grad_x[i] = g

@@ -17,10 +17,10 @@ def leaky_relu_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        if (x > T(0)):
+        if x > T(0):
             y_out[i] = x
         else:
-            y_out[i] = (T(0.01))*x
+            y_out[i] = T(0.01)*x
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -30,10 +30,10 @@ def leaky_relu_backward(x_in, y_in, grad_y, grad_x):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        if (x > T(0)):
+        if x > T(0):
             grad_x[i] = g
         else:
-            grad_x[i] = (T(0.01))*g
+            grad_x[i] = T(0.01)*g
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -43,7 +43,7 @@ def leaky_relu_forward_with(x_in, y_out, slope):
     slope = T(slope)
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        if (x > T(0)):
+        if x > T(0):
             y_out[i] = x
         else:
             y_out[i] = slope*x
@@ -57,7 +57,7 @@ def leaky_relu_backward_with(x_in, y_in, grad_y, grad_x, slope):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        if (x > T(0)):
+        if x > T(0):
             grad_x[i] = g
         else:
             grad_x[i] = g*slope

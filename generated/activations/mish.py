@@ -20,7 +20,7 @@ def mish_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        y_out[i] = x*vtanh((max(x, T(0)) + vlog1p(vexp(-abs(x)))))
+        y_out[i] = x*vtanh(max(x, T(0)) + vlog1p(vexp(-abs(x))))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -31,9 +31,9 @@ def mish_backward(x_in, y_in, grad_y, grad_x):
         x = x_in[i]
         g = grad_y[i]
         u = vexp(-abs(x))
-        if (x >= T(0)):
-            t0 = vtanh((max(x, T(0)) + vlog1p(vexp(-abs(x)))))
+        if x >= T(0):
+            t0 = vtanh(max(x, T(0)) + vlog1p(vexp(-abs(x))))
             grad_x[i] = g*(t0*u + t0 + x*(T(1) - t0*t0))/(u + T(1))
         else:
-            t0 = vtanh((max(x, T(0)) + vlog1p(vexp(-abs(x)))))
+            t0 = vtanh(max(x, T(0)) + vlog1p(vexp(-abs(x))))
             grad_x[i] = g*(t0*u + t0 + x*(-t0*t0*u + u))/(u + T(1))

@@ -15,7 +15,7 @@ def relu_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        y_out[i] = (T(0) if T(0) > x else x)
+        y_out[i] = T(0) if T(0) > x else x
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -25,7 +25,7 @@ def relu_backward(x_in, y_in, grad_y, grad_x):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        if (x <= T(0)):
+        if x <= T(0):
             grad_x[i] = T(0)
         else:
             grad_x[i] = g

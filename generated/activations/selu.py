@@ -2,7 +2,8 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-forward:  y = Piecewise((1.7580993408473768599402175208123*exp(x) - 1.7580993408473768599402175208123, x <= 0), (1.0507009873554804934193349852946*x, True))
+forward:  y = Piecewise((1.7580993408473768599402175208123*exp(x) - 1.7580993408473768599402175208123, x <= 0),
+    (1.0507009873554804934193349852946*x, True))
 dy/dx:    Piecewise((1.7580993408473768599402175208123*exp(x), x <= 0), (1.0507009873554804934193349852946, True))
 kernel rewrite rules: expm1
 """
@@ -20,7 +21,7 @@ def selu_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        if (x <= T(0)):
+        if x <= T(0):
             y_out[i] = T(1.7580993408473768)*vexpm1(x)
         else:
             y_out[i] = T(1.0507009873554805)*x
@@ -33,7 +34,7 @@ def selu_backward(x_in, y_in, grad_y, grad_x):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        if (x <= T(0)):
+        if x <= T(0):
             grad_x[i] = T(1.7580993408473768)*g*vexp(x)
         else:
             grad_x[i] = T(1.0507009873554805)*g

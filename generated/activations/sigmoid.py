@@ -21,8 +21,8 @@ def sigmoid_forward(x_in, y_out):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         u = vexp(-abs(x))
-        if (x >= T(0)):
-            y_out[i] = T(1)/((u + T(1)))
+        if x >= T(0):
+            y_out[i] = T(1)/(u + T(1))
         else:
             y_out[i] = u/(u + T(1))
 

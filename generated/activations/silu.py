@@ -21,7 +21,7 @@ def silu_forward(x_in, y_out):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         u = vexp(-abs(x))
-        if (x >= T(0)):
+        if x >= T(0):
             y_out[i] = x/(u + T(1))
         else:
             y_out[i] = u*x/(u + T(1))
@@ -35,7 +35,7 @@ def silu_backward(x_in, y_in, grad_y, grad_x):
         x = x_in[i]
         g = grad_y[i]
         u = vexp(-abs(x))
-        if (x >= T(0)):
+        if x >= T(0):
             grad_x[i] = g*(u*x + u + T(1))/(u*u + T(2)*u + T(1))
         else:
             t0 = u*u

@@ -22,10 +22,10 @@ def softplus_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        if (x > T(20)):
+        if x > T(20):
             y_out[i] = x
         else:
-            y_out[i] = (max(x, T(0)) + vlog1p(vexp(-abs(x))))
+            y_out[i] = max(x, T(0)) + vlog1p(vexp(-abs(x)))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -35,7 +35,7 @@ def softplus_backward(x_in, y_in, grad_y, grad_x):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        if (x > T(20)):
+        if x > T(20):
             grad_x[i] = g
         else:
             t0 = vexp(x)
@@ -50,7 +50,7 @@ def softplus_forward_with(x_in, y_out, beta, threshold):
     threshold = T(threshold)
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        if (threshold < beta*x):
+        if threshold < beta*x:
             y_out[i] = x
         else:
             y_out[i] = (max(beta*x, T(0)) + vlog1p(vexp(-abs(beta*x))))/beta
@@ -65,7 +65,7 @@ def softplus_backward_with(x_in, y_in, grad_y, grad_x, beta, threshold):
     for i in range(x_in.shape[0]):
         x = x_in[i]
         g = grad_y[i]
-        if (threshold < beta*x):
+        if threshold < beta*x:
             grad_x[i] = g
         else:
             t0 = vexp(beta*x)

@@ -16,7 +16,7 @@ def step_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        if (x > T(0)):
+        if x > T(0):
             y_out[i] = T(1)
         else:
             y_out[i] = T(0)

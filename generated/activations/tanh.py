@@ -16,7 +16,6 @@ VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
 @njit(cache=True, nogil=True, error_model="numpy")
 def tanh_forward(x_in, y_out):
     """y_out[i] = tanh(x_in[i]) over flat arrays."""
-    T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
         y_out[i] = vtanh(x)

@@ -1,21 +1,22 @@
-"""Fused training loop: activations act_b914db8bf652cac7; loss binary_cross_entropy; adam_step.
+"""Fused training loop: activations act_7766821d7a521c59; loss binary_cross_entropy; adam_step.
 
 Assembled by symnn.runtime.fused.assemble from its template and the kernels of symnn.generated,
 into symnn's cache folder under a hash of this text: do not edit by hand.
 """
 
-import math  # noqa: F401 - the kernels' functions
+import math
 
-import numpy as np  # noqa: F401
 from numba import njit
 
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
-from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
+from symnn.vecmath import vexp
 
-ACTIVATIONS = ('act_b914db8bf652cac7',)
+ACTIVATIONS = ('act_7766821d7a521c59',)
 LOSS = 'binary_cross_entropy'
 OPTIMIZER = 'adam_step'
-ROLES = {'state': ('exp_avg', 'exp_avg_sq'), 'hyper': ('beta2', 'eps', 'weight_decay'), 'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
+ROLES = {'state': ('exp_avg', 'exp_avg_sq'),
+         'hyper': ('beta2', 'eps', 'weight_decay'),
+         'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV')
 UPDATE_PER_LAYER_FROM = 65536
@@ -46,7 +47,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
     step = 0
     for e in range(lrs.shape[0]):
         perm = perms[e % perms.shape[0]]
-        lr = lrs[e]
         epoch_total = T(0)
         for bi in range(n_batches):
             lo = bi * batch_size
@@ -74,7 +74,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 out_offset = prog[li, 4]
                 w_offset = prog[li, 5]
                 b_offset = prog[li, 6]
-                a_offset = prog[li, 7]
                 if op == 0:
                     # dense_forward, inlined
                     x = view2(AV, in_offset, mb, n_in)
@@ -88,16 +87,16 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         for j in range(y.shape[1]):
                             y[r, j] += b[j]
                 elif op == 1:
-                    # act_b914db8bf652cac7_forward, inlined
+                    # act_7766821d7a521c59_forward, inlined
                     x_in = view1(AV, in_offset, mb * n_in)
                     y_out = view1(AV, out_offset, mb * n_out)
                     for i in range(x_in.shape[0]):
-                        act_b914db8bf652cac7_forward__x = x_in[i]
-                        u = vexp(-abs(act_b914db8bf652cac7_forward__x))
-                        if (act_b914db8bf652cac7_forward__x >= T(0)):
-                            y_out[i] = act_b914db8bf652cac7_forward__x/(u + T(1))
+                        act_7766821d7a521c59_forward__x = x_in[i]
+                        u = vexp(-abs(act_7766821d7a521c59_forward__x))
+                        if act_7766821d7a521c59_forward__x >= T(0):
+                            y_out[i] = act_7766821d7a521c59_forward__x/(u + T(1))
                         else:
-                            y_out[i] = u*act_b914db8bf652cac7_forward__x/(u + T(1))
+                            y_out[i] = u*act_7766821d7a521c59_forward__x/(u + T(1))
             # the loss: the batch's mean, and the gradient of the outputs
             # binary_cross_entropy_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
@@ -109,7 +108,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 z = z_in[i]
                 t = t_in[i]
                 total += -t*z + math.log1p(math.exp(-abs(z))) + (T(0) if T(0) > z else z)
-                grad_z[i] = (-t + T(1)/((T(1) + math.exp(-z))))/n
+                grad_z[i] = (-t + T(1)/(T(1) + math.exp(-z)))/n
             batch_loss = total / T(z_in.shape[0])
             epoch_total += batch_loss * T(mb)
             # backward, layer by layer (the first layer's input needs no gradient), and the update:
@@ -129,7 +128,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     out_offset = prog[li, 4]
                     w_offset = prog[li, 5]
                     b_offset = prog[li, 6]
-                    a_offset = prog[li, 7]
                     if op == 0:
                         gy2 = view2(GV, out_offset, mb, n_out)
                         # dense_grad_params, inlined
@@ -137,7 +135,8 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         grad_w = view2(D, w_offset, n_out, n_in)
                         grad_b = view1(D, b_offset, n_out)
                         # G.T*X
-                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1], dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
+                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1],
+                             dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
                         # G.T*1
                         grad_b[:] = 0
                         for r in range(gy2.T.shape[1]):
@@ -148,26 +147,32 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             dense_grad_input__w = view2(P, w_offset, n_out, n_in)
                             grad_x = view2(GV, in_offset, mb, n_in)
                             # G*W
-                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1], dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
+                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1],
+                                 dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
                         if per_layer:
                             u_offset = w_offset
                             u_size = b_offset + n_out - w_offset
                     elif li > 0:
                         if op == 1:
-                            # act_b914db8bf652cac7_backward, inlined
-                            act_b914db8bf652cac7_backward__x_in = view1(AV, in_offset, mb * n_in)
-                            y_in = view1(AV, out_offset, mb * n_out)
+                            # act_7766821d7a521c59_backward, inlined
+                            act_7766821d7a521c59_backward__x_in = view1(AV, in_offset, mb * n_in)
                             grad_y = view1(GV, out_offset, mb * n_out)
-                            act_b914db8bf652cac7_backward__grad_x = view1(GV, in_offset, mb * n_in)
-                            for i in range(act_b914db8bf652cac7_backward__x_in.shape[0]):
-                                act_b914db8bf652cac7_backward__x = act_b914db8bf652cac7_backward__x_in[i]
+                            act_7766821d7a521c59_backward__grad_x = view1(GV, in_offset, mb * n_in)
+                            for i in range(act_7766821d7a521c59_backward__x_in.shape[0]):
+                                act_7766821d7a521c59_backward__x = act_7766821d7a521c59_backward__x_in[i]
                                 g = grad_y[i]
-                                act_b914db8bf652cac7_backward__u = vexp(-abs(act_b914db8bf652cac7_backward__x))
-                                if (act_b914db8bf652cac7_backward__x >= T(0)):
-                                    act_b914db8bf652cac7_backward__grad_x[i] = g*(act_b914db8bf652cac7_backward__u*act_b914db8bf652cac7_backward__x + act_b914db8bf652cac7_backward__u + T(1))/(act_b914db8bf652cac7_backward__u*act_b914db8bf652cac7_backward__u + T(2)*act_b914db8bf652cac7_backward__u + T(1))
+                                act_7766821d7a521c59_backward__u = vexp(-abs(act_7766821d7a521c59_backward__x))
+                                if act_7766821d7a521c59_backward__x >= T(0):
+                                    act_7766821d7a521c59_backward__grad_x[i] = g*(
+                                        act_7766821d7a521c59_backward__u*act_7766821d7a521c59_backward__x
+                                        + act_7766821d7a521c59_backward__u + T(1))/(
+                                            act_7766821d7a521c59_backward__u*act_7766821d7a521c59_backward__u
+                                            + T(2)*act_7766821d7a521c59_backward__u + T(1))
                                 else:
-                                    t0 = act_b914db8bf652cac7_backward__u*act_b914db8bf652cac7_backward__u
-                                    act_b914db8bf652cac7_backward__grad_x[i] = g*(t0 + act_b914db8bf652cac7_backward__u*act_b914db8bf652cac7_backward__x + act_b914db8bf652cac7_backward__u)/(t0 + T(2)*act_b914db8bf652cac7_backward__u + T(1))
+                                    t0 = act_7766821d7a521c59_backward__u*act_7766821d7a521c59_backward__u
+                                    act_7766821d7a521c59_backward__grad_x[i] = g*(
+                                        t0 + act_7766821d7a521c59_backward__u*act_7766821d7a521c59_backward__x
+                                        + act_7766821d7a521c59_backward__u)/(t0 + T(2)*act_7766821d7a521c59_backward__u + T(1))
                 if u_size > 0:
                     # adam_step, inlined: elementwise
                     param = view1(P, u_offset, u_size)
@@ -197,7 +202,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         if adam_step__weight_decay != T(0):
                             adam_step__g = adam_step__g + p*adam_step__weight_decay
                         # first moment: lerp(m, g, 1 - beta1)
-                        if (adam_step__one_minus_beta1 < T(0.5)):
+                        if adam_step__one_minus_beta1 < T(0.5):
                             m = m + adam_step__one_minus_beta1*(adam_step__g - m)
                         else:
                             m = adam_step__g - (T(1) - adam_step__one_minus_beta1)*(adam_step__g - m)

@@ -4,13 +4,10 @@ Assembled by symnn.runtime.fused.assemble from its template and the kernels of s
 into symnn's cache folder under a hash of this text: do not edit by hand.
 """
 
-import math  # noqa: F401 - the kernels' functions
-
-import numpy as np  # noqa: F401
 from numba import njit
 
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
-from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
+from symnn.vecmath import verf, vexp
 
 ACTIVATIONS = ('gelu',)
 LOSS = 'huber'
@@ -71,7 +68,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 out_offset = prog[li, 4]
                 w_offset = prog[li, 5]
                 b_offset = prog[li, 6]
-                a_offset = prog[li, 7]
                 if op == 0:
                     # dense_forward, inlined
                     x = view2(AV, in_offset, mb, n_in)
@@ -90,7 +86,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     y_out = view1(AV, out_offset, mb * n_out)
                     for i in range(x_in.shape[0]):
                         gelu_forward__x = x_in[i]
-                        y_out[i] = (T(0.5))*gelu_forward__x*(verf(T(0.7071067811865476)*gelu_forward__x) + T(1))
+                        y_out[i] = T(0.5)*gelu_forward__x*(verf(T(0.7071067811865476)*gelu_forward__x) + T(1))
             # the loss: the batch's mean, and the gradient of the outputs
             # huber_value_and_grad_with, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
@@ -103,15 +99,15 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
             for i in range(z_in.shape[0]):
                 z = z_in[i]
                 t = t_in[i]
-                if (delta <= abs(t - z)):
+                if delta <= abs(t - z):
                     total += delta*(-T(0.5)*delta + abs(t - z))
                 else:
-                    total += (T(0.5))*(-t + z)*(-t + z)
+                    total += T(0.5)*(-t + z)*(-t + z)
                 if (delta <= abs(t - z)) and (t - z > T(0)):
                     grad_z[i] = -delta/n
                 elif (delta <= abs(t - z)) and (t - z < T(0)):
                     grad_z[i] = delta/n
-                elif (delta <= abs(t - z)):
+                elif delta <= abs(t - z):
                     grad_z[i] = T(0)
                 else:
                     grad_z[i] = (-t + z)/n
@@ -134,7 +130,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     out_offset = prog[li, 4]
                     w_offset = prog[li, 5]
                     b_offset = prog[li, 6]
-                    a_offset = prog[li, 7]
                     if op == 0:
                         gy2 = view2(GV, out_offset, mb, n_out)
                         # dense_grad_params, inlined
@@ -142,7 +137,8 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         grad_w = view2(D, w_offset, n_out, n_in)
                         grad_b = view1(D, b_offset, n_out)
                         # G.T*X
-                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1], dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
+                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1],
+                             dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
                         # G.T*1
                         grad_b[:] = 0
                         for r in range(gy2.T.shape[1]):
@@ -153,7 +149,8 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             dense_grad_input__w = view2(P, w_offset, n_out, n_in)
                             grad_x = view2(GV, in_offset, mb, n_in)
                             # G*W
-                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1], dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
+                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1],
+                                 dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
                         if per_layer:
                             u_offset = w_offset
                             u_size = b_offset + n_out - w_offset
@@ -161,13 +158,14 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         if op == 1:
                             # gelu_backward, inlined
                             gelu_backward__x_in = view1(AV, in_offset, mb * n_in)
-                            y_in = view1(AV, out_offset, mb * n_out)
                             grad_y = view1(GV, out_offset, mb * n_out)
                             gelu_backward__grad_x = view1(GV, in_offset, mb * n_in)
                             for i in range(gelu_backward__x_in.shape[0]):
                                 gelu_backward__x = gelu_backward__x_in[i]
                                 g = grad_y[i]
-                                gelu_backward__grad_x[i] = g*(T(0.3989422804014327)*gelu_backward__x*vexp(-T(0.5)*gelu_backward__x*gelu_backward__x) + (T(0.5))*verf(T(0.7071067811865476)*gelu_backward__x) + T(0.5))
+                                gelu_backward__grad_x[i] = g*(T(0.3989422804014327)*gelu_backward__x*vexp(
+                                    -T(0.5)*gelu_backward__x*gelu_backward__x)
+                                                              + T(0.5)*verf(T(0.7071067811865476)*gelu_backward__x) + T(0.5))
                 if u_size > 0:
                     # sgd_nesterov_step, inlined: elementwise
                     param = view1(P, u_offset, u_size)
@@ -189,7 +187,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         if sgd_nesterov_step__weight_decay != T(0):
                             sgd_nesterov_step__g = sgd_nesterov_step__g + p*sgd_nesterov_step__weight_decay
                         # momentum buffer (first = 1 on the parameter's first step)
-                        if (first == T(1)):
+                        if first == T(1):
                             buf = sgd_nesterov_step__g
                         else:
                             buf = buf*sgd_nesterov_step__momentum + sgd_nesterov_step__g*(T(1) - sgd_nesterov_step__dampening)

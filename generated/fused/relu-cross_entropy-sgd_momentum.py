@@ -4,13 +4,11 @@ Assembled by symnn.runtime.fused.assemble from its template and the kernels of s
 into symnn's cache folder under a hash of this text: do not edit by hand.
 """
 
-import math  # noqa: F401 - the kernels' functions
+import math
 
-import numpy as np  # noqa: F401
 from numba import njit
 
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
-from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
 
 ACTIVATIONS = ('relu',)
 LOSS = 'cross_entropy'
@@ -71,7 +69,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 out_offset = prog[li, 4]
                 w_offset = prog[li, 5]
                 b_offset = prog[li, 6]
-                a_offset = prog[li, 7]
                 if op == 0:
                     # dense_forward, inlined
                     x = view2(AV, in_offset, mb, n_in)
@@ -90,7 +87,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     y_out = view1(AV, out_offset, mb * n_out)
                     for i in range(x_in.shape[0]):
                         relu_forward__x = x_in[i]
-                        y_out[i] = (T(0) if T(0) > relu_forward__x else relu_forward__x)
+                        y_out[i] = T(0) if T(0) > relu_forward__x else relu_forward__x
             # the loss: the batch's mean, and the gradient of the outputs
             # cross_entropy_value_and_grad, inlined: the batch's mean loss (rows) and its gradient
             z_in = view2(AV, z_offset, mb, n_last)
@@ -112,7 +109,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     cross_entropy_value_and_grad__w = z_in[r, j] - m
                     t = t2[r, j]
                     cross_entropy_value_and_grad__e = grad_z[r, j]
-                    if (t == T(0)):
+                    if t == T(0):
                         pass
                     else:
                         total += t*(-cross_entropy_value_and_grad__w + math.log(s))
@@ -136,7 +133,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     out_offset = prog[li, 4]
                     w_offset = prog[li, 5]
                     b_offset = prog[li, 6]
-                    a_offset = prog[li, 7]
                     if op == 0:
                         gy2 = view2(GV, out_offset, mb, n_out)
                         # dense_grad_params, inlined
@@ -144,7 +140,8 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         grad_w = view2(D, w_offset, n_out, n_in)
                         grad_b = view1(D, b_offset, n_out)
                         # G.T*X
-                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1], dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
+                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1],
+                             dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
                         # G.T*1
                         grad_b[:] = 0
                         for r in range(gy2.T.shape[1]):
@@ -155,7 +152,8 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             dense_grad_input__w = view2(P, w_offset, n_out, n_in)
                             grad_x = view2(GV, in_offset, mb, n_in)
                             # G*W
-                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1], dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
+                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1],
+                                 dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
                         if per_layer:
                             u_offset = w_offset
                             u_size = b_offset + n_out - w_offset
@@ -163,13 +161,12 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         if op == 1:
                             # relu_backward, inlined
                             relu_backward__x_in = view1(AV, in_offset, mb * n_in)
-                            y_in = view1(AV, out_offset, mb * n_out)
                             grad_y = view1(GV, out_offset, mb * n_out)
                             relu_backward__grad_x = view1(GV, in_offset, mb * n_in)
                             for i in range(relu_backward__x_in.shape[0]):
                                 relu_backward__x = relu_backward__x_in[i]
                                 g = grad_y[i]
-                                if (relu_backward__x <= T(0)):
+                                if relu_backward__x <= T(0):
                                     relu_backward__grad_x[i] = T(0)
                                 else:
                                     relu_backward__grad_x[i] = g
@@ -194,7 +191,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         if sgd_momentum_step__weight_decay != T(0):
                             sgd_momentum_step__g = sgd_momentum_step__g + p*sgd_momentum_step__weight_decay
                         # momentum buffer (first = 1 on the parameter's first step)
-                        if (first == T(1)):
+                        if first == T(1):
                             buf = sgd_momentum_step__g
                         else:
                             buf = buf*sgd_momentum_step__momentum + sgd_momentum_step__g*(T(1) - sgd_momentum_step__dampening)

@@ -4,18 +4,19 @@ Assembled by symnn.runtime.fused.assemble from its template and the kernels of s
 into symnn's cache folder under a hash of this text: do not edit by hand.
 """
 
-import math  # noqa: F401 - the kernels' functions
+import math
 
-import numpy as np  # noqa: F401
 from numba import njit
 
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
-from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
+from symnn.vecmath import vexp, vexpm1
 
 ACTIVATIONS = ('elu', 'sigmoid')
 LOSS = 'multi_margin'
 OPTIMIZER = 'rmsprop_centered_momentum_step'
-ROLES = {'state': ('square_avg', 'grad_avg', 'momentum_buffer'), 'hyper': ('alpha', 'eps', 'weight_decay', 'momentum'), 'per_step': ()}
+ROLES = {'state': ('square_avg', 'grad_avg', 'momentum_buffer'),
+         'hyper': ('alpha', 'eps', 'weight_decay', 'momentum'),
+         'per_step': ()}
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV', 'AP')
 UPDATE_PER_LAYER_FROM = 65536
@@ -92,7 +93,7 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
                     elu_forward_with__alpha = T(elu_forward_with__alpha)
                     for i in range(x_in.shape[0]):
                         elu_forward_with__x = x_in[i]
-                        if (elu_forward_with__x <= T(0)):
+                        if elu_forward_with__x <= T(0):
                             y_out[i] = elu_forward_with__alpha*vexpm1(elu_forward_with__x)
                         else:
                             y_out[i] = elu_forward_with__x
@@ -103,8 +104,8 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
                     for i in range(sigmoid_forward__x_in.shape[0]):
                         sigmoid_forward__x = sigmoid_forward__x_in[i]
                         u = vexp(-abs(sigmoid_forward__x))
-                        if (sigmoid_forward__x >= T(0)):
-                            sigmoid_forward__y_out[i] = T(1)/((u + T(1)))
+                        if sigmoid_forward__x >= T(0):
+                            sigmoid_forward__y_out[i] = T(1)/(u + T(1))
                         else:
                             sigmoid_forward__y_out[i] = u/(u + T(1))
             # the loss: the batch's mean, and the gradient of the outputs
@@ -125,17 +126,17 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
                         continue
                     z_y = z_in[r, label]
                     z_i = z_in[r, i]
-                    total += (T(0) if T(0) > z_i - z_y + T(1) else z_i - z_y + T(1))
-                    if (z_i - z_y < T(-1)):
+                    total += T(0) if T(0) > z_i - z_y + T(1) else z_i - z_y + T(1)
+                    if z_i - z_y < T(-1):
                         pass
-                    elif (z_i - z_y == T(-1)):
-                        grad_z[r, i] += (T(0.5))/(c*n)
+                    elif z_i - z_y == T(-1):
+                        grad_z[r, i] += T(0.5)/(c*n)
                     else:
                         grad_z[r, i] += T(1)/(c*n)
-                    if (z_i - z_y < T(-1)):
+                    if z_i - z_y < T(-1):
                         pass
-                    elif (z_i - z_y == T(-1)):
-                        grad_z[r, label] += -(T(0.5))/(c*n)
+                    elif z_i - z_y == T(-1):
+                        grad_z[r, label] += -T(0.5)/(c*n)
                     else:
                         grad_z[r, label] += -T(1)/(c*n)
             batch_loss = total / T(z_in.shape[0] * z_in.shape[1])
@@ -165,7 +166,8 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
                         grad_w = view2(D, w_offset, n_out, n_in)
                         grad_b = view1(D, b_offset, n_out)
                         # G.T*X
-                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1], dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
+                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1],
+                             dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
                         # G.T*1
                         grad_b[:] = 0
                         for r in range(gy2.T.shape[1]):
@@ -176,7 +178,8 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
                             dense_grad_input__w = view2(P, w_offset, n_out, n_in)
                             grad_x = view2(GV, in_offset, mb, n_in)
                             # G*W
-                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1], dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
+                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1],
+                                 dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
                         if per_layer:
                             u_offset = w_offset
                             u_size = b_offset + n_out - w_offset
@@ -184,7 +187,6 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
                         if op == 1:
                             # elu_backward_with, inlined
                             elu_backward_with__x_in = view1(AV, in_offset, mb * n_in)
-                            y_in = view1(AV, out_offset, mb * n_out)
                             grad_y = view1(GV, out_offset, mb * n_out)
                             elu_backward_with__grad_x = view1(GV, in_offset, mb * n_in)
                             elu_backward_with__alpha = AP[a_offset + 0]
@@ -192,21 +194,21 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
                             for i in range(elu_backward_with__x_in.shape[0]):
                                 elu_backward_with__x = elu_backward_with__x_in[i]
                                 g = grad_y[i]
-                                if (elu_backward_with__x <= T(0)):
+                                if elu_backward_with__x <= T(0):
                                     elu_backward_with__grad_x[i] = elu_backward_with__alpha*g*vexp(elu_backward_with__x)
                                 else:
                                     elu_backward_with__grad_x[i] = g
                         elif op == 2:
                             # sigmoid_backward, inlined
                             sigmoid_backward__x_in = view1(AV, in_offset, mb * n_in)
-                            sigmoid_backward__y_in = view1(AV, out_offset, mb * n_out)
                             sigmoid_backward__grad_y = view1(GV, out_offset, mb * n_out)
                             sigmoid_backward__grad_x = view1(GV, in_offset, mb * n_in)
                             for i in range(sigmoid_backward__x_in.shape[0]):
                                 sigmoid_backward__x = sigmoid_backward__x_in[i]
                                 sigmoid_backward__g = sigmoid_backward__grad_y[i]
                                 sigmoid_backward__u = vexp(-abs(sigmoid_backward__x))
-                                sigmoid_backward__grad_x[i] = sigmoid_backward__g*sigmoid_backward__u/(sigmoid_backward__u*sigmoid_backward__u + T(2)*sigmoid_backward__u + T(1))
+                                sigmoid_backward__grad_x[i] = sigmoid_backward__g*sigmoid_backward__u/(
+                                    sigmoid_backward__u*sigmoid_backward__u + T(2)*sigmoid_backward__u + T(1))
                 if u_size > 0:
                     # rmsprop_centered_momentum_step, inlined: elementwise
                     param = view1(P, u_offset, u_size)
@@ -232,11 +234,15 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
                         buf = momentum_buffer[i]
                         # weight decay (L2, added to the gradient)
                         if rmsprop_centered_momentum_step__weight_decay != T(0):
-                            rmsprop_centered_momentum_step__g = rmsprop_centered_momentum_step__g + p*rmsprop_centered_momentum_step__weight_decay
+                            rmsprop_centered_momentum_step__g = (rmsprop_centered_momentum_step__g
+                                                                 + p*rmsprop_centered_momentum_step__weight_decay)
                         # running mean of g^2
-                        v = rmsprop_centered_momentum_step__alpha*v + rmsprop_centered_momentum_step__g*(rmsprop_centered_momentum_step__g*(T(1) - rmsprop_centered_momentum_step__alpha))
+                        v = (rmsprop_centered_momentum_step__alpha*v
+                             + rmsprop_centered_momentum_step__g*(rmsprop_centered_momentum_step__g*(
+                                 T(1) - rmsprop_centered_momentum_step__alpha)))
                         # running mean of g
-                        g_avg = rmsprop_centered_momentum_step__alpha*g_avg + rmsprop_centered_momentum_step__g*(T(1) - rmsprop_centered_momentum_step__alpha)
+                        g_avg = (rmsprop_centered_momentum_step__alpha*g_avg
+                                 + rmsprop_centered_momentum_step__g*(T(1) - rmsprop_centered_momentum_step__alpha))
                         # denominator
                         avg = rmsprop_centered_momentum_step__eps + math.sqrt(-g_avg*g_avg + v)
                         # momentum buffer

@@ -4,18 +4,20 @@ Assembled by symnn.runtime.fused.assemble from its template and the kernels of s
 into symnn's cache folder under a hash of this text: do not edit by hand.
 """
 
-import math  # noqa: F401 - the kernels' functions
+import math
 
-import numpy as np  # noqa: F401
+import numpy as np
 from numba import njit
 
 from symnn.runtime.fused.intrinsics import view1, view2
-from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
+from symnn.vecmath import vtanh
 
 ACTIVATIONS = ('tanh',)
 LOSS = 'mse'
 OPTIMIZER = 'adam_step'
-ROLES = {'state': ('exp_avg', 'exp_avg_sq'), 'hyper': ('beta2', 'eps', 'weight_decay'), 'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
+ROLES = {'state': ('exp_avg', 'exp_avg_sq'),
+         'hyper': ('beta2', 'eps', 'weight_decay'),
+         'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV')
 UPDATE_PER_LAYER_FROM = 65536
@@ -44,7 +46,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
     step = 0
     for e in range(lrs.shape[0]):
         perm = perms[e % perms.shape[0]]
-        lr = lrs[e]
         epoch_total = T(0)
         for bi in range(n_batches):
             lo = bi * batch_size
@@ -72,7 +73,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 out_offset = prog[li, 4]
                 w_offset = prog[li, 5]
                 b_offset = prog[li, 6]
-                a_offset = prog[li, 7]
                 if op == 0:
                     # dense_forward, inlined
                     x = view2(AV, in_offset, mb, n_in)
@@ -123,7 +123,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     out_offset = prog[li, 4]
                     w_offset = prog[li, 5]
                     b_offset = prog[li, 6]
-                    a_offset = prog[li, 7]
                     if op == 0:
                         gy2 = view2(GV, out_offset, mb, n_out)
                         # dense_grad_params, inlined
@@ -186,7 +185,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         if adam_step__weight_decay != T(0):
                             adam_step__g = adam_step__g + p*adam_step__weight_decay
                         # first moment: lerp(m, g, 1 - beta1)
-                        if (adam_step__one_minus_beta1 < T(0.5)):
+                        if adam_step__one_minus_beta1 < T(0.5):
                             m = m + adam_step__one_minus_beta1*(adam_step__g - m)
                         else:
                             m = adam_step__g - (T(1) - adam_step__one_minus_beta1)*(adam_step__g - m)

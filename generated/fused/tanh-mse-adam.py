@@ -4,18 +4,19 @@ Assembled by symnn.runtime.fused.assemble from its template and the kernels of s
 into symnn's cache folder under a hash of this text: do not edit by hand.
 """
 
-import math  # noqa: F401 - the kernels' functions
+import math
 
-import numpy as np  # noqa: F401
 from numba import njit
 
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
-from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
+from symnn.vecmath import vtanh
 
 ACTIVATIONS = ('tanh',)
 LOSS = 'mse'
 OPTIMIZER = 'adam_step'
-ROLES = {'state': ('exp_avg', 'exp_avg_sq'), 'hyper': ('beta2', 'eps', 'weight_decay'), 'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
+ROLES = {'state': ('exp_avg', 'exp_avg_sq'),
+         'hyper': ('beta2', 'eps', 'weight_decay'),
+         'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV')
 UPDATE_PER_LAYER_FROM = 65536
@@ -46,7 +47,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
     step = 0
     for e in range(lrs.shape[0]):
         perm = perms[e % perms.shape[0]]
-        lr = lrs[e]
         epoch_total = T(0)
         for bi in range(n_batches):
             lo = bi * batch_size
@@ -74,7 +74,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 out_offset = prog[li, 4]
                 w_offset = prog[li, 5]
                 b_offset = prog[li, 6]
-                a_offset = prog[li, 7]
                 if op == 0:
                     # dense_forward, inlined
                     x = view2(AV, in_offset, mb, n_in)
@@ -125,7 +124,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     out_offset = prog[li, 4]
                     w_offset = prog[li, 5]
                     b_offset = prog[li, 6]
-                    a_offset = prog[li, 7]
                     if op == 0:
                         gy2 = view2(GV, out_offset, mb, n_out)
                         # dense_grad_params, inlined
@@ -133,7 +131,8 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         grad_w = view2(D, w_offset, n_out, n_in)
                         grad_b = view1(D, b_offset, n_out)
                         # G.T*X
-                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1], dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
+                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1],
+                             dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
                         # G.T*1
                         grad_b[:] = 0
                         for r in range(gy2.T.shape[1]):
@@ -144,7 +143,8 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             dense_grad_input__w = view2(P, w_offset, n_out, n_in)
                             grad_x = view2(GV, in_offset, mb, n_in)
                             # G*W
-                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1], dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
+                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1],
+                                 dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
                         if per_layer:
                             u_offset = w_offset
                             u_size = b_offset + n_out - w_offset
@@ -188,7 +188,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         if adam_step__weight_decay != T(0):
                             adam_step__g = adam_step__g + p*adam_step__weight_decay
                         # first moment: lerp(m, g, 1 - beta1)
-                        if (adam_step__one_minus_beta1 < T(0.5)):
+                        if adam_step__one_minus_beta1 < T(0.5):
                             m = m + adam_step__one_minus_beta1*(adam_step__g - m)
                         else:
                             m = adam_step__g - (T(1) - adam_step__one_minus_beta1)*(adam_step__g - m)

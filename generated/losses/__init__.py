@@ -6,12 +6,35 @@ The names below are the kernels in this folder.
 """
 
 NAMES = ('mse', 'mae', 'huber', 'cross_entropy', 'binary_cross_entropy', 'hinge', 'poisson_nll')
-LAYOUT = {'mse': 'elements', 'mae': 'elements', 'huber': 'elements', 'cross_entropy': 'rows', 'binary_cross_entropy': 'elements', 'hinge': 'elements', 'poisson_nll': 'elements', 'multi_margin': 'rows'}
+LAYOUT = {'mse': 'elements',
+          'mae': 'elements',
+          'huber': 'elements',
+          'cross_entropy': 'rows',
+          'binary_cross_entropy': 'elements',
+          'hinge': 'elements',
+          'poisson_nll': 'elements',
+          'multi_margin': 'rows'}
 CLASSIFIES = ('cross_entropy', 'binary_cross_entropy', 'hinge', 'multi_margin')
-OUTPUTS = {'mse': (1, None), 'mae': (1, None), 'huber': (1, None), 'cross_entropy': (2, None), 'binary_cross_entropy': (1, 1), 'hinge': (1, None), 'poisson_nll': (1, None), 'multi_margin': (2, None)}
+OUTPUTS = {'mse': (1, None),
+           'mae': (1, None),
+           'huber': (1, None),
+           'cross_entropy': (2, None),
+           'binary_cross_entropy': (1, 1),
+           'hinge': (1, None),
+           'poisson_nll': (1, None),
+           'multi_margin': (2, None)}
 WIDE = {'hinge': 'multi_margin'}
-MODULES = {'mse': 'mse', 'mae': 'mae', 'huber': 'huber', 'cross_entropy': 'cross_entropy', 'binary_cross_entropy': 'binary_cross_entropy', 'hinge': 'hinge', 'poisson_nll': 'poisson_nll', 'multi_margin': 'hinge'}
-INSTEAD = {'cross_entropy': 'use binary_cross_entropy for one output', 'binary_cross_entropy': 'use cross_entropy for several classes', 'multi_margin': 'use hinge, which is multi_margin with more than one output'}
+MODULES = {'mse': 'mse',
+           'mae': 'mae',
+           'huber': 'huber',
+           'cross_entropy': 'cross_entropy',
+           'binary_cross_entropy': 'binary_cross_entropy',
+           'hinge': 'hinge',
+           'poisson_nll': 'poisson_nll',
+           'multi_margin': 'hinge'}
+INSTEAD = {'cross_entropy': 'use binary_cross_entropy for one output',
+           'binary_cross_entropy': 'use cross_entropy for several classes',
+           'multi_margin': 'use hinge, which is multi_margin with more than one output'}
 WITH = '_with'
 PARAMETERS = {'huber': (('delta', 1.0),)}
 RANGES = {'huber': {'delta': ('positive', 'a finite number > 0')}}

@@ -2,10 +2,12 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-l = -t1*log(exp(z1)/(exp(z1) + exp(z2) + exp(z3))) - t2*log(exp(z2)/(exp(z1) + exp(z2) + exp(z3))) - t3*log(exp(z3)/(exp(z1) + exp(z2) + exp(z3))) (C = 3 shown), mean over rows
+l = -t1*log(exp(z1)/(exp(z1) + exp(z2) + exp(z3))) - t2*log(exp(z2)/(exp(z1) + exp(z2) + exp(z3))) - t3*log(exp(z3)/(exp(z1)
+    + exp(z2) + exp(z3))) (C = 3 shown), mean over rows
 computed per element as Piecewise((0, Eq(t, 0)), (t*(-w + log(s)), True)), w = z - max(z), s = sum(exp(w))
 dL/dz_j = (S*exp(-lse + z) - t)/n  (S the row's target sum: checked equal to sympy.diff)
-one pass: e = exp(w) stored while summing s and S, so exp(z - lse) = e/s and dL/dz_j = (S*e/s - t)/n (checked an identity by SymPy)
+one pass: e = exp(w) stored while summing s and S, so exp(z - lse) = e/s and dL/dz_j = (S*e/s - t)/n (checked an identity by
+    SymPy)
 """
 
 import math
@@ -31,7 +33,7 @@ def cross_entropy_forward(z_in, t_in):
         for j in range(z_in.shape[1]):
             w = z_in[r, j] - m
             t = t_in[r, j]
-            if (t == T(0)):
+            if t == T(0):
                 pass
             else:
                 total += t*(-w + math.log(s))
@@ -82,7 +84,7 @@ def cross_entropy_value_and_grad(z_in, t_in, grad_z):
             w = z_in[r, j] - m
             t = t_in[r, j]
             e = grad_z[r, j]
-            if (t == T(0)):
+            if t == T(0):
                 pass
             else:
                 total += t*(-w + math.log(s))

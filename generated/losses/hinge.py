@@ -17,7 +17,7 @@ def hinge_forward(z_in, t_in):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        total += (T(0) if T(0) > -z*(T(2)*t + T(-1)) + T(1) else -z*(T(2)*t + T(-1)) + T(1))
+        total += T(0) if T(0) > -z*(T(2)*t + T(-1)) + T(1) else -z*(T(2)*t + T(-1)) + T(1)
     return total / z_in.shape[0]
 
 
@@ -29,7 +29,7 @@ def hinge_backward(z_in, t_in, grad_z):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        if (T(2)*t*z - z >= T(1)):
+        if T(2)*t*z - z >= T(1):
             grad_z[i] = T(0)
         else:
             grad_z[i] = (T(1) - T(2)*t)/n
@@ -45,8 +45,8 @@ def hinge_value_and_grad(z_in, t_in, grad_z):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        total += (T(0) if T(0) > -z*(T(2)*t + T(-1)) + T(1) else -z*(T(2)*t + T(-1)) + T(1))
-        if (T(2)*t*z - z >= T(1)):
+        total += T(0) if T(0) > -z*(T(2)*t + T(-1)) + T(1) else -z*(T(2)*t + T(-1)) + T(1)
+        if T(2)*t*z - z >= T(1):
             grad_z[i] = T(0)
         else:
             grad_z[i] = (T(1) - T(2)*t)/n
@@ -73,7 +73,7 @@ def multi_margin_forward(z_in, t_in):
                 continue
             z_y = z_in[r, label]
             z_i = z_in[r, i]
-            total += (T(0) if T(0) > z_i - z_y + T(1) else z_i - z_y + T(1))
+            total += T(0) if T(0) > z_i - z_y + T(1) else z_i - z_y + T(1)
     return total / (z_in.shape[0] * z_in.shape[1])
 
 
@@ -94,16 +94,16 @@ def multi_margin_backward(z_in, t_in, grad_z):
                 continue
             z_y = z_in[r, label]
             z_i = z_in[r, i]
-            if (z_i - z_y < T(-1)):
+            if z_i - z_y < T(-1):
                 pass
-            elif (z_i - z_y == T(-1)):
-                grad_z[r, i] += (T(0.5))/(c*n)
+            elif z_i - z_y == T(-1):
+                grad_z[r, i] += T(0.5)/(c*n)
             else:
                 grad_z[r, i] += T(1)/(c*n)
-            if (z_i - z_y < T(-1)):
+            if z_i - z_y < T(-1):
                 pass
-            elif (z_i - z_y == T(-1)):
-                grad_z[r, label] += -(T(0.5))/(c*n)
+            elif z_i - z_y == T(-1):
+                grad_z[r, label] += -T(0.5)/(c*n)
             else:
                 grad_z[r, label] += -T(1)/(c*n)
 
@@ -127,17 +127,17 @@ def multi_margin_value_and_grad(z_in, t_in, grad_z):
                 continue
             z_y = z_in[r, label]
             z_i = z_in[r, i]
-            total += (T(0) if T(0) > z_i - z_y + T(1) else z_i - z_y + T(1))
-            if (z_i - z_y < T(-1)):
+            total += T(0) if T(0) > z_i - z_y + T(1) else z_i - z_y + T(1)
+            if z_i - z_y < T(-1):
                 pass
-            elif (z_i - z_y == T(-1)):
-                grad_z[r, i] += (T(0.5))/(c*n)
+            elif z_i - z_y == T(-1):
+                grad_z[r, i] += T(0.5)/(c*n)
             else:
                 grad_z[r, i] += T(1)/(c*n)
-            if (z_i - z_y < T(-1)):
+            if z_i - z_y < T(-1):
                 pass
-            elif (z_i - z_y == T(-1)):
-                grad_z[r, label] += -(T(0.5))/(c*n)
+            elif z_i - z_y == T(-1):
+                grad_z[r, label] += -T(0.5)/(c*n)
             else:
                 grad_z[r, label] += -T(1)/(c*n)
     return total / T(z_in.shape[0] * z_in.shape[1])

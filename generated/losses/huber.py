@@ -19,10 +19,10 @@ def huber_forward(z_in, t_in):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        if (abs(t - z) >= T(1)):
+        if abs(t - z) >= T(1):
             total += abs(t - z) + T(-0.5)
         else:
-            total += (T(0.5))*(-t + z)*(-t + z)
+            total += T(0.5)*(-t + z)*(-t + z)
     return total / z_in.shape[0]
 
 
@@ -37,8 +37,8 @@ def huber_backward(z_in, t_in, grad_z):
         if (abs(t - z) >= T(1)) and (t - z > T(0)):
             grad_z[i] = -T(1)/n
         elif (abs(t - z) >= T(1)) and (t - z < T(0)):
-            grad_z[i] = T(1)/(n)
-        elif (abs(t - z) >= T(1)):
+            grad_z[i] = T(1)/n
+        elif abs(t - z) >= T(1):
             grad_z[i] = T(0)
         else:
             grad_z[i] = (-t + z)/n
@@ -54,15 +54,15 @@ def huber_value_and_grad(z_in, t_in, grad_z):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        if (abs(t - z) >= T(1)):
+        if abs(t - z) >= T(1):
             total += abs(t - z) + T(-0.5)
         else:
-            total += (T(0.5))*(-t + z)*(-t + z)
+            total += T(0.5)*(-t + z)*(-t + z)
         if (abs(t - z) >= T(1)) and (t - z > T(0)):
             grad_z[i] = -T(1)/n
         elif (abs(t - z) >= T(1)) and (t - z < T(0)):
-            grad_z[i] = T(1)/(n)
-        elif (abs(t - z) >= T(1)):
+            grad_z[i] = T(1)/n
+        elif abs(t - z) >= T(1):
             grad_z[i] = T(0)
         else:
             grad_z[i] = (-t + z)/n
@@ -78,10 +78,10 @@ def huber_forward_with(z_in, t_in, delta):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        if (delta <= abs(t - z)):
+        if delta <= abs(t - z):
             total += delta*(-T(0.5)*delta + abs(t - z))
         else:
-            total += (T(0.5))*(-t + z)*(-t + z)
+            total += T(0.5)*(-t + z)*(-t + z)
     return total / z_in.shape[0]
 
 
@@ -98,7 +98,7 @@ def huber_backward_with(z_in, t_in, grad_z, delta):
             grad_z[i] = -delta/n
         elif (delta <= abs(t - z)) and (t - z < T(0)):
             grad_z[i] = delta/n
-        elif (delta <= abs(t - z)):
+        elif delta <= abs(t - z):
             grad_z[i] = T(0)
         else:
             grad_z[i] = (-t + z)/n
@@ -115,15 +115,15 @@ def huber_value_and_grad_with(z_in, t_in, grad_z, delta):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        if (delta <= abs(t - z)):
+        if delta <= abs(t - z):
             total += delta*(-T(0.5)*delta + abs(t - z))
         else:
-            total += (T(0.5))*(-t + z)*(-t + z)
+            total += T(0.5)*(-t + z)*(-t + z)
         if (delta <= abs(t - z)) and (t - z > T(0)):
             grad_z[i] = -delta/n
         elif (delta <= abs(t - z)) and (t - z < T(0)):
             grad_z[i] = delta/n
-        elif (delta <= abs(t - z)):
+        elif delta <= abs(t - z):
             grad_z[i] = T(0)
         else:
             grad_z[i] = (-t + z)/n

@@ -12,7 +12,6 @@ from numba import njit
 @njit(cache=True, nogil=True, error_model="numpy")
 def mae_forward(z_in, t_in):
     """Mean of l(z, t) over flat arrays, accumulated in float64."""
-    T = z_in.dtype.type
     total = 0.0
     for i in range(z_in.shape[0]):
         z = z_in[i]
@@ -29,10 +28,10 @@ def mae_backward(z_in, t_in, grad_z):
     for i in range(z_in.shape[0]):
         z = z_in[i]
         t = t_in[i]
-        if (t - z > T(0)):
+        if t - z > T(0):
             grad_z[i] = -T(1)/n
-        elif (t - z < T(0)):
-            grad_z[i] = T(1)/(n)
+        elif t - z < T(0):
+            grad_z[i] = T(1)/n
         else:
             grad_z[i] = T(0)
 
@@ -48,10 +47,10 @@ def mae_value_and_grad(z_in, t_in, grad_z):
         z = z_in[i]
         t = t_in[i]
         total += abs(t - z)
-        if (t - z > T(0)):
+        if t - z > T(0):
             grad_z[i] = -T(1)/n
-        elif (t - z < T(0)):
-            grad_z[i] = T(1)/(n)
+        elif t - z < T(0):
+            grad_z[i] = T(1)/n
         else:
             grad_z[i] = T(0)
     return total / T(z_in.shape[0])

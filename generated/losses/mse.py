@@ -12,7 +12,6 @@ from numba import njit
 @njit(cache=True, nogil=True, error_model="numpy")
 def mse_forward(z_in, t_in):
     """Mean of l(z, t) over flat arrays, accumulated in float64."""
-    T = z_in.dtype.type
     total = 0.0
     for i in range(z_in.shape[0]):
         z = z_in[i]

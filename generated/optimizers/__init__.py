@@ -7,9 +7,38 @@ The names below are the kernels in this folder.
 
 NAMES = ('sgd', 'adagrad', 'rmsprop', 'adam', 'adamw', 'nadam')
 CLASSES = {'sgd': 'SGD', 'adagrad': 'Adagrad', 'rmsprop': 'RMSprop', 'adam': 'Adam', 'adamw': 'AdamW', 'nadam': 'NAdam'}
-DESCRIPTIONS = {'sgd': 'stochastic gradient descent, with momentum and Nesterov momentum', 'adagrad': 'adaptive learning rates from the sum of squared gradients', 'rmsprop': 'gradients scaled by a running root mean square', 'adam': 'adaptive moment estimation', 'adamw': 'Adam with decoupled weight decay', 'nadam': 'Adam with Nesterov momentum'}
-DEFAULTS = {'sgd': {'lr': 0.001, 'momentum': 0, 'dampening': 0, 'weight_decay': 0, 'nesterov': False}, 'adagrad': {'lr': 0.01, 'lr_decay': 0, 'weight_decay': 0, 'initial_accumulator_value': 0, 'eps': 1e-10}, 'rmsprop': {'lr': 0.01, 'alpha': 0.99, 'eps': 1e-08, 'weight_decay': 0, 'momentum': 0, 'centered': False}, 'adam': {'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0, 'amsgrad': False}, 'adamw': {'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.01, 'amsgrad': False}, 'nadam': {'lr': 0.002, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0, 'momentum_decay': 0.004, 'decoupled_weight_decay': False}}
+DESCRIPTIONS = {'sgd': 'stochastic gradient descent, with momentum and Nesterov momentum',
+                'adagrad': 'adaptive learning rates from the sum of squared gradients',
+                'rmsprop': 'gradients scaled by a running root mean square',
+                'adam': 'adaptive moment estimation',
+                'adamw': 'Adam with decoupled weight decay',
+                'nadam': 'Adam with Nesterov momentum'}
+DEFAULTS = {'sgd': {'lr': 0.001, 'momentum': 0, 'dampening': 0, 'weight_decay': 0, 'nesterov': False},
+            'adagrad': {'lr': 0.01, 'lr_decay': 0, 'weight_decay': 0, 'initial_accumulator_value': 0, 'eps': 1e-10},
+            'rmsprop': {'lr': 0.01, 'alpha': 0.99, 'eps': 1e-08, 'weight_decay': 0, 'momentum': 0, 'centered': False},
+            'adam': {'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0, 'amsgrad': False},
+            'adamw': {'lr': 0.001, 'betas': (0.9, 0.999), 'eps': 1e-08, 'weight_decay': 0.01, 'amsgrad': False},
+            'nadam': {'lr': 0.002,
+                      'betas': (0.9, 0.999),
+                      'eps': 1e-08,
+                      'weight_decay': 0,
+                      'momentum_decay': 0.004,
+                      'decoupled_weight_decay': False}}
 REQUIRES = {'sgd': (('nesterov', 'momentum', '>', 0.0), ('nesterov', 'dampening', '==', 0.0))}
-HYPERPARAMETERS = {'lr': 'nonneg', 'momentum': 'nonneg', 'dampening': 'real', 'weight_decay': 'nonneg', 'nesterov': 'flag', 'lr_decay': 'nonneg', 'initial_accumulator_value': 'nonneg', 'eps': 'nonneg', 'alpha': 'nonneg', 'centered': 'flag', 'betas': 'betas', 'amsgrad': 'flag', 'momentum_decay': 'nonneg', 'decoupled_weight_decay': 'flag'}
+HYPERPARAMETERS = {'lr': 'nonneg',
+                   'momentum': 'nonneg',
+                   'dampening': 'real',
+                   'weight_decay': 'nonneg',
+                   'nesterov': 'flag',
+                   'lr_decay': 'nonneg',
+                   'initial_accumulator_value': 'nonneg',
+                   'eps': 'nonneg',
+                   'alpha': 'nonneg',
+                   'centered': 'flag',
+                   'betas': 'betas',
+                   'amsgrad': 'flag',
+                   'momentum_decay': 'nonneg',
+                   'decoupled_weight_decay': 'flag'}
 SPLIT = {'betas': ('beta1', 'beta2')}
-PRESETS = {'momentum': ('sgd', {'momentum': 0.9}, 'SGD, momentum 0.9'), 'nesterov': ('sgd', {'momentum': 0.9, 'nesterov': True}, 'SGD, Nesterov momentum 0.9')}
+PRESETS = {'momentum': ('sgd', {'momentum': 0.9}, 'SGD, momentum 0.9'),
+           'nesterov': ('sgd', {'momentum': 0.9, 'nesterov': True}, 'SGD, Nesterov momentum 0.9')}

@@ -2,7 +2,8 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-torch.optim.Adagrad (lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10): adaptive learning rates from the sum of squared gradients.
+torch.optim.Adagrad (lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10): adaptive learning rates from
+    the sum of squared gradients.
 Once per step, in Python floats (adagrad_scalars):
     clr <- lr/(lr_decay*(t - 1) + 1)
 Per element, in order:
@@ -16,7 +17,6 @@ Kernels:
 import math
 
 from numba import njit
-
 
 #: kernel -> (state arrays after param and grad, scalar arguments), in call order.
 KERNELS = {

@@ -19,19 +19,23 @@ Per element, in order:
     denom <- eps + sqrt(v_max)/bias_correction2_sqrt    [amsgrad=True]
     p <- p - m*step_size/denom
 Kernels:
-    adam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, one_minus_beta1, one_minus_beta2)
-    adam_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, one_minus_beta1, one_minus_beta2)
+    adam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, one_minus_beta1,
+        one_minus_beta2)
+    adam_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta2, eps, weight_decay, step_size,
+        bias_correction2_sqrt, one_minus_beta1, one_minus_beta2)
 """
 
 import math
 
 from numba import njit
 
-
 #: kernel -> (state arrays after param and grad, scalar arguments), in call order.
 KERNELS = {
-    'adam_step': (('exp_avg', 'exp_avg_sq'), ('beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')),
-    'adam_amsgrad_step': (('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), ('beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')),
+    'adam_step': (('exp_avg', 'exp_avg_sq'),
+                  ('beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')),
+    'adam_amsgrad_step': (('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'),
+                          ('beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1',
+                           'one_minus_beta2')),
 }
 #: kernel -> the options it has on (an option is on when its keyword is nonzero or True).
 VARIANTS = {'adam_step': (), 'adam_amsgrad_step': ('amsgrad',)}
@@ -41,7 +45,8 @@ INITIAL = {'exp_avg': 0.0, 'exp_avg_sq': 0.0, 'max_exp_avg_sq': 0.0}
 #: adam_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function);
 #: STEP_CARRIED: the scalars it also reads as their value after the previous step, and their value before step 1.
 STEP_INPUTS = ('lr', 'beta1', 'beta2', 't')
-STEP_SCALARS = ('bias_correction1', 'bias_correction2', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')
+STEP_SCALARS = ('bias_correction1', 'bias_correction2', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1',
+                'one_minus_beta2')
 STEP_CARRIED = {}
 
 
@@ -78,7 +83,7 @@ def adam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, step_s
         if weight_decay != T(0):
             g = g + p*weight_decay
         # first moment: lerp(m, g, 1 - beta1)
-        if (one_minus_beta1 < T(0.5)):
+        if one_minus_beta1 < T(0.5):
             m = m + one_minus_beta1*(g - m)
         else:
             m = g - (T(1) - one_minus_beta1)*(g - m)
@@ -115,14 +120,14 @@ def adam_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, beta2, e
         if weight_decay != T(0):
             g = g + p*weight_decay
         # first moment: lerp(m, g, 1 - beta1)
-        if (one_minus_beta1 < T(0.5)):
+        if one_minus_beta1 < T(0.5):
             m = m + one_minus_beta1*(g - m)
         else:
             m = g - (T(1) - one_minus_beta1)*(g - m)
         # second moment: beta2*v, plus ((1 - beta2)*g)*g
         v = beta2*v + g*(g*one_minus_beta2)
         # running maximum of v
-        v_max = (v if v != v or v > v_max else v_max)
+        v_max = v if v != v or v > v_max else v_max
         # denominator
         denom = eps + math.sqrt(v_max)/bias_correction2_sqrt
         # update

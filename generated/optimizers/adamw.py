@@ -19,19 +19,24 @@ Per element, in order:
     denom <- eps + sqrt(v_max)/bias_correction2_sqrt    [amsgrad=True]
     p <- p - m*step_size/denom
 Kernels:
-    adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, one_minus_beta1, one_minus_beta2)
-    adamw_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, one_minus_beta1, one_minus_beta2)
+    adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, one_minus_beta1,
+        one_minus_beta2)
+    adamw_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, beta2, eps, weight_decay, step_size,
+        bias_correction2_sqrt, one_minus_beta1, one_minus_beta2)
 """
 
 import math
 
 from numba import njit
 
-
 #: kernel -> (state arrays after param and grad, scalar arguments), in call order.
 KERNELS = {
-    'adamw_step': (('exp_avg', 'exp_avg_sq'), ('lr', 'beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')),
-    'adamw_amsgrad_step': (('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'), ('lr', 'beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')),
+    'adamw_step': (('exp_avg', 'exp_avg_sq'),
+                   ('lr', 'beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1',
+                    'one_minus_beta2')),
+    'adamw_amsgrad_step': (('exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'),
+                           ('lr', 'beta2', 'eps', 'weight_decay', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1',
+                            'one_minus_beta2')),
 }
 #: kernel -> the options it has on (an option is on when its keyword is nonzero or True).
 VARIANTS = {'adamw_step': (), 'adamw_amsgrad_step': ('amsgrad',)}
@@ -41,7 +46,8 @@ INITIAL = {'exp_avg': 0.0, 'exp_avg_sq': 0.0, 'max_exp_avg_sq': 0.0}
 #: adamw_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function);
 #: STEP_CARRIED: the scalars it also reads as their value after the previous step, and their value before step 1.
 STEP_INPUTS = ('lr', 'beta1', 'beta2', 't')
-STEP_SCALARS = ('bias_correction1', 'bias_correction2', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')
+STEP_SCALARS = ('bias_correction1', 'bias_correction2', 'step_size', 'bias_correction2_sqrt', 'one_minus_beta1',
+                'one_minus_beta2')
 STEP_CARRIED = {}
 
 
@@ -78,7 +84,7 @@ def adamw_step(param, grad, exp_avg, exp_avg_sq, lr, beta2, eps, weight_decay, s
         # decoupled weight decay
         p = p*(-lr*weight_decay + T(1))
         # first moment: lerp(m, g, 1 - beta1)
-        if (one_minus_beta1 < T(0.5)):
+        if one_minus_beta1 < T(0.5):
             m = m + one_minus_beta1*(g - m)
         else:
             m = g - (T(1) - one_minus_beta1)*(g - m)
@@ -116,14 +122,14 @@ def adamw_amsgrad_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, lr, bet
         # decoupled weight decay
         p = p*(-lr*weight_decay + T(1))
         # first moment: lerp(m, g, 1 - beta1)
-        if (one_minus_beta1 < T(0.5)):
+        if one_minus_beta1 < T(0.5):
             m = m + one_minus_beta1*(g - m)
         else:
             m = g - (T(1) - one_minus_beta1)*(g - m)
         # second moment: beta2*v, plus ((1 - beta2)*g)*g
         v = beta2*v + g*(g*one_minus_beta2)
         # running maximum of v
-        v_max = (v if v != v or v > v_max else v_max)
+        v_max = v if v != v or v > v_max else v_max
         # denominator
         denom = eps + math.sqrt(v_max)/bias_correction2_sqrt
         # update

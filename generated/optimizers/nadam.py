@@ -2,7 +2,8 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-torch.optim.NAdam (lr=0.002, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, momentum_decay=0.004, decoupled_weight_decay=False): Adam with Nesterov momentum.
+torch.optim.NAdam (lr=0.002, betas=(0.9, 0.999), eps=1e-08, weight_decay=0, momentum_decay=0.004, decoupled_weight_decay=False):
+    Adam with Nesterov momentum.
 Once per step, in Python floats (nadam_scalars):
     bias_correction2 <- 1 - beta2**t
     mu_power <- momentum_decay*t
@@ -24,8 +25,10 @@ Per element, in order:
     p <- grad_coef*(g/denom) + p
     p <- exp_avg_coef*(m/denom) + p
 Kernels:
-    nadam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, bias_correction2, grad_coef, exp_avg_coef, one_minus_beta1, one_minus_beta2)
-    nadam_decoupled_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, bias_correction2, grad_coef, exp_avg_coef, one_minus_beta1, one_minus_beta2, decay)
+    nadam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, bias_correction2, grad_coef, exp_avg_coef,
+        one_minus_beta1, one_minus_beta2)
+    nadam_decoupled_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, bias_correction2, grad_coef, exp_avg_coef,
+        one_minus_beta1, one_minus_beta2, decay)
 """
 
 import math
@@ -33,11 +36,14 @@ import math
 import numpy
 from numba import njit
 
-
 #: kernel -> (state arrays after param and grad, scalar arguments), in call order.
 KERNELS = {
-    'nadam_step': (('exp_avg', 'exp_avg_sq'), ('beta2', 'eps', 'weight_decay', 'bias_correction2', 'grad_coef', 'exp_avg_coef', 'one_minus_beta1', 'one_minus_beta2')),
-    'nadam_decoupled_step': (('exp_avg', 'exp_avg_sq'), ('beta2', 'eps', 'weight_decay', 'bias_correction2', 'grad_coef', 'exp_avg_coef', 'one_minus_beta1', 'one_minus_beta2', 'decay')),
+    'nadam_step': (('exp_avg', 'exp_avg_sq'),
+                   ('beta2', 'eps', 'weight_decay', 'bias_correction2', 'grad_coef', 'exp_avg_coef', 'one_minus_beta1',
+                    'one_minus_beta2')),
+    'nadam_decoupled_step': (('exp_avg', 'exp_avg_sq'),
+                             ('beta2', 'eps', 'weight_decay', 'bias_correction2', 'grad_coef', 'exp_avg_coef',
+                              'one_minus_beta1', 'one_minus_beta2', 'decay')),
 }
 #: kernel -> the options it has on (an option is on when its keyword is nonzero or True).
 VARIANTS = {'nadam_step': (), 'nadam_decoupled_step': ('decoupled_weight_decay',)}
@@ -47,7 +53,8 @@ INITIAL = {'exp_avg': 0.0, 'exp_avg_sq': 0.0}
 #: nadam_scalars(*STEP_INPUTS) returns STEP_SCALARS, once per step (empty: no such function);
 #: STEP_CARRIED: the scalars it also reads as their value after the previous step, and their value before step 1.
 STEP_INPUTS = ('lr', 'beta1', 'beta2', 'weight_decay', 'momentum_decay', 't', 'mu_product')
-STEP_SCALARS = ('bias_correction2', 'mu_power', 'mu', 'mu_next_power', 'mu_next', 'mu_product', 'grad_coef', 'exp_avg_coef', 'one_minus_beta1', 'one_minus_beta2', 'decay')
+STEP_SCALARS = ('bias_correction2', 'mu_power', 'mu', 'mu_next_power', 'mu_next', 'mu_product', 'grad_coef', 'exp_avg_coef',
+                'one_minus_beta1', 'one_minus_beta2', 'decay')
 STEP_CARRIED = {'mu_product': 1.0}
 
 
@@ -61,11 +68,12 @@ def nadam_scalars(lr, beta1, beta2, weight_decay, momentum_decay, t, mu_product)
     mu_next = beta1*(T(1) - T(0.5)*T(0.96)**mu_next_power)
     mu_product = float(numpy.float32(float(numpy.float32(mu))*float(numpy.float32(mu_product))))
     grad_coef = -lr*(T(1) - mu)/(T(1) - mu_product)
-    exp_avg_coef = -lr*mu_next*T(1)/((T(1) - (mu_next*mu_product)))
+    exp_avg_coef = -lr*mu_next*T(1)/(T(1) - (mu_next*mu_product))
     one_minus_beta1 = T(1) - beta1
     one_minus_beta2 = T(1) - beta2
     decay = -lr*weight_decay + T(1)
-    return bias_correction2, mu_power, mu, mu_next_power, mu_next, mu_product, grad_coef, exp_avg_coef, one_minus_beta1, one_minus_beta2, decay
+    return (bias_correction2, mu_power, mu, mu_next_power, mu_next, mu_product, grad_coef, exp_avg_coef, one_minus_beta1,
+            one_minus_beta2, decay)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -90,7 +98,7 @@ def nadam_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_decay, bias_
         if weight_decay != T(0):
             g = g + p*weight_decay
         # first moment: lerp(m, g, 1 - beta1)
-        if (one_minus_beta1 < T(0.5)):
+        if one_minus_beta1 < T(0.5):
             m = m + one_minus_beta1*(g - m)
         else:
             m = g - (T(1) - one_minus_beta1)*(g - m)
@@ -131,7 +139,7 @@ def nadam_decoupled_step(param, grad, exp_avg, exp_avg_sq, beta2, eps, weight_de
         if weight_decay != T(0):
             p = decay*p
         # first moment: lerp(m, g, 1 - beta1)
-        if (one_minus_beta1 < T(0.5)):
+        if one_minus_beta1 < T(0.5):
             m = m + one_minus_beta1*(g - m)
         else:
             m = g - (T(1) - one_minus_beta1)*(g - m)

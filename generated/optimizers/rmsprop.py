@@ -2,7 +2,8 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-torch.optim.RMSprop (lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0, momentum=0, centered=False): gradients scaled by a running root mean square.
+torch.optim.RMSprop (lr=0.01, alpha=0.99, eps=1e-08, weight_decay=0, momentum=0, centered=False): gradients scaled by a running
+    root mean square.
 Per element, in order:
     g <- g + p*weight_decay    [weight_decay != 0]
     v <- alpha*v + g*(g*(1 - alpha))
@@ -23,16 +24,19 @@ import math
 
 from numba import njit
 
-
 #: kernel -> (state arrays after param and grad, scalar arguments), in call order.
 KERNELS = {
     'rmsprop_step': (('square_avg',), ('lr', 'alpha', 'eps', 'weight_decay')),
     'rmsprop_momentum_step': (('square_avg', 'momentum_buffer'), ('lr', 'alpha', 'eps', 'weight_decay', 'momentum')),
     'rmsprop_centered_step': (('square_avg', 'grad_avg'), ('lr', 'alpha', 'eps', 'weight_decay')),
-    'rmsprop_centered_momentum_step': (('square_avg', 'grad_avg', 'momentum_buffer'), ('lr', 'alpha', 'eps', 'weight_decay', 'momentum')),
+    'rmsprop_centered_momentum_step': (('square_avg', 'grad_avg', 'momentum_buffer'),
+                                       ('lr', 'alpha', 'eps', 'weight_decay', 'momentum')),
 }
 #: kernel -> the options it has on (an option is on when its keyword is nonzero or True).
-VARIANTS = {'rmsprop_step': (), 'rmsprop_momentum_step': ('momentum',), 'rmsprop_centered_step': ('centered',), 'rmsprop_centered_momentum_step': ('centered', 'momentum')}
+VARIANTS = {'rmsprop_step': (),
+            'rmsprop_momentum_step': ('momentum',),
+            'rmsprop_centered_step': ('centered',),
+            'rmsprop_centered_momentum_step': ('centered', 'momentum')}
 OPTIONS = ('momentum', 'centered')
 #: state array -> the value it starts at (a number, or the keyword holding it).
 INITIAL = {'square_avg': 0.0, 'grad_avg': 0.0, 'momentum_buffer': 0.0}

@@ -2,7 +2,8 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-torch.optim.SGD (lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False): stochastic gradient descent, with momentum and Nesterov momentum.
+torch.optim.SGD (lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False): stochastic gradient descent, with momentum
+    and Nesterov momentum.
 Per element, in order:
     g <- g + p*weight_decay    [weight_decay != 0]
     buf <- Piecewise((g, Eq(first, 1)), (buf*momentum + g*(1 - dampening), True))    [momentum > 0]
@@ -16,7 +17,6 @@ Kernels:
 """
 
 from numba import njit
-
 
 #: kernel -> (state arrays after param and grad, scalar arguments), in call order.
 KERNELS = {
@@ -69,7 +69,7 @@ def sgd_momentum_step(param, grad, momentum_buffer, lr, momentum, dampening, wei
         if weight_decay != T(0):
             g = g + p*weight_decay
         # momentum buffer (first = 1 on the parameter's first step)
-        if (first == T(1)):
+        if first == T(1):
             buf = g
         else:
             buf = buf*momentum + g*(T(1) - dampening)
@@ -97,7 +97,7 @@ def sgd_nesterov_step(param, grad, momentum_buffer, lr, momentum, dampening, wei
         if weight_decay != T(0):
             g = g + p*weight_decay
         # momentum buffer (first = 1 on the parameter's first step)
-        if (first == T(1)):
+        if first == T(1):
             buf = g
         else:
             buf = buf*momentum + g*(T(1) - dampening)

@@ -8,9 +8,7 @@ df/dy = x*(24*x*y**5 + 16*x*y**3 - 24*x*y**2 - 8*x*y - 8*x + 63*y**2 + 36*y + 12
 Beale's function: flat plateaus and steep curved valleys; minimum 0 at (3, 0.5).
 """
 
-import numpy as np
 from numba import njit
-
 
 #: The surface's data, for the runtime (symnn.optviz): where the race starts, the plotting
 #: window ((x_min, x_max), (y_min, y_max)), the known minima (empty: unbounded below).
@@ -28,7 +26,8 @@ def beale_value(xy):
     x = xy[0]
     y = xy[1]
     t0 = -x
-    f = (t0 + x*y + T(1.5))*(t0 + x*y + T(1.5)) + (t0 + x*y*y + T(2.25))*(t0 + x*y*y + T(2.25)) + (t0 + x*y*y*y + T(2.625))*(t0 + x*y*y*y + T(2.625))
+    f = ((t0 + x*y + T(1.5))*(t0 + x*y + T(1.5)) + (t0 + x*y*y + T(2.25))*(t0 + x*y*y + T(2.25))
+         + (t0 + x*y*y*y + T(2.625))*(t0 + x*y*y*y + T(2.625)))
     return f
 
 
@@ -39,11 +38,11 @@ def beale_grad(xy, out):
     x = xy[0]
     y = xy[1]
     t0 = T(8)*x
-    out[0] = (T(0.25))*(y + T(-1))*(t0*y**T(5) + t0*y*y*y*y - t0*y + T(16)*x*y*y*y - T(24)*x + T(21)*y*y + T(39)*y + T(51))
+    out[0] = T(0.25)*(y + T(-1))*(t0*y**T(5) + t0*y*y*y*y - t0*y + T(16)*x*y*y*y - T(24)*x + T(21)*y*y + T(39)*y + T(51))
     t0 = T(8)*x
     t1 = y*y
     t2 = T(24)*x
-    out[1] = (T(0.25))*x*(-t0*y - t0 - t1*t2 + T(63)*t1 + t2*y**T(5) + T(16)*x*y*y*y + T(36)*y + T(12))
+    out[1] = T(0.25)*x*(-t0*y - t0 - t1*t2 + T(63)*t1 + t2*y**T(5) + T(16)*x*y*y*y + T(36)*y + T(12))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -55,4 +54,5 @@ def beale_grid(xs, ys, out):
             x = xs[i]
             y = ys[j]
             t0 = -x
-            out[j, i] = (t0 + x*y + T(1.5))*(t0 + x*y + T(1.5)) + (t0 + x*y*y + T(2.25))*(t0 + x*y*y + T(2.25)) + (t0 + x*y*y*y + T(2.625))*(t0 + x*y*y*y + T(2.625))
+            out[j, i] = ((t0 + x*y + T(1.5))*(t0 + x*y + T(1.5)) + (t0 + x*y*y + T(2.25))*(t0 + x*y*y + T(2.25))
+                         + (t0 + x*y*y*y + T(2.625))*(t0 + x*y*y*y + T(2.625)))

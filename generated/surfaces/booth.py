@@ -8,9 +8,7 @@ df/dy = 8*x + 10*y - 38
 Booth's function: a tilted quadratic bowl (Hessian eigenvalues 2 and 18); minimum 0 at (1, 3).
 """
 
-import numpy as np
 from numba import njit
-
 
 #: The surface's data, for the runtime (symnn.optviz): where the race starts, the plotting
 #: window ((x_min, x_max), (y_min, y_max)), the known minima (empty: unbounded below).

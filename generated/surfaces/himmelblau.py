@@ -5,20 +5,21 @@ Do not edit by hand: change the definition and run `symnn generate`.
 f(x, y) = (x + y**2 - 7)**2 + (x**2 + y - 11)**2
 df/dx = 4*x**3 + 4*x*y - 42*x + 2*y**2 - 14
 df/dy = 2*x**2 + 4*x*y + 4*y**3 - 26*y - 22
-Himmelblau's function: four minima of value 0 around a local maximum near (-0.27, -0.92); which one an optimizer reaches depends on its path.
+Himmelblau's function: four minima of value 0 around a local maximum near (-0.27, -0.92); which one an optimizer reaches depends
+    on its path.
 """
 
-import numpy as np
 from numba import njit
-
 
 #: The surface's data, for the runtime (symnn.optviz): where the race starts, the plotting
 #: window ((x_min, x_max), (y_min, y_max)), the known minima (empty: unbounded below).
-DESCRIPTION = "Himmelblau's function: four minima of value 0 around a local maximum near (-0.27, -0.92); which one an optimizer reaches depends on its path"
+DESCRIPTION = ("Himmelblau's function: four minima of value 0 around a local maximum near (-0.27, -0.92); which one an optimizer "
+               'reaches depends on its path')
 FORMULA = '(x + y**2 - 7)**2 + (x**2 + y - 11)**2'
 START = (-0.3, -0.9)
 WINDOW = ((-5.0, 5.0), (-5.0, 5.0))
-MINIMA = ((3.0, 2.0), (-2.805118086952745, 3.131312518250573), (-3.779310253377747, -3.28318599128617), (3.584428340330492, -1.848126526964404))
+MINIMA = ((3.0, 2.0), (-2.805118086952745, 3.131312518250573), (-3.779310253377747, -3.28318599128617),
+          (3.584428340330492, -1.848126526964404))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -8,9 +8,7 @@ df/dy = 4*y
 a ravine: a quadratic 20 times steeper across (y) than along (x); SGD zigzags; minimum 0 at (0, 0).
 """
 
-import numpy as np
 from numba import njit
-
 
 #: The surface's data, for the runtime (symnn.optviz): where the race starts, the plotting
 #: window ((x_min, x_max), (y_min, y_max)), the known minima (empty: unbounded below).
@@ -27,7 +25,7 @@ def ravine_value(xy):
     T = xy.dtype.type
     x = xy[0]
     y = xy[1]
-    f = (T(0.1))*x*x + T(2)*y*y
+    f = T(0.1)*x*x + T(2)*y*y
     return f
 
 
@@ -37,7 +35,7 @@ def ravine_grad(xy, out):
     T = xy.dtype.type
     x = xy[0]
     y = xy[1]
-    out[0] = (T(0.2))*x
+    out[0] = T(0.2)*x
     out[1] = T(4)*y
 
 
@@ -49,4 +47,4 @@ def ravine_grid(xs, ys, out):
         for i in range(xs.shape[0]):
             x = xs[i]
             y = ys[j]
-            out[j, i] = (T(0.1))*x*x + T(2)*y*y
+            out[j, i] = T(0.1)*x*x + T(2)*y*y

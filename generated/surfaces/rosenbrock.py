@@ -8,9 +8,7 @@ df/dy = -200*(x**2 - y)
 Rosenbrock's banana: a narrow curved valley, easy to find, slow to follow; minimum 0 at (1, 1).
 """
 
-import numpy as np
 from numba import njit
-
 
 #: The surface's data, for the runtime (symnn.optviz): where the race starts, the plotting
 #: window ((x_min, x_max), (y_min, y_max)), the known minima (empty: unbounded below).

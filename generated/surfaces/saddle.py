@@ -8,9 +8,7 @@ df/dy = -2*y
 a saddle: the gradient vanishes at (0, 0), which is no minimum; f falls without bound along y.
 """
 
-import numpy as np
 from numba import njit
-
 
 #: The surface's data, for the runtime (symnn.optviz): where the race starts, the plotting
 #: window ((x_min, x_max), (y_min, y_max)), the known minima (empty: unbounded below).
@@ -24,7 +22,6 @@ MINIMA = ()
 @njit(cache=True, nogil=True, error_model="numpy")
 def saddle_value(xy):
     """f(x, y) at the point xy = (x, y), a float array of length 2."""
-    T = xy.dtype.type
     x = xy[0]
     y = xy[1]
     f = x*x - y*y
@@ -44,7 +41,6 @@ def saddle_grad(xy, out):
 @njit(cache=True, nogil=True, error_model="numpy")
 def saddle_grid(xs, ys, out):
     """out[j, i] = f(xs[i], ys[j]): f over the mesh, rows following y (as np.meshgrid)."""
-    T = xs.dtype.type
     for j in range(ys.shape[0]):
         for i in range(xs.shape[0]):
             x = xs[i]

@@ -58,21 +58,24 @@ def _metadata(d: OptimizerDefinition) -> str:
     out = "#: kernel -> (state arrays after param and grad, scalar arguments), in call order.\nKERNELS = {\n"
     for k in d.kernels():
         state = tuple(a.arg for a in k.arrays[2:])
-        out += f"    {k.name!r}: ({state!r}, {tuple(s.name for s in k.scalars)!r}),\n"
+        out += "\n".join(ir.wrapped(f"    {k.name!r}: ", repr((state, tuple(s.name for s in k.scalars))), ",")) + "\n"
     out += "}\n"
     variants = {k.name: k.options for k in d.kernels()}
     out += (f"#: kernel -> the options it has on (an option is on when its keyword is nonzero or True).\n"
-            f"VARIANTS = {variants!r}\nOPTIONS = {d.options()!r}\n")
+            f"{emit.assignment('VARIANTS', variants)}{emit.assignment('OPTIONS', d.options())}")
     initial = {a.arg: a.start for a in d.state}
-    out += f"#: state array -> the value it starts at (a number, or the keyword holding it).\nINITIAL = {initial!r}\n"
+    out += "#: state array -> the value it starts at (a number, or the keyword holding it).\n"
+    out += emit.assignment("INITIAL", initial)
     inputs = tuple(s.name for s in d.step_inputs()) if d.per_step else ()
     outputs = tuple(line.target.name for line in d.per_step)
     carried = {line.target.name: line.start for line in d.carried()}
     out += (f"#: {d.step_function}(*STEP_INPUTS) returns STEP_SCALARS, once per step "
             "(empty: no such function);\n#: STEP_CARRIED: the scalars it also reads as their value "
             "after the previous step, and their value before step 1.\n"
-            f"STEP_INPUTS = {inputs!r}\nSTEP_SCALARS = {outputs!r}\nSTEP_CARRIED = {carried!r}\n\n\n")
+            f"{emit.assignment('STEP_INPUTS', inputs)}{emit.assignment('STEP_SCALARS', outputs)}"
+            f"{emit.assignment('STEP_CARRIED', carried)}\n\n")
     return out
+
 
 
 def _step_function(d: OptimizerDefinition) -> str:
@@ -85,7 +88,7 @@ def _step_function(d: OptimizerDefinition) -> str:
         out += "\n".join(statements(line.target.name, line.value, "    ")) + "\n"
     names = [line.target.name for line in d.per_step]
     result = f"({names[0]},)" if len(names) == 1 else ", ".join(names)
-    return out + f"    return {result}\n\n\n"
+    return out + "\n".join(ir.wrapped("    return ", result)) + "\n\n\n"
 
 
 def _kernel(d: OptimizerDefinition, k: Kernel) -> ir.Kernel:
@@ -104,7 +107,8 @@ def _kernel(d: OptimizerDefinition, k: Kernel) -> ir.Kernel:
         body += [replace(update[0], label=line.label), *update[1:]]
     body += [ir.Assign(f"{a.arg}[i]", a.symbol.name) for a in k.written()]
     params = tuple(a.arg for a in k.arrays) + tuple(s.name for s in k.scalars)
-    return ir.Kernel(k.name, params, (doc,), (*head, ir.For("i", ("param.shape[0]",), tuple(body))), emit.NJIT)
+    body = ir.without_unused((*head, ir.For("i", ("param.shape[0]",), tuple(body))))
+    return ir.Kernel(k.name, params, (doc,), body, emit.NJIT)
 
 
 def optimizer_module(d: OptimizerDefinition) -> str:

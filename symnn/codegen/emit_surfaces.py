@@ -19,11 +19,11 @@ from symnn.symbolic.surfaces import SURFACES, Surface, derive_surface, x, y
 def _metadata(s: Surface) -> str:
     return ("#: The surface's data, for the runtime (symnn.optviz): where the race starts, the plotting\n"
             "#: window ((x_min, x_max), (y_min, y_max)), the known minima (empty: unbounded below).\n"
-            f"DESCRIPTION = {s.description!r}\n"
-            f"FORMULA = {sp.sstr(s.expr)!r}\n"
-            f"START = {tuple(float(v) for v in s.start)!r}\n"
-            f"WINDOW = {tuple(tuple(float(v) for v in w) for w in s.window)!r}\n"
-            f"MINIMA = {tuple(tuple(float(v) for v in m) for m in s.minima)!r}\n\n\n")
+            + emit.assignment("DESCRIPTION", s.description)
+            + emit.assignment("FORMULA", sp.sstr(s.expr))
+            + emit.assignment("START", tuple(float(v) for v in s.start))
+            + emit.assignment("WINDOW", tuple(tuple(float(v) for v in w) for w in s.window))
+            + emit.assignment("MINIMA", tuple(tuple(float(v) for v in m) for m in s.minima)) + "\n\n")
 
 
 def _loads(exprs: list[sp.Expr], xsrc: str, ysrc: str) -> list[ir.Stmt]:
@@ -32,7 +32,8 @@ def _loads(exprs: list[sp.Expr], xsrc: str, ysrc: str) -> list[ir.Stmt]:
 
 
 def _kernel(name: str, params: tuple[str, ...], doc: str, body: list[ir.Stmt]) -> ir.Kernel:
-    return ir.Kernel(name, params, (doc,), (ir.Assign(ir.DTYPE, f"{params[0]}.dtype.type"), *body), emit.NJIT)
+    body = ir.without_unused((ir.Assign(ir.DTYPE, f"{params[0]}.dtype.type"), *body))
+    return ir.Kernel(name, params, (doc,), body, emit.NJIT)
 
 
 def surface_kernels(name: str) -> list[ir.Kernel]:

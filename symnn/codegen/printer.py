@@ -57,14 +57,14 @@ class KernelPrinter(PythonCodePrinter):
         b = self.parenthesize(base, sp.printing.precedence.PRECEDENCE["Mul"])
         if e.is_Integer and 1 <= abs(int(e)) <= 4:
             product = "*".join([b] * abs(int(e)))
-            return product if e > 0 else f"T(1)/({product})"
+            return product if e > 0 else f"T(1)/{product}" if e == -1 else f"T(1)/({product})"
         if e == sp.S.Half:
-            return f"math.sqrt({self._print(base)})"
+            return f"math.sqrt({bare(self._print(base))})"
         if e == -sp.S.Half:
-            return f"T(1)/math.sqrt({self._print(base)})"
+            return f"T(1)/math.sqrt({bare(self._print(base))})"
         # Both sides bracketed unless atoms: `2**(t + 1)`, not `2**t + 1` (** binds tighter than +, *).
         prec = sp.printing.precedence.PRECEDENCE["Pow"]
-        exponent = self._print(e) if e.is_Atom and not (e.is_Number and e.is_negative) else f"({self._print(e)})"
+        exponent = self._print(e) if e.is_Atom else f"({self._print(e)})"  # a number prints as the call T(...)
         return f"{self.parenthesize(base, prec)}**{exponent}"
 
     def _print_Mul(self, expr: sp.Mul) -> str:
@@ -80,8 +80,14 @@ class KernelPrinter(PythonCodePrinter):
             return f"{self.parenthesize(num, sp.printing.precedence.PRECEDENCE['Mul'], strict=True)}/({text})"
         return super()._print_Mul(expr)
 
+    def parenthesize(self, item: sp.Basic, level: int, strict: bool = False) -> str:
+        """SymPy's, without brackets around a number: ours print as the call `T(0.5)`, never `1/2`."""
+        if isinstance(item, sp.Number):
+            return self._print(item)
+        return super().parenthesize(item, level, strict)
+
     def _print_Abs(self, expr: sp.Abs) -> str:
-        return f"abs({self._print(expr.args[0])})"
+        return f"abs({bare(self._print(expr.args[0]))})"
 
     def _print_Max(self, expr: sp.Max) -> str:
         return self._nested(">", expr.args)
@@ -100,14 +106,14 @@ class KernelPrinter(PythonCodePrinter):
 
     def _print_softplus_stable(self, expr: sp.Expr) -> str:
         a = self._print(expr.args[0])
-        return f"(max({a}, T(0)) + {self.function('log1p', self.function('exp', f'-abs({a})'))})"
+        return f"(max({bare(a)}, T(0)) + {self.function('log1p', self.function('exp', f'-abs({bare(a)})'))})"
 
     # exp, expm1, log, log1p, tanh and erf: symnn.vecmath's (libm's exactly for float64, a form within
     # 2 ulp that vectorises for float32, where libm's scalar calls keep loops from SIMD), or libm's own
     # where the loop cannot vectorise anyway (see `libm`).
     def function(self, name: str, arg: str) -> str:
         """`name(arg)` as this printer calls it: `vexp(arg)` or `math.exp(arg)`."""
-        return f"v{name}({arg})" if self.vectorised else f"math.{name}({arg})"
+        return f"v{name}({bare(arg)})" if self.vectorised else f"math.{name}({bare(arg)})"
 
     def _print_exp(self, expr: sp.Expr) -> str:
         return self.function("exp", self._print(expr.args[0]))
@@ -136,6 +142,19 @@ class KernelPrinter(PythonCodePrinter):
         for e, c in reversed(expr.args[:-1]):
             out = f"({self._print(e)} if {self._print(c)} else {out})"
         return out
+
+
+def bare(text: str) -> str:
+    """`text` without the brackets around all of it, if it has them: `(a + b)` -> `a + b`, where they
+    would be a second pair (`f((a + b))`) or stand alone around a statement's expression."""
+    if not text.startswith("("):
+        return text
+    depth = 0
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if depth == 0:
+            return text[1:-1] if i == len(text) - 1 else text
+    return text
 
 
 #: The printers, by whether they call symnn.vecmath; the last of _MODE is the one in use.
@@ -230,12 +249,18 @@ def lower(target: str, expr: sp.Expr, op: str = "=") -> list[ir.Stmt]:
     """Statements computing `target op expr`: an `if` chain where it branches, CSE inside each branch."""
     expr = to_branches(expr)
     if isinstance(expr, sp.Piecewise):
-        return [ir.If(tuple((None if c == sp.true else print_expr(c), tuple(lower(target, e, op)))
+        return [ir.If(tuple((None if c == sp.true else bare(print_expr(c)), tuple(lower(target, e, op)))
                             for e, c in expr.args))]
     if op == "+=" and expr == 0:
         return [ir.Keyword("pass")]
     temps, (reduced,) = sp.cse([expr], symbols=sp.numbered_symbols("t"), order="canonical")
-    return [ir.Assign(str(s), print_expr(v)) for s, v in temps] + [ir.Assign(target, print_expr(reduced), op)]
+    return [_assign(str(s), v) for s, v in temps] + [_assign(target, reduced, op)]
+
+
+def _assign(target: str, expr: sp.Expr, op: str = "=") -> ir.Assign:
+    """`target op expr`, the expression without brackets around all of it (a statement needs none,
+    and `ir.wrapped` gives it the ones it breaks in)."""
+    return ir.Assign(target, bare(print_expr(expr)), op)
 
 
 def lower_joint(parts: list[tuple[str, sp.Expr, str]]) -> list[ir.Stmt]:
@@ -248,8 +273,7 @@ def lower_joint(parts: list[tuple[str, sp.Expr, str]]) -> list[ir.Stmt]:
     if any(isinstance(e, sp.Piecewise) or (op == "+=" and e == 0) for e, (_, _, op) in zip(exprs, parts)):
         return [s for target, e, op in parts for s in lower(target, e, op)]
     temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("t"), order="canonical")
-    return ([ir.Assign(str(s), print_expr(v)) for s, v in temps]
-            + [ir.Assign(target, print_expr(r), op) for (target, _, op), r in zip(parts, reduced)])
+    return [_assign(str(s), v) for s, v in temps] + [_assign(target, r, op) for (target, _, op), r in zip(parts, reduced)]
 
 
 # Text forms, for callers that run the lines as Python (symnn.symbolic.accuracy) or read them.

@@ -243,14 +243,21 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
     # No reference counting with direct products: the loop allocates nothing and its views borrow
     # from its arguments, so Numba's incref/decref of every array it passes around (a fifth of the IR
     # to optimize) is not needed. (np.dot's implementation allocates, so the np.dot loop keeps it.)
-    body = a.body()
+    body = ir.without_unused(a.body())  # a_offset where no activation has parameters, ...
     # A parameter no statement reads is not the loop's (AP and LP where nothing is parameterised): fewer
     # arrays for Numba to unbox and lower. PARAMETERS says which the loop takes, in order.
-    used = ir.names_in(body)
+    used = ir.mentioned(body)
     params = tuple(p for p in _template().params if p in used)
     loop = ir.Kernel("train_epochs", params, _template().doc, body, a.decorator(nrt=not direct_gemm))
     products = "gemm" if direct_gemm else "np.dot"
-    names = "gemm, link_gemm, " if direct_gemm else ""
+    code = ir.print_function(loop, products)
+    matrix = [s for s in ir.walk(body) if isinstance(s, ir.Product)]  # printed as np.dot or gemm calls
+    if direct_gemm:
+        used |= {"gemm", "link_gemm"} | {"TRANS" if t else "NO_TRANS" for s in matrix for t in (s.trans_a, s.trans_b)}
+    elif matrix:
+        used.add("np")
+    intrinsic = [n for n in ("NO_TRANS", "TRANS", "gemm", "link_gemm", "view1", "view2") if n in used]
+    calls = sorted(f.__name__ for f in vecmath.FUNCTIONS.values() if f.__name__ in used)
     # A formula activation is named by its hash (act_<hash>): its text never reaches the module (its kernels'
     # own module names the parsed expression).
     head = [f'{FUSED_MARK} activations {", ".join(c["activations"]) or "none"}; '
@@ -260,20 +267,19 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
             "into symnn's cache folder under a hash of this text: do not edit by hand.",
             '"""',
             "",
-            "import math  # noqa: F401 - the kernels' functions",
-            "",
-            "import numpy as np  # noqa: F401",
+            *(["import math", ""] if "math" in used else []),
+            *(["import numpy as np"] if "np" in used else []),
             "from numba import njit",
             "",
-            f"from symnn.runtime.fused.intrinsics import {'NO_TRANS, TRANS, ' if direct_gemm else ''}{names}view1, view2",
-            f"from symnn.vecmath import {', '.join(sorted(f.__name__ for f in vecmath.FUNCTIONS.values()))}  # noqa: F401",
+            f"from symnn.runtime.fused.intrinsics import {', '.join(intrinsic)}",
+            *([f"from symnn.vecmath import {', '.join(calls)}"] if calls else []),
             "",
-            f"ACTIVATIONS = {c['activations']!r}",
+            *ir.wrapped("ACTIVATIONS = ", repr(c["activations"])),
             f"LOSS = {c['loss']!r}",
             f"OPTIMIZER = {c['optimizer']!r}",
-            f"ROLES = { {k: a.roles[k] for k in ('state', 'hyper', 'per_step')}!r}",
-            f"PROG_COLUMNS = {template.PROG_COLUMNS!r}",
-            f"PARAMETERS = {params!r}",
+            *ir.wrapped("ROLES = ", repr({k: a.roles[k] for k in ("state", "hyper", "per_step")})),
+            *ir.wrapped("PROG_COLUMNS = ", repr(template.PROG_COLUMNS)),
+            *ir.wrapped("PARAMETERS = ", repr(params)),
             f"UPDATE_PER_LAYER_FROM = {template.UPDATE_PER_LAYER_FROM!r}",
             f"MATRIX_PRODUCTS = {'NumPy OpenBLAS, direct' if direct_gemm else 'np.dot'!r}",
             f"INTRINSICS = {_intrinsics_version()!r}  # symnn.runtime.fused.intrinsics, by its hash",
@@ -281,7 +287,7 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
             ""]
     if direct_gemm:
         head += ["link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache", ""]
-    return "\n".join(head) + "\n\n" + ir.print_function(loop, products)
+    return "\n".join(head) + "\n\n" + code
 
 
 __all__ = ["FUSED_MARK", "Sources", "fused_module", "installed_source"]
