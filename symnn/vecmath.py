@@ -529,15 +529,18 @@ def _erf64(x):
 
 def _dispatch(name: str, f32, f64, libm):
     """`name(x)`: the float32 form `f32` for a float32 x, the float64 form `f64` for a float64 (or a
-    Python float), `libm(x)` for anything else (compiled and in Python)."""
+    Python float, giving a Python float), `libm(x)` for anything else (compiled and in Python)."""
 
     def python(x):
         if isinstance(x, np.float32):
             with np.errstate(all="ignore"):
                 return f32(x)
-        if isinstance(x, float):
+        if isinstance(x, np.float64):
             with np.errstate(all="ignore"):
-                return f64(np.float64(x))
+                return f64(x)
+        if isinstance(x, float):  # a Python float: and a Python float back, as math.* gives
+            with np.errstate(all="ignore"):
+                return float(f64(np.float64(x)))
         return libm(x)
 
     python.__name__ = python.__qualname__ = name

@@ -203,6 +203,7 @@ def test_python_mode_computes_the_same_float64_bits(name):
     num = ~np.isnan(compiled)
     assert np.array_equal(python[num].view(np.int64), compiled[num].view(np.int64))
     assert all(type(vecmath.FUNCTIONS[name](v)) is np.float64 for v in x[:4])
+    assert type(vecmath.FUNCTIONS[name](float(x[-4]))) is float
     assert vecmath.FUNCTIONS[name](float(x[-4])) == compiled[-4]
 
 
