@@ -1,4 +1,4 @@
-"""Fused training loop: activations act_757d8493394560a7; loss binary_cross_entropy; adam_step.
+"""Fused training loop: activations act_ece26859bf784be2; loss binary_cross_entropy; adam_step.
 
 Assembled by symnn.runtime.fused.assemble from its template and the kernels of symnn.generated,
 into symnn's cache folder under a hash of this text: do not edit by hand.
@@ -12,7 +12,7 @@ from numba import njit
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
 from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
 
-ACTIVATIONS = ('act_757d8493394560a7',)
+ACTIVATIONS = ('act_ece26859bf784be2',)
 LOSS = 'binary_cross_entropy'
 OPTIMIZER = 'adam_step'
 ROLES = {'state': ('exp_avg', 'exp_avg_sq'), 'hyper': ('beta2', 'eps', 'weight_decay'), 'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
@@ -88,16 +88,16 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         for j in range(y.shape[1]):
                             y[r, j] += b[j]
                 elif op == 1:
-                    # act_757d8493394560a7_forward, inlined
+                    # act_ece26859bf784be2_forward, inlined
                     x_in = view1(AV, in_offset, mb * n_in)
                     y_out = view1(AV, out_offset, mb * n_out)
                     for i in range(x_in.shape[0]):
-                        act_757d8493394560a7_forward__x = x_in[i]
-                        u = vexp(-abs(act_757d8493394560a7_forward__x))
-                        if (act_757d8493394560a7_forward__x >= T(0)):
-                            y_out[i] = act_757d8493394560a7_forward__x/(u + T(1))
+                        act_ece26859bf784be2_forward__x = x_in[i]
+                        u = vexp(-abs(act_ece26859bf784be2_forward__x))
+                        if (act_ece26859bf784be2_forward__x >= T(0)):
+                            y_out[i] = act_ece26859bf784be2_forward__x/(u + T(1))
                         else:
-                            y_out[i] = u*act_757d8493394560a7_forward__x/(u + T(1))
+                            y_out[i] = u*act_ece26859bf784be2_forward__x/(u + T(1))
             # the loss: the batch's mean, and the gradient of the outputs
             # binary_cross_entropy_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
@@ -154,20 +154,20 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             u_size = b_offset + n_out - w_offset
                     elif li > 0:
                         if op == 1:
-                            # act_757d8493394560a7_backward, inlined
-                            act_757d8493394560a7_backward__x_in = view1(AV, in_offset, mb * n_in)
+                            # act_ece26859bf784be2_backward, inlined
+                            act_ece26859bf784be2_backward__x_in = view1(AV, in_offset, mb * n_in)
                             y_in = view1(AV, out_offset, mb * n_out)
                             grad_y = view1(GV, out_offset, mb * n_out)
-                            act_757d8493394560a7_backward__grad_x = view1(GV, in_offset, mb * n_in)
-                            for i in range(act_757d8493394560a7_backward__x_in.shape[0]):
-                                act_757d8493394560a7_backward__x = act_757d8493394560a7_backward__x_in[i]
+                            act_ece26859bf784be2_backward__grad_x = view1(GV, in_offset, mb * n_in)
+                            for i in range(act_ece26859bf784be2_backward__x_in.shape[0]):
+                                act_ece26859bf784be2_backward__x = act_ece26859bf784be2_backward__x_in[i]
                                 g = grad_y[i]
-                                act_757d8493394560a7_backward__u = vexp(-abs(act_757d8493394560a7_backward__x))
-                                if (act_757d8493394560a7_backward__x >= T(0)):
-                                    act_757d8493394560a7_backward__grad_x[i] = g*(act_757d8493394560a7_backward__u*act_757d8493394560a7_backward__x + act_757d8493394560a7_backward__u + T(1))/(act_757d8493394560a7_backward__u*act_757d8493394560a7_backward__u + T(2)*act_757d8493394560a7_backward__u + T(1))
+                                act_ece26859bf784be2_backward__u = vexp(-abs(act_ece26859bf784be2_backward__x))
+                                if (act_ece26859bf784be2_backward__x >= T(0)):
+                                    act_ece26859bf784be2_backward__grad_x[i] = g*(act_ece26859bf784be2_backward__u*act_ece26859bf784be2_backward__x + act_ece26859bf784be2_backward__u + T(1))/(act_ece26859bf784be2_backward__u*act_ece26859bf784be2_backward__u + T(2)*act_ece26859bf784be2_backward__u + T(1))
                                 else:
-                                    t0 = act_757d8493394560a7_backward__u*act_757d8493394560a7_backward__u
-                                    act_757d8493394560a7_backward__grad_x[i] = g*(t0 + act_757d8493394560a7_backward__u*act_757d8493394560a7_backward__x + act_757d8493394560a7_backward__u)/(t0 + T(2)*act_757d8493394560a7_backward__u + T(1))
+                                    t0 = act_ece26859bf784be2_backward__u*act_ece26859bf784be2_backward__u
+                                    act_ece26859bf784be2_backward__grad_x[i] = g*(t0 + act_ece26859bf784be2_backward__u*act_ece26859bf784be2_backward__x + act_ece26859bf784be2_backward__u)/(t0 + T(2)*act_ece26859bf784be2_backward__u + T(1))
                 if u_size > 0:
                     # adam_step, inlined: elementwise
                     param = view1(P, u_offset, u_size)

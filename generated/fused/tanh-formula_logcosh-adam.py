@@ -1,4 +1,4 @@
-"""Fused training loop: activations tanh; loss loss_7f677235b1ffe887; adam_step.
+"""Fused training loop: activations tanh; loss loss_8a1ee0d131725587; adam_step.
 
 Assembled by symnn.runtime.fused.assemble from its template and the kernels of symnn.generated,
 into symnn's cache folder under a hash of this text: do not edit by hand.
@@ -13,7 +13,7 @@ from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, vie
 from symnn.vecmath import verf, vexp, vexpm1, vlog, vlog1p, vtanh  # noqa: F401
 
 ACTIVATIONS = ('tanh',)
-LOSS = 'loss_7f677235b1ffe887'
+LOSS = 'loss_8a1ee0d131725587'
 OPTIMIZER = 'adam_step'
 ROLES = {'state': ('exp_avg', 'exp_avg_sq'), 'hyper': ('beta2', 'eps', 'weight_decay'), 'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
@@ -95,7 +95,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         tanh_forward__x = x_in[i]
                         y_out[i] = vtanh(tanh_forward__x)
             # the loss: the batch's mean, and the gradient of the outputs
-            # loss_7f677235b1ffe887_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
+            # loss_8a1ee0d131725587_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
             t_in = view1(AV, t_offset, mb * n_t)
             grad_z = view1(GV, z_offset, mb * n_last)
