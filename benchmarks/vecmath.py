@@ -1,10 +1,10 @@
-"""ms per 1M float32 elements, libm (`math.*`, as kernels are generated today) against symnn.vecmath.
+"""ms per 1M float32 or float64 elements, libm (`math.*`) against symnn.vecmath.
 
 Each function alone (`y[i] = f(x[i])`), and forward+backward-like loops of silu, gelu, tanh and
 sigmoid (the generated kernels' formulas, once with math.* and once with the v* functions). Best of
 `--repeat` runs after a warm-up call, one thread, inputs normal(0, 3).
 
-    .venv/bin/python benchmarks/vecmath.py [--n 1000000] [--repeat 30]
+    .venv/bin/python benchmarks/vecmath.py [--n 1000000] [--repeat 30] [--dtypes float32,float64]
 """
 
 from __future__ import annotations
@@ -110,22 +110,24 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--dtypes", default="float32,float64")
     args = parser.parse_args(argv)
-    rng = np.random.default_rng(0)
-    x = rng.normal(0, 3, args.n).astype(np.float32)
-    x_log = np.abs(x) + np.float32(1e-3)  # in log's and log1p's domain
-    scale = 1e6 / args.n
-    print(f"float32, ms per 1M elements (n = {args.n}, best of {args.repeat}); compile s in brackets")
-    print(f"{'loop':16s} {'libm':>14s} {'vecmath':>14s} {'speed-up':>8s}")
-    for name, (libm, vec, n_arrays) in cases().items():
-        inp = x_log if name in ("log", "log1p") else x
-        arrays = [inp, np.empty_like(inp)] if n_arrays == 2 else [inp, np.empty_like(inp), np.ones_like(inp),
-                                                                  np.empty_like(inp)]
-        c_libm, t_libm = best_ms(libm, arrays, args.repeat)
-        c_vec, t_vec = best_ms(vec, arrays, args.repeat)
-        print(f"{name:16s} {t_libm * scale:7.3f} [{c_libm:4.2f}] {t_vec * scale:7.3f} [{c_vec:4.2f}] "
-              f"{t_libm / t_vec:7.1f}x", flush=True)
-
+    loops = cases()
+    for dtype in args.dtypes.split(","):
+        rng = np.random.default_rng(0)
+        x = rng.normal(0, 3, args.n).astype(dtype)
+        x_log = np.abs(x) + x.dtype.type(1e-3)  # in log's and log1p's domain
+        scale = 1e6 / args.n
+        print(f"{dtype}, ms per 1M elements (n = {args.n}, best of {args.repeat}); compile s in brackets")
+        print(f"{'loop':16s} {'libm':>14s} {'vecmath':>14s} {'speed-up':>8s}")
+        for name, (libm, vec, n_arrays) in loops.items():
+            inp = x_log if name in ("log", "log1p") else x
+            arrays = [inp, np.empty_like(inp)] if n_arrays == 2 else [inp, np.empty_like(inp), np.ones_like(inp),
+                                                                      np.empty_like(inp)]
+            c_libm, t_libm = best_ms(libm, arrays, args.repeat)
+            c_vec, t_vec = best_ms(vec, arrays, args.repeat)
+            print(f"{name:16s} {t_libm * scale:7.3f} [{c_libm:4.2f}] {t_vec * scale:7.3f} [{c_vec:4.2f}] "
+                  f"{t_libm / t_vec:7.1f}x", flush=True)
 
 if __name__ == "__main__":
     main()

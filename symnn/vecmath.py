@@ -1,22 +1,30 @@
-"""exp, expm1, log, log1p, tanh and erf for @njit loops: float32 forms that vectorise, float64 as libm.
+"""exp, expm1, log, log1p, tanh and erf for @njit loops: float32 and float64 forms that vectorise.
 
-Numba lowers `math.exp(x)` of a float32 to one call of libm's `expf` per element, so a loop around it
-runs scalar. For a float32 argument, `vexp(x)` (and the others) computes instead a branch-free form:
-range reduction by exact float arithmetic, a polynomial, a power of two built from its bits, special
-values (+-0, subnormals, +-inf, NaN, overflow to inf, underflow to 0) by selects. There is no call and
-no branch, so LLVM inlines it and vectorises the loop (`<8 x float>` on AVX2) without fastmath. Any
-other argument type calls `math.*` itself: float64 kernels keep libm's results bit for bit.
+Numba lowers `math.exp(x)` to one call of libm's `exp` (`expf` for a float32) per element, so a loop
+around it runs scalar. For a float32 or float64 argument, `vexp(x)` (and the others) computes instead
+a branch-free form: range reduction by exact float arithmetic, a polynomial or rational function, a
+power of two built from its bits, special values (+-0, subnormals, +-inf, NaN, overflow to inf,
+underflow to 0) by selects. There is no call and no branch, so LLVM inlines it and vectorises the loop
+(`<8 x float>`, `<4 x double>` on AVX2) without fastmath. Any other argument type calls `math.*`.
 
-Error bound, float32, over all 2**32 inputs (benchmarks/vecmath_accuracy.py checks every one against
-libm's float64 result rounded to float32; tests/test_vecmath.py on dense samples): at most
-`MAX_ULP` units in the last place, and exactly libm's class (NaN, +-inf, +-0) wherever that is exact.
+Error bound, at most `MAX_ULP` units in the last place of the correctly rounded result, and exactly
+libm's class (NaN, +-inf, +-0) wherever libm gives one. float32: over all 2**32 inputs, against libm's
+float64 result rounded to float32. float64: on 2**26 inputs spread over all bit patterns plus 2**24
+where the functions are not trivially rounded and the boundary values, against a long double reference
+(benchmarks/vecmath_accuracy.py --dtype float64; the largest errors are in benchmarks/README.md).
+tests/test_vecmath.py checks both on dense samples.
 
-The polynomials: exp's is Cephes' `expf`, log's and log1p's FreeBSD's `logf` kernel (Lg1-Lg4, with
+float32: exp's polynomial is Cephes' `expf`, log's and log1p's FreeBSD's `logf` kernel (Lg1-Lg4, with
 log1p's correction term c); tanh's small-argument one is Cephes' `tanhf`. erf's two were fitted here
 (weighted least squares, coefficients rounded to float32 one by one, lower first, the rest refitted):
 `x + x*P(x*x)` below 0.875, `1 - exp(-x*x)*Q(1/x - 0.6964286)` from there to 4 (erf is 1 beyond).
+float64: exp and expm1 share FreeBSD's `e_exp.c` kernel (Remez R(r*r) = r*(e**r + 1)/(e**r - 1), r =
+hi - lo), expm1 adding 2**n - 1 as FreeBSD's `s_expm1.c` does; log and log1p are FreeBSD's `e_log.c`
+and `s_log1p.c` (Lg1-Lg7); tanh is Cephes' `tanh.c` (a rational below 0.625, 1 - 2/(e**2|x| + 1)
+above); erf is FreeBSD's `s_erf.c` with its four intervals computed side by side and selected.
 
-With NUMBA_DISABLE_JIT=1 each function runs the same float32 formula on NumPy scalars.
+With NUMBA_DISABLE_JIT=1 each function runs the same formula on NumPy scalars (a Python float is
+taken as a float64).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import numpy as np
 from numba import types
 from numba.extending import intrinsic, overload, register_jitable
 
-#: The documented float32 error bound (ulp of the correctly rounded result), per function.
+#: The documented error bound, float32 and float64 (ulp of the correctly rounded result), per function.
 MAX_ULP = 2
 
 #: The compiled forms' options: 1/0 is inf inside them (no ZeroDivisionError check, which would be a
@@ -77,6 +85,44 @@ def _bits_jit(x):
 @overload(_float, jit_options=_JIT)
 def _float_jit(i):
     return lambda i: _float_ir(i)
+
+
+def _bits64(x):
+    """The int64 whose bits are those of the float64 x."""
+    return np.float64(x).view(np.int64)
+
+
+def _float64(i):
+    """The float64 whose bits are those of the int64 i."""
+    return np.int64(i).view(np.float64)
+
+
+@intrinsic
+def _bits64_ir(typingctx, x):
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _float64_ir(typingctx, i):
+    if not isinstance(i, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i64 = context.cast(builder, args[0], sig.args[0], types.int64)
+        return builder.bitcast(i64, context.get_value_type(types.float64))
+    return types.float64(i), codegen
+
+
+@overload(_bits64, jit_options=_JIT)
+def _bits64_jit(x):
+    return lambda x: _bits64_ir(x)
+
+
+@overload(_float64, jit_options=_JIT)
+def _float64_jit(i):
+    return lambda i: _float64_ir(i)
 
 
 def _where(c, a, b):
@@ -251,37 +297,275 @@ def _erf32(x):
     return _where(x != x, x, y)
 
 
+# ---- float64 constants (D: a float64) --------------------------------------------------------------
+
+D = np.float64
+ZERO64, HALF64, ONE64, TWO64 = D(0), D(0.5), D(1), D(2)
+INF64, NAN64 = D(np.inf), D(np.nan)
+
+# exp (FreeBSD's e_exp.c): x = n*ln2 + r, |r| <= ln2/2, r = hi - lo; R(r*r) = r*(e**r + 1)/(e**r - 1)
+INVLN2 = D(1.44269504088896338700e+00)
+LN2HI64, LN2LO64 = D(6.93147180369123816490e-01), D(1.90821492927058770002e-10)  # n*LN2HI64 exact
+MAGIC64 = D(6755399441055744.0)  # 1.5 * 2**52: t + MAGIC64 - MAGIC64 rounds t to an integer
+EP1, EP2, EP3 = D(1.66666666666666019037e-01), D(-2.77777777770155933842e-03), D(6.61375632143793436117e-05)
+EP4, EP5 = D(-1.65339022054652515390e-06), D(4.13813679705723846039e-08)
+EXP64_HI, EXP64_LO = D(710.0), D(-746.0)  # e**710 overflows, e**-746 is below half the least subnormal
+EXPM164_LO = D(-40.0)  # expm1 rounds to -1 below -37.5; keeps 2**n normal
+
+# log (FreeBSD's e_log.c and s_log1p.c): x = 2**k * (1 + f), sqrt(2)/2 <= 1 + f < sqrt(2)
+LG1_64, LG2_64 = D(6.666666666666735130e-01), D(3.999999999940941908e-01)
+LG3_64, LG4_64 = D(2.857142874366239149e-01), D(2.222219843214978396e-01)
+LG5_64, LG6_64 = D(1.818357216161805012e-01), D(1.531383769920937332e-01)
+LG7_64 = D(1.479819860511658591e-01)
+SQRT_HALF64_BITS = 0x3FE6A09E00000000  # FreeBSD's split: the high word of sqrt(2)/2
+ONE64_BITS = 0x3FF0000000000000
+MANTISSA64 = 0x000FFFFFFFFFFFFF
+MIN_NORMAL64 = D(2.0 ** -1022)
+TWO54 = D(2.0 ** 54)
+LOG1P64_LO, LOG1P64_HI = D(-0.2928932188134524), D(0.41421356237309503)  # log1p's f = x on this interval
+
+# tanh (Cephes' tanh.c): x + x*z*P(z)/Q(z) below 0.625, 1 - 2/(e**2|x| + 1) above; 1 from 22 on
+TANH64_SMALL, TANH64_HI, TANH64_TINY = D(0.625), D(22.0), D(2.0 ** -28)
+TP0, TP1, TP2 = D(-9.64399179425052238628e-1), D(-9.92877231001918586564e1), D(-1.61468768441708447952e3)
+TQ0, TQ1, TQ2 = D(1.12811678491632931402e2), D(2.23548839060100448583e3), D(4.84406305325125486048e3)
+
+# erf (FreeBSD's s_erf.c): x + x*pp(z)/qq(z) below 0.84375 (z = x*x); ERX + pa(s)/qa(s) below 1.25
+# (s = |x| - 1); 1 - exp(-x*x - 0.5625 + R(w)/S(w))/|x| below 6 (w = 1/(x*x), ra/sa below 1/0.35,
+# rb/sb above); 1 from 6 on
+ERF64_SMALL, ERF64_MID, ERF64_HI = D(0.84375), D(1.25), D(6.0)
+ERF64_SPLIT = _float64(0x4006DB6E00000000)  # FreeBSD's 1/0.35, by its high word
+ERX = D(8.45062911510467529297e-01)
+ERF64_SHIFT = D(0.5625)
+ERF64_TINY, TWO_M54 = D(2.0 ** -960), D(2.0 ** -54)
+PP0, PP1, PP2 = D(1.28379167095512558561e-01), D(-3.25042107247001499370e-01), D(-2.84817495755985104766e-02)
+PP3, PP4 = D(-5.77027029648944159157e-03), D(-2.37630166566501626084e-05)
+QQ1, QQ2, QQ3 = D(3.97917223959155352819e-01), D(6.50222499887672944485e-02), D(5.08130628187576562776e-03)
+QQ4, QQ5 = D(1.32494738004321644526e-04), D(-3.96022827877536812320e-06)
+PA0, PA1, PA2 = D(-2.36211856075265944077e-03), D(4.14856118683748331666e-01), D(-3.72207876035701323847e-01)
+PA3, PA4, PA5 = D(3.18346619901161753674e-01), D(-1.10894694282396677476e-01), D(3.54783043256182359371e-02)
+PA6 = D(-2.16637559486879084300e-03)
+QA1, QA2, QA3 = D(1.06420880400844228286e-01), D(5.40397917702171048937e-01), D(7.18286544141962662868e-02)
+QA4, QA5, QA6 = D(1.26171219808761642112e-01), D(1.36370839120290507362e-02), D(1.19844998467991074170e-02)
+RA = tuple(D(c) for c in (-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01,
+                          -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02,
+                          -8.12874355063065934246e+01, -9.81432934416914548592e+00))
+SA = tuple(D(c) for c in (1.96512716674392571292e+01, 1.37657754143519042600e+02, 4.34565877475229228821e+02,
+                          6.45387271733267880336e+02, 4.29008140027567833386e+02, 1.08635005541779435134e+02,
+                          6.57024977031928170135e+00, -6.04244152148580987438e-02))
+RB = tuple(D(c) for c in (-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e+01,
+                          -1.60636384855821916062e+02, -6.37566443368389627722e+02, -1.02509513161107724954e+03,
+                          -4.83519191608651397019e+02, 0.0))
+SB = tuple(D(c) for c in (3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.53672958608443695994e+03,
+                          3.19985821950859553908e+03, 2.55305040643316442583e+03, 4.74528541206955367215e+02,
+                          -2.24409524465858183362e+01, 0.0))
+RS0, RS1, RS2, RS3, RS4, RS5, RS6, RS7 = RA  # names the compiled code reads as constants
+SS1, SS2, SS3, SS4, SS5, SS6, SS7, SS8 = SA
+RT0, RT1, RT2, RT3, RT4, RT5, RT6, RT7 = RB
+ST1, ST2, ST3, ST4, ST5, ST6, ST7, ST8 = SB
+ERF_LOW_WORD = -(1 << 32)  # clears a float64's low 32 bits: z*z is exact for the z left
+
+
+# ---- float64 forms --------------------------------------------------------------------------------
+
+@register_jitable(**_JIT)
+def _pow2(m):
+    """2.0**m for an int64 m in [-1022, 1023]."""
+    return _float64((m + 1023) << 52)
+
+
+@register_jitable(**_JIT)
+def _to_float64(k):
+    """float64(k) for |k| < 2**51, by bits (int64 -> double conversion does not vectorise on AVX2)."""
+    return _float64(k + _bits64(MAGIC64)) - MAGIC64
+
+
+@register_jitable(**_JIT)
+def _expq64(hi, lo):
+    """(n, h, t) with hi + lo = n*ln2 + r, |r| <= ln2/2, e**r - 1 = h - t (FreeBSD's exp kernel; for
+    |hi| < 746, |lo| < 1: h = hi - n*ln2_hi is exact, t is small)."""
+    t = (hi + lo) * INVLN2 + MAGIC64
+    n = _bits64(t) - _bits64(MAGIC64)
+    nf = t - MAGIC64
+    rhi = hi - nf * LN2HI64
+    rlo = nf * LN2LO64 - lo
+    r = rhi - rlo
+    z = r * r
+    c = r - z * (EP1 + z * (EP2 + z * (EP3 + z * (EP4 + z * EP5))))
+    return n, rhi, rlo - (r * c) / (TWO64 - c)
+
+
+@register_jitable(**_JIT)
+def _scale64(y, n):
+    """y * 2**n for n in [-1076, 1024]: two normal factors, so a subnormal result is rounded once."""
+    n1 = n >> 1
+    return y * _pow2(n1) * _pow2(n - n1)
+
+
+@register_jitable(**_JIT)
+def _exp64(x):
+    xc = _where(x < EXP64_HI, x, EXP64_HI)
+    xc = _where(xc > EXP64_LO, xc, EXP64_LO)
+    n, h, t = _expq64(xc, ZERO64)
+    return _where(x != x, x, _scale64(ONE64 + (h - t), n))
+
+
+@register_jitable(**_JIT)
+def _expm164(x):
+    xc = _where(x < EXP64_HI, x, EXP64_HI)
+    xc = _where(xc > EXPM164_LO, xc, EXPM164_LO)
+    n, h, t = _expq64(xc, ZERO64)
+    q = h - t  # e**r - 1
+    big = n > 1023  # e**x near the top of the range: 2**n is 2 * 2**1023
+    s = _pow2(_where(big, n - 1, n))
+    # 2**n*(h - t) + 2**n - 1: for n > 0, s*h + (s - 1) first (exact up to n = 53), as s*q would
+    # multiply q's rounding error by 2**n (FreeBSD's expm1 keeps h and t apart there too)
+    y = _where(n > 0, (s * h + (s - ONE64)) - s * t, s * q + (s - ONE64))
+    y = _where(big, (s * q + s) * TWO64, y)
+    return _where(abs(x) > ZERO64, y, x)  # x for NaN, +-0
+
+
+@register_jitable(**_JIT)
+def _log_kernel64(f, k, c):
+    """log(2**k * (1 + f)) + c for sqrt(2)/2 - 1 <= f < sqrt(2) - 1 (FreeBSD's log)."""
+    s = f / (TWO64 + f)
+    z = s * s
+    w = z * z
+    R = z * (LG1_64 + w * (LG3_64 + w * (LG5_64 + w * LG7_64))) + w * (LG2_64 + w * (LG4_64 + w * LG6_64))
+    hfsq = HALF64 * f * f
+    dk = _to_float64(k)
+    return dk * LN2HI64 - ((hfsq - (s * (hfsq + R) + (dk * LN2LO64 + c))) - f)
+
+
+@register_jitable(**_JIT)
+def _split64(x):
+    """(k, f) with x = 2**k * (1 + f), sqrt(2)/2 <= 1 + f < sqrt(2), for a normal positive x."""
+    ix = _bits64(x) + (ONE64_BITS - SQRT_HALF64_BITS)
+    k = (ix >> 52) - 1023
+    return k, _float64((ix & MANTISSA64) + SQRT_HALF64_BITS) - ONE64
+
+
+@register_jitable(**_JIT)
+def _log64(x):
+    sub = x < MIN_NORMAL64
+    k, f = _split64(_where(sub, x * TWO54, x))
+    y = _log_kernel64(f, _where(sub, k - 54, k), ZERO64)
+    y = _where(x == INF64, INF64, y)
+    y = _where(x == ZERO64, -INF64, y)
+    y = _where(x < ZERO64, NAN64, y)
+    return _where(x != x, x, y)
+
+
+@register_jitable(**_JIT, inline="always")  # see _dispatch
+def _log1p64(x):
+    u = ONE64 + x
+    k, f = _split64(u)
+    # what rounding 1 + x lost, relative to u, exactly (Fast2Sum, the larger of 1 and |x| first; FreeBSD's
+    # log1p picks the order by k > 0, inexact for 0.41 < x < 1); nothing left to add from 2**54 on
+    c = _where(x < ONE64, x - (u - ONE64), ONE64 - (u - x)) / u
+    c = _where(k < 54, c, ZERO64)
+    near = (x > LOG1P64_LO) & (x < LOG1P64_HI)  # 1 + x needs no splitting: f = x exactly
+    y = _log_kernel64(_where(near, x, f), _where(near, k - k, k), _where(near, ZERO64, c))
+    y = _where(x == INF64, INF64, y)
+    y = _where(x == -ONE64, -INF64, y)
+    y = _where(x < -ONE64, NAN64, y)
+    return _where(abs(x) > ZERO64, y, x)  # x for NaN, +-0
+
+
+@register_jitable(**_JIT)
+def _tanh64(x):
+    ax = abs(x)
+    z = x * x
+    small = x + x * z * (((TP0 * z + TP1) * z + TP2) / (((z + TQ0) * z + TQ1) * z + TQ2))
+    n, h, t = _expq64(TWO64 * _where(ax < TANH64_HI, ax, TANH64_HI), ZERO64)
+    large = ONE64 - TWO64 / (_scale64(ONE64 + (h - t), n) + ONE64)
+    large = _where(x < ZERO64, -large, large)
+    y = _where(ax < TANH64_SMALL, small, large)
+    return _where(ax >= TANH64_TINY, y, x)  # x for NaN, +-0 and |x| so small that tanh(x) rounds to x
+
+
+@register_jitable(**_JIT, inline="always")  # see _dispatch
+def _erf64(x):
+    ax = abs(x)
+    z = x * x
+    tiny = ax < ERF64_TINY  # x + x*y rounded twice where x*y is subnormal: scaled up, rounded once
+    xs = _where(tiny, x * TWO54, x)
+    small = xs + xs * ((PP0 + z * (PP1 + z * (PP2 + z * (PP3 + z * PP4))))
+                       / (ONE64 + z * (QQ1 + z * (QQ2 + z * (QQ3 + z * (QQ4 + z * QQ5))))))
+    small = _where(tiny, small * TWO_M54, small)
+    s = ax - ONE64
+    mid = ERX + ((PA0 + s * (PA1 + s * (PA2 + s * (PA3 + s * (PA4 + s * (PA5 + s * PA6))))))
+                 / (ONE64 + s * (QA1 + s * (QA2 + s * (QA3 + s * (QA4 + s * (QA5 + s * QA6)))))))
+    a = _where(ax < ERF64_HI, ax, ERF64_HI)
+    a = _where(a > ERF64_MID, a, ERF64_MID)
+    w = ONE64 / (a * a)
+    b = a < ERF64_SPLIT  # ra/sa, else rb/sb (rb7 = sb8 = 0)
+    R = _where(b, RS7, RT7)
+    R = R * w + _where(b, RS6, RT6)
+    R = R * w + _where(b, RS5, RT5)
+    R = R * w + _where(b, RS4, RT4)
+    R = R * w + _where(b, RS3, RT3)
+    R = R * w + _where(b, RS2, RT2)
+    R = R * w + _where(b, RS1, RT1)
+    R = R * w + _where(b, RS0, RT0)
+    S = _where(b, SS8, ST8)
+    S = S * w + _where(b, SS7, ST7)
+    S = S * w + _where(b, SS6, ST6)
+    S = S * w + _where(b, SS5, ST5)
+    S = S * w + _where(b, SS4, ST4)
+    S = S * w + _where(b, SS3, ST3)
+    S = S * w + _where(b, SS2, ST2)
+    S = S * w + _where(b, SS1, ST1)
+    S = S * w + ONE64
+    h = _float64(_bits64(a) & ERF_LOW_WORD)  # e**(-a*a) = e**(-h*h) * e**((h - a)*(h + a))
+    n, eh, et = _expq64(-h * h - ERF64_SHIFT, (h - a) * (h + a) + R / S)
+    tail = ONE64 - _scale64(ONE64 + (eh - et), n) / a
+    y = _where(ax < ERF64_MID, mid, tail)
+    y = _where(x < ZERO64, -y, y)
+    y = _where(ax < ERF64_SMALL, small, y)
+    return _where(x != x, x, y)
+
+
 # ---- the functions kernels call -------------------------------------------------------------------
 
-def _dispatch(name: str, f32, libm):
-    """`name(x)`: the float32 form `f32` for a float32 x, `libm(x)` for anything else (compiled
-    and in Python)."""
+def _dispatch(name: str, f32, f64, libm):
+    """`name(x)`: the float32 form `f32` for a float32 x, the float64 form `f64` for a float64 (or a
+    Python float, giving a Python float), `libm(x)` for anything else (compiled and in Python)."""
 
     def python(x):
         if isinstance(x, np.float32):
             with np.errstate(all="ignore"):
                 return f32(x)
+        if isinstance(x, np.float64):
+            with np.errstate(all="ignore"):
+                return f64(x)
+        if isinstance(x, float):  # a Python float: and a Python float back, as math.* gives
+            with np.errstate(all="ignore"):
+                return float(f64(np.float64(x)))
         return libm(x)
 
     python.__name__ = python.__qualname__ = name
-    python.__doc__ = (f"{libm.__name__}(x); for float32, the vectorisable form within MAX_ULP ulp "
+    python.__doc__ = (f"{libm.__name__}(x); for float32 and float64, the vectorisable form within MAX_ULP ulp "
                       f"(symnn.vecmath).")
 
-    @overload(python, jit_options=_JIT)
+    # inlined in Numba's IR: LLVM's inliner leaves a call to a form as big as erf's or log1p's, which
+    # stops the loop from vectorising
+    @overload(python, jit_options=_JIT, inline="always")
     def _typed(x):
         if x == types.float32:
             return lambda x: f32(x)
+        if x == types.float64:
+            return lambda x: f64(x)
         return lambda x: libm(x)
 
     return python
 
 
-vexp = _dispatch("vexp", _exp32, math.exp)
-vexpm1 = _dispatch("vexpm1", _expm132, math.expm1)
-vlog = _dispatch("vlog", _log32, math.log)
-vlog1p = _dispatch("vlog1p", _log1p32, math.log1p)
-vtanh = _dispatch("vtanh", _tanh32, math.tanh)
-verf = _dispatch("verf", _erf32, math.erf)
+vexp = _dispatch("vexp", _exp32, _exp64, math.exp)
+vexpm1 = _dispatch("vexpm1", _expm132, _expm164, math.expm1)
+vlog = _dispatch("vlog", _log32, _log64, math.log)
+vlog1p = _dispatch("vlog1p", _log1p32, _log1p64, math.log1p)
+vtanh = _dispatch("vtanh", _tanh32, _tanh64, math.tanh)
+verf = _dispatch("verf", _erf32, _erf64, math.erf)
 
 #: Each function and the `math` function it stands for (what a printer maps `math.<name>` to).
 FUNCTIONS = {"exp": vexp, "expm1": vexpm1, "log": vlog, "log1p": vlog1p, "tanh": vtanh, "erf": verf}

@@ -10,7 +10,7 @@ from numba import njit
 
 from symnn.vecmath import verf, vexp
 
-VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
+VECMATH = '9ce9334f0c802b50'  # symnn.vecmath, by its hash
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -2,16 +2,16 @@
 
 Do not edit by hand: change the definition and run `symnn generate`.
 
-forward:  y = x*tanh(log(exp(x) + 1))
-dy/dx:    x*(1 - tanh(log(exp(x) + 1))**2)*exp(x)/(exp(x) + 1) + tanh(log(exp(x) + 1))
-kernel rewrite rules: exp_sign_split, stable_softplus
+forward:  y = x*(exp(2*x) + 2*exp(x))/(exp(2*x) + 2*exp(x) + 2)
+dy/dx:    (4*x*exp(x) + 4*x + exp(3*x) + 4*exp(2*x) + 6*exp(x) + 4)*exp(x)/(exp(2*x) + 2*exp(x) + 2)**2
+kernel rewrite rules: exp_sign_split
 """
 
 from numba import njit
 
-from symnn.vecmath import vexp, vlog1p, vtanh
+from symnn.vecmath import vexp
 
-VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
+VECMATH = '9ce9334f0c802b50'  # symnn.vecmath, by its hash
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -20,7 +20,13 @@ def mish_forward(x_in, y_out):
     T = x_in.dtype.type
     for i in range(x_in.shape[0]):
         x = x_in[i]
-        y_out[i] = x*vtanh(max(x, T(0)) + vlog1p(vexp(-abs(x))))
+        u = vexp(-abs(x))
+        if x >= T(0):
+            t0 = T(2)*u + T(1)
+            y_out[i] = t0*x/(t0 + T(2)*u*u)
+        else:
+            t0 = u*u + T(2)*u
+            y_out[i] = t0*x/(t0 + T(2))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -32,8 +38,13 @@ def mish_backward(x_in, y_in, grad_y, grad_x):
         g = grad_y[i]
         u = vexp(-abs(x))
         if x >= T(0):
-            t0 = vtanh(max(x, T(0)) + vlog1p(vexp(-abs(x))))
-            grad_x[i] = g*(t0*u + t0 + x*(T(1) - t0*t0))/(u + T(1))
+            t0 = u*u
+            t1 = u*u*u
+            t2 = T(4)*u + T(1)
+            t3 = T(4)*t1
+            grad_x[i] = g*(T(6)*t0 + t2 + t3 + x*(T(4)*t0 + t3))/(T(8)*t0 + T(8)*t1 + t2 + T(4)*u*u*u*u)
         else:
-            t0 = vtanh(max(x, T(0)) + vlog1p(vexp(-abs(x))))
-            grad_x[i] = g*(t0*u + t0 + x*(-t0*t0*u + u))/(u + T(1))
+            t0 = u*u
+            t1 = u*u*u*u + T(4)*u*u*u
+            t2 = T(4)*u
+            grad_x[i] = g*(T(6)*t0 + t1 + t2 + x*(T(4)*t0 + t2))/(T(8)*t0 + t1 + T(8)*u + T(4))

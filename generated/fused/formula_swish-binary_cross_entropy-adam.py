@@ -1,4 +1,4 @@
-"""Fused training loop: activations act_7766821d7a521c59; loss binary_cross_entropy; adam_step.
+"""Fused training loop: activations act_d48ae1eb26d33e07; loss binary_cross_entropy; adam_step.
 
 Assembled by symnn.runtime.fused.assemble from its template and the kernels of symnn.generated,
 into symnn's cache folder under a hash of this text: do not edit by hand.
@@ -11,7 +11,7 @@ from numba import njit
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
 from symnn.vecmath import vexp
 
-ACTIVATIONS = ('act_7766821d7a521c59',)
+ACTIVATIONS = ('act_d48ae1eb26d33e07',)
 LOSS = 'binary_cross_entropy'
 OPTIMIZER = 'adam_step'
 ROLES = {'state': ('exp_avg', 'exp_avg_sq'),
@@ -22,7 +22,7 @@ PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losse
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
-VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
+VECMATH = '9ce9334f0c802b50'  # symnn.vecmath, by its hash
 
 link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
@@ -87,16 +87,16 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         for j in range(y.shape[1]):
                             y[r, j] += b[j]
                 elif op == 1:
-                    # act_7766821d7a521c59_forward, inlined
+                    # act_d48ae1eb26d33e07_forward, inlined
                     x_in = view1(AV, in_offset, mb * n_in)
                     y_out = view1(AV, out_offset, mb * n_out)
                     for i in range(x_in.shape[0]):
-                        act_7766821d7a521c59_forward__x = x_in[i]
-                        u = vexp(-abs(act_7766821d7a521c59_forward__x))
-                        if act_7766821d7a521c59_forward__x >= T(0):
-                            y_out[i] = act_7766821d7a521c59_forward__x/(u + T(1))
+                        act_d48ae1eb26d33e07_forward__x = x_in[i]
+                        u = vexp(-abs(act_d48ae1eb26d33e07_forward__x))
+                        if act_d48ae1eb26d33e07_forward__x >= T(0):
+                            y_out[i] = act_d48ae1eb26d33e07_forward__x/(u + T(1))
                         else:
-                            y_out[i] = u*act_7766821d7a521c59_forward__x/(u + T(1))
+                            y_out[i] = u*act_d48ae1eb26d33e07_forward__x/(u + T(1))
             # the loss: the batch's mean, and the gradient of the outputs
             # binary_cross_entropy_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
@@ -154,25 +154,25 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             u_size = b_offset + n_out - w_offset
                     elif li > 0:
                         if op == 1:
-                            # act_7766821d7a521c59_backward, inlined
-                            act_7766821d7a521c59_backward__x_in = view1(AV, in_offset, mb * n_in)
+                            # act_d48ae1eb26d33e07_backward, inlined
+                            act_d48ae1eb26d33e07_backward__x_in = view1(AV, in_offset, mb * n_in)
                             grad_y = view1(GV, out_offset, mb * n_out)
-                            act_7766821d7a521c59_backward__grad_x = view1(GV, in_offset, mb * n_in)
-                            for i in range(act_7766821d7a521c59_backward__x_in.shape[0]):
-                                act_7766821d7a521c59_backward__x = act_7766821d7a521c59_backward__x_in[i]
+                            act_d48ae1eb26d33e07_backward__grad_x = view1(GV, in_offset, mb * n_in)
+                            for i in range(act_d48ae1eb26d33e07_backward__x_in.shape[0]):
+                                act_d48ae1eb26d33e07_backward__x = act_d48ae1eb26d33e07_backward__x_in[i]
                                 g = grad_y[i]
-                                act_7766821d7a521c59_backward__u = vexp(-abs(act_7766821d7a521c59_backward__x))
-                                if act_7766821d7a521c59_backward__x >= T(0):
-                                    act_7766821d7a521c59_backward__grad_x[i] = g*(
-                                        act_7766821d7a521c59_backward__u*act_7766821d7a521c59_backward__x
-                                        + act_7766821d7a521c59_backward__u + T(1))/(
-                                            act_7766821d7a521c59_backward__u*act_7766821d7a521c59_backward__u
-                                            + T(2)*act_7766821d7a521c59_backward__u + T(1))
+                                act_d48ae1eb26d33e07_backward__u = vexp(-abs(act_d48ae1eb26d33e07_backward__x))
+                                if act_d48ae1eb26d33e07_backward__x >= T(0):
+                                    act_d48ae1eb26d33e07_backward__grad_x[i] = g*(
+                                        act_d48ae1eb26d33e07_backward__u*act_d48ae1eb26d33e07_backward__x
+                                        + act_d48ae1eb26d33e07_backward__u + T(1))/(
+                                            act_d48ae1eb26d33e07_backward__u*act_d48ae1eb26d33e07_backward__u
+                                            + T(2)*act_d48ae1eb26d33e07_backward__u + T(1))
                                 else:
-                                    t0 = act_7766821d7a521c59_backward__u*act_7766821d7a521c59_backward__u
-                                    act_7766821d7a521c59_backward__grad_x[i] = g*(
-                                        t0 + act_7766821d7a521c59_backward__u*act_7766821d7a521c59_backward__x
-                                        + act_7766821d7a521c59_backward__u)/(t0 + T(2)*act_7766821d7a521c59_backward__u + T(1))
+                                    t0 = act_d48ae1eb26d33e07_backward__u*act_d48ae1eb26d33e07_backward__u
+                                    act_d48ae1eb26d33e07_backward__grad_x[i] = g*(
+                                        t0 + act_d48ae1eb26d33e07_backward__u*act_d48ae1eb26d33e07_backward__x
+                                        + act_d48ae1eb26d33e07_backward__u)/(t0 + T(2)*act_d48ae1eb26d33e07_backward__u + T(1))
                 if u_size > 0:
                     # adam_step, inlined: elementwise
                     param = view1(P, u_offset, u_size)

@@ -1,4 +1,4 @@
-"""Fused training loop: activations tanh; loss loss_961f0b31cdc565cf; adam_step.
+"""Fused training loop: activations tanh; loss loss_723ca5011f991c19; adam_step.
 
 Assembled by symnn.runtime.fused.assemble from its template and the kernels of symnn.generated,
 into symnn's cache folder under a hash of this text: do not edit by hand.
@@ -12,7 +12,7 @@ from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, vie
 from symnn.vecmath import vtanh
 
 ACTIVATIONS = ('tanh',)
-LOSS = 'loss_961f0b31cdc565cf'
+LOSS = 'loss_723ca5011f991c19'
 OPTIMIZER = 'adam_step'
 ROLES = {'state': ('exp_avg', 'exp_avg_sq'),
          'hyper': ('beta2', 'eps', 'weight_decay'),
@@ -22,7 +22,7 @@ PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losse
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
-VECMATH = 'a77e088c87de485a'  # symnn.vecmath, by its hash
+VECMATH = '9ce9334f0c802b50'  # symnn.vecmath, by its hash
 
 link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
@@ -94,7 +94,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         tanh_forward__x = x_in[i]
                         y_out[i] = vtanh(tanh_forward__x)
             # the loss: the batch's mean, and the gradient of the outputs
-            # loss_961f0b31cdc565cf_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
+            # loss_723ca5011f991c19_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
             t_in = view1(AV, t_offset, mb * n_t)
             grad_z = view1(GV, z_offset, mb * n_last)

@@ -108,8 +108,8 @@ class KernelPrinter(PythonCodePrinter):
         a = self._print(expr.args[0])
         return f"(max({bare(a)}, T(0)) + {self.function('log1p', self.function('exp', f'-abs({bare(a)})'))})"
 
-    # exp, expm1, log, log1p, tanh and erf: symnn.vecmath's (libm's exactly for float64, a form within
-    # 2 ulp that vectorises for float32, where libm's scalar calls keep loops from SIMD), or libm's own
+    # exp, expm1, log, log1p, tanh and erf: symnn.vecmath's (branch-free forms within vecmath.MAX_ULP that
+    # vectorise, in float32 and float64, where libm's scalar calls keep loops from SIMD), or libm's own
     # where the loop cannot vectorise anyway (see `libm`).
     def function(self, name: str, arg: str) -> str:
         """`name(arg)` as this printer calls it: `vexp(arg)` or `math.exp(arg)`."""

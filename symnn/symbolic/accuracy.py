@@ -37,7 +37,7 @@ def _float_function(expr: sp.Expr, x: sp.Symbol, y: sp.Symbol):
     from symnn import vecmath
 
     env = {"T": float, "math": math, "abs": abs, "max": max, "min": min,
-           **{f.__name__: f for f in vecmath.FUNCTIONS.values()}}  # float64: libm's functions themselves
+           **{f.__name__: f for f in vecmath.FUNCTIONS.values()}}  # float64: vecmath's forms (within MAX_ULP)
     exec(compile(source, "<kernel form>", "exec"), env)  # the printer's output of a parsed expression
     return env["kernel"]
 

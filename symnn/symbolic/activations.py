@@ -47,7 +47,10 @@ ACTIVATIONS: dict[str, tuple[sp.Expr, str]] = {
     # a parameter: torch's constants, sqrt(2/pi) and 0.044715.
     "gelu_tanh": (x * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (x + sp.Rational(44715, 10**6) * x**3))) / 2,
                   "GELU, tanh approximation (torch approximate='tanh')"),
-    "mish": (x * sp.tanh(sp.log(1 + sp.exp(x))), "Mish: x * tanh(softplus(x))"),
+    # tanh(log(1 + e)) = (e*e + 2*e)/(e*e + 2*e + 2) with e = exp(x): the same function with one exp,
+    # whose stable form (exp_sign_split: e = 1/u above 0, u below, u = exp(-|x|)) cannot overflow
+    "mish": (x * (sp.exp(2 * x) + 2 * sp.exp(x)) / (sp.exp(2 * x) + 2 * sp.exp(x) + 2),
+             "Mish: x * tanh(softplus(x)), written with one exp"),
     "selu": (sp.Piecewise((SELU_SCALE * SELU_ALPHA * (sp.exp(x) - 1), x <= 0), (SELU_SCALE * x, True)),
              "scaled ELU with PyTorch's constants (alpha 1.6733, scale 1.0507)"),
 }
