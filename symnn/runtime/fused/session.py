@@ -77,6 +77,7 @@ class Session:
         self.spec_inputs: tuple = ()  # what spec_of found the spec from (see _spec_inputs)
         self.spec: dict | None = None
         self.scalars = StepScalars()
+        self.fits = 0  # fits run with this session (the first draws its batch orders with NumPy)
 
     def state_in(self, optimizer, params: list[np.ndarray]) -> tuple[int, bool, bool] | None:
         """Put the optimizer's state into S: (its step count, whether it was created now, whether it
