@@ -104,9 +104,32 @@ def _seed(state, words, n_words):
 
 
 @njit(cache=True, nogil=True, _nrt=False)
+def _take(row, i, value):
+    """One candidate of random_interval(i), a 32-bit draw: kept if its masked value is <= i, then rows
+    i and value are swapped and the next i is i - 1; rejected, i stays (branch-free: a rejection swaps
+    row i with itself, so the unpredictable accept costs no misprediction)."""
+    top = np.uint64(i)
+    mask = top  # the smallest mask of ones >= top
+    mask |= mask >> np.uint64(1)
+    mask |= mask >> np.uint64(2)
+    mask |= mask >> np.uint64(4)
+    mask |= mask >> np.uint64(8)
+    mask |= mask >> np.uint64(16)
+    value &= mask
+    kept = value <= top
+    j = np.int64(value) if kept else i
+    row[i], row[j] = row[j], row[i]
+    return i - 1 if kept else i
+
+
+@njit(cache=True, nogil=True, _nrt=False)
 def _draw(perms, state, words, n_words):
     """Each row of perms (n < 2**32 columns) the next `Generator.permutation(n)` of the PCG64 in
-    `state` (seeded first from `words` when n_words > 0), in place, and the state after them."""
+    `state` (seeded first from `words` when n_words > 0), in place, and the state after them.
+
+    Fisher-Yates from the last row down, each index by NumPy's random_interval: 32-bit draws (the low
+    half of a 64-bit output first, the high half kept for the next draw, as pcg64_next32 buffers it)
+    masked and rejected until in range."""
     if n_words > 0:
         _seed(state, words, n_words)
     n = perms.shape[1]
@@ -115,25 +138,17 @@ def _draw(perms, state, words, n_words):
         row = perms[e]
         for i in range(n):
             row[i] = i
-        for i in range(n - 1, 0, -1):
-            top = np.uint64(i)
-            mask = top  # the smallest mask of ones >= top
-            mask |= mask >> np.uint64(1)
-            mask |= mask >> np.uint64(2)
-            mask |= mask >> np.uint64(4)
-            mask |= mask >> np.uint64(8)
-            mask |= mask >> np.uint64(16)
-            while True:  # random_interval: next_uint32 & mask until <= top
-                if has32:
-                    has32, value = np.uint64(0), u32
-                else:
-                    out = _step(state)
-                    has32, u32, value = np.uint64(1), out >> np.uint64(32), out & _M32
-                value &= mask
-                if value <= top:
-                    break
-            j = np.int64(value)
-            row[i], row[j] = row[j], row[i]
+        i = n - 1
+        if i > 0 and has32:
+            i = _take(row, i, u32)
+            has32 = np.uint64(0)
+        while i > 0:
+            out = _step(state)
+            i = _take(row, i, out & _M32)
+            if i == 0:
+                has32, u32 = np.uint64(1), out >> np.uint64(32)
+                break
+            i = _take(row, i, out >> np.uint64(32))
     state[4], state[5] = has32, u32
 
 
