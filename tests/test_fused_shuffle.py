@@ -1,7 +1,8 @@
 """The fused fit's batch orders: NumPy's `default_rng(seed).permutation(n)`, epoch after epoch, bit for bit.
 
 symnn.runtime.fused.shuffle draws them in a compiled loop (NumPy's SeedSequence, PCG64 and
-Generator.shuffle re-done); whatever draws them, a fit must see exactly NumPy's permutations.
+Generator.shuffle re-done), symnn.runtime.fused.orders decides who draws; whoever does, a fit must
+see exactly NumPy's permutations.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import pytest
 from numba import config
 
 import symnn
-from symnn.runtime.fused import run as fused_run
+from symnn.runtime.fused import orders as fused_orders
 from symnn.runtime.fused import shuffle
+from symnn.runtime.fused.orders import Orders
 
 needs_jit = pytest.mark.skipif(config.DISABLE_JIT, reason="the compiled draws need the JIT")
 
@@ -31,8 +33,8 @@ def test_the_compiled_draws_pass_their_own_check():
 @pytest.mark.parametrize("seed", [0, 1, 7, 41, 2**31 - 1, 2**32 - 1, 2**32, 2**40 + 3, 2**63 - 1])
 @pytest.mark.parametrize("n", [1, 2, 3, 17, 256, 4097])
 def test_compiled_orders_are_numpys_across_calls(seed, n):
-    orders = shuffle.Orders(seed, n)
-    assert orders.rng is None  # drawn by the compiled loop
+    orders = Orders(seed, n, compiled=True)
+    assert orders.draws is not None  # drawn by the compiled loop
     first, rest = np.empty((1, n), np.int64), np.empty((3, n), np.int64)
     orders.fill(first)  # one epoch, then a chunk of three: the generator's state carries over
     orders.fill(rest)
@@ -42,7 +44,7 @@ def test_compiled_orders_are_numpys_across_calls(seed, n):
 @needs_jit
 def test_many_seeds_give_numpys_orders():
     for seed in range(300):
-        orders = shuffle.Orders(seed, 100)
+        orders = Orders(seed, 100, compiled=True)
         perms = np.empty((2, 100), np.int64)
         orders.fill(perms)
         np.testing.assert_array_equal(perms, numpy_orders(seed, 100, 2), err_msg=f"seed {seed}")
@@ -50,22 +52,34 @@ def test_many_seeds_give_numpys_orders():
 
 @pytest.mark.parametrize("seed", [None, 2**63, 2**70, np.random.SeedSequence(5), np.random.PCG64(5)])
 def test_other_seeds_are_drawn_by_numpy(seed):
-    assert shuffle.Orders(seed, 10).rng is not None
+    assert Orders(seed, 10, compiled=True).draws is None
 
 
 def test_a_generator_as_seed_is_the_one_that_draws():
     gen, twin = np.random.default_rng(3), np.random.default_rng(3)
     perms = np.empty((2, 50), np.int64)
-    shuffle.Orders(gen, 50).fill(perms)
+    Orders(gen, 50, compiled=True).fill(perms)
     np.testing.assert_array_equal(perms, numpy_orders(twin, 50, 2))
     assert gen.integers(1 << 30) == twin.integers(1 << 30)  # it advanced as NumPy's own draws advance it
 
 
 def test_not_compiled_means_numpys_generator():
-    orders = shuffle.Orders(5, 30, compiled=False)
+    orders = Orders(5, 30, compiled=False)
     perms = np.empty((2, 30), np.int64)
     orders.fill(perms)
+    assert orders.draws is None
     np.testing.assert_array_equal(perms, numpy_orders(5, 30, 2))
+
+
+@needs_jit
+def test_numpy_draws_until_it_has_spent_what_loading_the_compiled_draws_costs(monkeypatch):
+    monkeypatch.setattr(fused_orders, "spent", 0.0)
+    monkeypatch.setattr(fused_orders, "LOAD_SECONDS", 1e-3)
+    assert Orders(1, 10).draws is None
+    perms = np.empty((1, 10), np.int64)
+    while fused_orders.spent < 1e-3:  # what NumPy's draws cost is counted
+        Orders(2, 10).fill(perms)
+    assert Orders(1, 10).draws is not None
 
 
 def _model() -> symnn.Sequential:
@@ -76,19 +90,21 @@ def _model() -> symnn.Sequential:
 def _epoch_by_epoch(model: symnn.Sequential, X, y) -> tuple[list[float], list[np.ndarray]]:
     opt = symnn.Adam(lr=0.01)
     losses = []
-    for e in range(4):  # one-epoch fits: the first draws with NumPy, the later ones compiled
+    for e in range(4):  # one-epoch fits
         losses += model.fit(X, y, optimizer=opt, epochs=1, batch_size=8, seed=100 + e, verbose=False,
                             fused=True)["loss"]
     losses += model.fit(X, y, optimizer=opt, epochs=3, batch_size=8, seed=9, verbose=False, fused=True)["loss"]
     return losses, [p.copy() for p in model.parameters()]
 
 
+@needs_jit
 def test_fits_train_the_same_numbers_whichever_draws_the_orders(monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(37, 2))
     y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    monkeypatch.setattr(fused_orders, "LOAD_SECONDS", 0.0)
     compiled = _epoch_by_epoch(_model(), X, y)
-    monkeypatch.setattr(fused_run, "Orders", lambda seed, n, compiled: shuffle.Orders(seed, n, compiled=False))
+    monkeypatch.setattr(fused_orders, "LOAD_SECONDS", float("inf"))
     by_numpy = _epoch_by_epoch(_model(), X, y)
     assert compiled[0] == by_numpy[0]  # exactly: the same batches in the same order
     for p, q in zip(compiled[1], by_numpy[1], strict=True):

@@ -8,7 +8,7 @@ Numbers: the same as the per-layer loop, which this reproduces (the matrix produ
 NumPy's OpenBLAS where the per-layer kernels' np.dot runs SciPy's, which can round a product
 differently in the last bit; measured on the tests' cases: at most 2.2e-16 in float64, one float32
 ulp, often exactly equal): the same permutations (per epoch those of `default_rng(seed)`, drawn
-bit for bit as NumPy draws them: symnn.runtime.fused.shuffle),
+bit for bit as NumPy draws them: symnn.runtime.fused.orders),
 batches, kernels and per-step scalars; the epoch loss is the batch means weighted by batch size.
 One difference, in the last bit: the per-step scalars are computed here on arrays of step counts,
 where NumPy takes Adam's `bias_correction2 ** 0.5` as a square root, and per step in Python floats,
@@ -27,8 +27,8 @@ from numba.core.errors import NumbaError
 
 from symnn.errors import TrainingDiverged, UserInputError
 from symnn.runtime.fused import loader
+from symnn.runtime.fused.orders import Orders
 from symnn.runtime.fused.session import Session, session_for
-from symnn.runtime.fused.shuffle import Orders
 from symnn.runtime.fused.spec import spec_and_inputs, spec_key, unsupported
 from symnn.runtime.monitor import EpochEnd
 from symnn.runtime.validation import all_finite
@@ -125,9 +125,7 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
     perms = np.empty((most if shuffle else 1, n), np.int64)
     if not shuffle:
         perms[0] = np.arange(n)
-    # default_rng(seed)'s permutations, compiled from the session's second fit on (symnn.runtime.fused.shuffle)
-    orders = Orders(seed, n, compiled=sess.fits > 0) if shuffle else None
-    sess.fits += 1
+    orders = Orders(seed, n) if shuffle else None  # default_rng(seed)'s permutations
     losses = np.empty(most, dtype)
     history: list[float] = end.history["loss"] if end is not None else []
     every_epoch = end is not None and end.active

@@ -77,7 +77,6 @@ class Session:
         self.spec_inputs: tuple = ()  # what spec_of found the spec from (see _spec_inputs)
         self.spec: dict | None = None
         self.scalars = StepScalars()
-        self.fits = 0  # fits run with this session (the first draws its batch orders with NumPy)
         self._constants: tuple = ((), ())  # (what they were made from, (hyper, AP, LP))
 
     def constants(self, plan, model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

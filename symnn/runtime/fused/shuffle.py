@@ -3,14 +3,14 @@
 A fit of one epoch per call (the benchmark matrix, scikit-learn pipelines) seeds a Generator and
 draws one permutation every call; NumPy takes ~13 us to seed (SeedSequence, PCG64) and ~70 us to
 shuffle 4096 rows (benchmarks/README.md, "Python around the fused loop"), half the Python around a
-0.5 ms epoch. `Orders` computes the same numbers in one compiled call: NumPy's SeedSequence of an
+0.5 ms epoch. `Draws` computes the same numbers in one compiled call: NumPy's SeedSequence of an
 integer seed, its PCG64 (XSL-RR 128/64, 32-bit draws buffered as NumPy buffers them), and its
 Generator.shuffle (Fisher-Yates from the last row down, each index drawn by `random_interval`:
 masked 32-bit draws, rejected until in range). The permutations are NumPy's bit for bit: checked
-against NumPy for several seeds and sizes in each process before the compiled loop is first used,
-and NumPy draws them where that check fails (a NumPy that changed its algorithm), for seeds that are
-not integers below 2**63, with NUMBA_DISABLE_JIT=1, and in a session's first fit (which then
-compiles nothing more than the loop itself).
+against NumPy for several seeds and sizes in each process before the compiled loop is first used
+(`compiled_matches_numpy`); where that check fails (a NumPy that changed its algorithm), for seeds
+that are not integers below 2**63 and with NUMBA_DISABLE_JIT=1, NumPy draws them
+(symnn.runtime.fused.orders, which also decides when loading this module pays).
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def _draw(perms, state, words, n_words):
     state[4], state[5] = has32, u32
 
 
-def _words(seed: object) -> tuple[int, ...] | None:
+def words(seed: object) -> tuple[int, ...] | None:
     """An integer seed's SeedSequence entropy words, or None for any other seed (or one >= 2**63)."""
     if type(seed) is not int or not 0 <= seed < 1 << 63:
         return None
@@ -178,37 +178,27 @@ def _numpy(seed: object, n: int, k: int) -> np.ndarray:
 
 
 def _compiled(seed: int, n: int, k: int) -> np.ndarray:
-    perms, words = np.empty((k, n), np.int64), np.array(_words(seed) + (0,), np.uint64)
-    _draw(perms, np.zeros(STATE_WORDS, np.uint64), words, len(_words(seed)))
+    perms = np.empty((k, n), np.int64)
+    Draws(seed).fill(perms)
     return perms
 
 
-class Orders:
-    """The permutations of one fit, epoch after epoch: those of `np.random.default_rng(seed)`.
+class Draws:
+    """The permutations of `np.random.default_rng(seed)` for an integer seed (`words(seed)` not None),
+    epoch after epoch, drawn by `_draw` (symnn.runtime.fused.orders decides when)."""
 
-    `compiled`: draw them with `_draw` where the seed allows it (and the check passes)."""
-
-    def __init__(self, seed: object, n: int, compiled: bool = True) -> None:
-        self.n = n
-        words = _words(seed) if compiled and n < 1 << 32 else None
-        if words is not None and compiled_matches_numpy():
-            self.rng = None
-            self.state = np.zeros(STATE_WORDS, np.uint64)
-            self.words = np.array(words + (0,), np.uint64)
-            self.n_words = len(words)
-        else:
-            self.rng = np.random.default_rng(seed)
+    def __init__(self, seed: int) -> None:
+        seed_words = words(seed)
+        self.state = np.zeros(STATE_WORDS, np.uint64)
+        self.words = np.array(seed_words + (0,), np.uint64)
+        self.n_words = len(seed_words)
 
     def fill(self, perms: np.ndarray) -> None:
-        """Each row of perms (int64, C order, n columns) the next epoch's permutation."""
-        if self.rng is not None:
-            for row in perms:
-                row[...] = self.rng.permutation(self.n)
-            return
+        """Each row of perms (int64, C order, fewer than 2**32 columns) the next epoch's permutation."""
         _draw(perms, self.state, self.words, self.n_words)
         self.n_words = 0  # seeded: the next call continues from the state
 
 
 skip_registry_refresh(sys.modules[__name__])  # cached in symnn's folder, loaded without Numba's set-up
 
-__all__ = ["Orders", "compiled_matches_numpy"]
+__all__ = ["STATE_WORDS", "Draws", "compiled_matches_numpy", "words"]
