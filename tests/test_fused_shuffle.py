@@ -71,15 +71,31 @@ def test_not_compiled_means_numpys_generator():
     np.testing.assert_array_equal(perms, numpy_orders(5, 30, 2))
 
 
-@needs_jit
-def test_numpy_draws_until_it_has_spent_what_loading_the_compiled_draws_costs(monkeypatch):
-    monkeypatch.setattr(fused_orders, "spent", 0.0)
-    monkeypatch.setattr(fused_orders, "LOAD_SECONDS", 1e-3)
-    assert Orders(1, 10).draws is None
+def _spend_until(seconds: float) -> None:
     perms = np.empty((1, 10), np.int64)
-    while fused_orders.spent < 1e-3:  # what NumPy's draws cost is counted
+    while fused_orders.spent < seconds:  # what NumPy's draws cost is counted
         Orders(2, 10).fill(perms)
+
+
+@needs_jit
+@pytest.mark.parametrize("in_cache, price", [(True, "LOAD_SECONDS"), (False, "COMPILE_SECONDS")])
+def test_numpy_draws_until_it_has_cost_what_switching_costs(monkeypatch, in_cache, price):
+    monkeypatch.setattr(fused_orders, "spent", 0.0)
+    monkeypatch.setattr(fused_orders, "price", None)
+    monkeypatch.setattr(fused_orders, "LOAD_SECONDS", 1e-3)
+    monkeypatch.setattr(fused_orders, "COMPILE_SECONDS", 3e-3)
+    monkeypatch.setattr(shuffle, "cached", lambda: in_cache)  # loaded from Numba's cache, or compiled
+    assert Orders(1, 10).draws is None
+    _spend_until(1e-3)
+    assert (Orders(1, 10).draws is not None) == in_cache
+    _spend_until(getattr(fused_orders, price))
     assert Orders(1, 10).draws is not None
+
+
+@needs_jit
+def test_the_compiled_draws_once_called_are_there_to_load():
+    Orders(3, 10, compiled=True).fill(np.empty((1, 10), np.int64))
+    assert shuffle.cached()
 
 
 def _model() -> symnn.Sequential:
@@ -102,8 +118,9 @@ def test_fits_train_the_same_numbers_whichever_draws_the_orders(monkeypatch):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(37, 2))
     y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
-    monkeypatch.setattr(fused_orders, "LOAD_SECONDS", 0.0)
+    monkeypatch.setattr(fused_orders, "price", 0.0)
     compiled = _epoch_by_epoch(_model(), X, y)
+    monkeypatch.setattr(fused_orders, "price", float("inf"))
     monkeypatch.setattr(fused_orders, "LOAD_SECONDS", float("inf"))
     by_numpy = _epoch_by_epoch(_model(), X, y)
     assert compiled[0] == by_numpy[0]  # exactly: the same batches in the same order

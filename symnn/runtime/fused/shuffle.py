@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from numba import config, njit
+from numba import config, njit, types
 
 from symnn.runtime.warm_start import skip_registry_refresh
 
@@ -160,6 +160,22 @@ def words(seed: object) -> tuple[int, ...] | None:
 
 
 _verified: bool | None = None  # whether the compiled draws are NumPy's (checked once per process)
+#: `_draw`'s signature as fits call it (perms[:k], state, words, n_words).
+_SIGNATURE = (types.Array(types.int64, 2, "C"), types.Array(types.uint64, 1, "C"),
+              types.Array(types.uint64, 1, "C"), types.int64)
+
+
+def cached() -> bool:
+    """Whether `_draw` is compiled in this process or in Numba's cache of it (a look that compiles
+    nothing; a cached entry is loaded once more by its first call)."""
+    if config.DISABLE_JIT:
+        return False
+    if _draw.overloads:
+        return True
+    try:
+        return _draw._cache.load_overload(_SIGNATURE, _draw.targetctx) is not None
+    except Exception:  # noqa: BLE001 - Numba's internals moved: say no, and let NumPy draw
+        return False
 
 
 def compiled_matches_numpy() -> bool:
@@ -201,4 +217,4 @@ class Draws:
 
 skip_registry_refresh(sys.modules[__name__])  # cached in symnn's folder, loaded without Numba's set-up
 
-__all__ = ["STATE_WORDS", "Draws", "compiled_matches_numpy", "words"]
+__all__ = ["STATE_WORDS", "Draws", "cached", "compiled_matches_numpy", "words"]
