@@ -244,7 +244,7 @@ class Sequential:
 
             start = time.perf_counter()
             losses = fused.fused_fit(self, X, T, optimizer, epochs, batch_size, shuffle, seed, schedule,
-                               verbose=verbose, required=bool(fused), end=end)
+                                     verbose=verbose, required=bool(fused), end=end)
             if losses is not None:
                 end.finish(None, len(losses))
                 history["seconds"] = time.perf_counter() - start
