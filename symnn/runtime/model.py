@@ -240,11 +240,11 @@ class Sequential:
         history: dict[str, list[float]] = {"loss": []}
         end = EpochEnd(self, validation, callback, resolve_early_stopping(early_stopping), history)
         if fused is not False:  # the compiled whole-epoch loop, wherever it covers this fit
-            import symnn.runtime.fused.run as fused
+            import symnn.runtime.fused.run as fused_run
 
             start = time.perf_counter()
-            losses = fused.fused_fit(self, X, T, optimizer, epochs, batch_size, shuffle, seed, schedule,
-                                     verbose=verbose, required=bool(fused), end=end)
+            losses = fused_run.fused_fit(self, X, T, optimizer, epochs, batch_size, shuffle, seed, schedule,
+                                         verbose=verbose, required=bool(fused), end=end)
             if losses is not None:
                 end.finish(None, len(losses))
                 history["seconds"] = time.perf_counter() - start
