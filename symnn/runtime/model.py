@@ -222,14 +222,14 @@ class Sequential:
         `optimizer`: an optimizer, or its name or class with its defaults (`"adam"`, `symnn.Adam`);
         `schedule`: a schedule, or its name (`"cosine"`); a StepLR made without base_lr uses the optimizer's lr.
         """
-        from symnn.runtime.optimizers import SGD, resolve_optimizer
-        from symnn.runtime.schedules import resolve_schedule
+        import symnn.runtime.optimizers as optimizers  # (imported on first use; `import` skips a
+        import symnn.runtime.schedules as schedules  # `from` import's look-up of __path__)
 
-        optimizer = SGD(lr=0.01) if optimizer is None else resolve_optimizer(optimizer)
+        optimizer = optimizers.SGD(lr=0.01) if optimizer is None else optimizers.resolve_optimizer(optimizer)
         epochs = checks.whole_number("epochs", epochs, 0)
         batch_size = checks.whole_number("batch_size", batch_size, 1)
         seed = checks.seed(seed)
-        schedule = resolve_schedule(schedule, epochs)
+        schedule = schedules.resolve_schedule(schedule, epochs)
         X = self._inputs(X, rows_needed=True)
         T = self._targets(y, X.shape[0])
         n = X.shape[0]
@@ -240,13 +240,13 @@ class Sequential:
         history: dict[str, list[float]] = {"loss": []}
         end = EpochEnd(self, validation, callback, resolve_early_stopping(early_stopping), history)
         if fused is not False:  # the compiled whole-epoch loop, wherever it covers this fit
-            from symnn.runtime.fused import fused_fit
+            import symnn.runtime.fused.run as fused_run
 
             start = time.perf_counter()
-            losses = fused_fit(self, X, T, optimizer, epochs, batch_size, shuffle, seed, schedule,
-                               verbose=verbose, required=bool(fused), end=end)
+            losses = fused_run.fused_fit(self, X, T, optimizer, epochs, batch_size, shuffle, seed, schedule,
+                                         verbose=verbose, required=bool(fused), end=end)
             if losses is not None:
-                end.finish(self.parameters(), len(losses))
+                end.finish(None, len(losses))
                 history["seconds"] = time.perf_counter() - start
                 return History(history)
         from symnn.runtime.progress import Progress

@@ -124,10 +124,13 @@ class EpochEnd:
         self.waited += 1
         return self.waited > self.stopping.patience
 
-    def finish(self, params: list[np.ndarray], epochs_run: int) -> None:
-        """After the last epoch: the best weights back (if asked), and where training stopped."""
+    def finish(self, params: list[np.ndarray] | None, epochs_run: int) -> None:
+        """After the last epoch: the best weights back (if asked), and where training stopped.
+        `params`: the model's parameters (None: asked of the model, only where there is work)."""
         if self.stopping is None or self.best_epoch < 0:
             return
+        if params is None:
+            params = self.model.parameters()
         self.history["best_epoch"] = self.best_epoch
         self.history["stopped_epoch"] = epochs_run - 1
         if self.stopping.restore_best and self.best_params is not None:

@@ -97,6 +97,8 @@ def require_finite(name: str, converted: np.ndarray, original: np.ndarray | None
 
 def whole_number(name: str, value: object, low: int) -> int:
     """An integer option (a whole float such as 10.0 is accepted) of at least `low`."""
+    if type(value) is int and value >= low:  # the common case, without the ABC checks below
+        return value
     if isinstance(value, bool):
         raise UserInputError(f"{name} must be a whole number >= {low}, not {value!r}")
     if isinstance(value, numbers.Integral):
@@ -112,6 +114,8 @@ def whole_number(name: str, value: object, low: int) -> int:
 
 def seed(value: object) -> object:
     """A random seed: None, an integer >= 0, or what numpy.random.default_rng accepts beyond that."""
+    if type(value) is int and value >= 0:  # the common case, without the ABC checks below
+        return value
     if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence, np.random.BitGenerator)):
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < 0:

@@ -7,7 +7,8 @@ call per chunk, keeping the weights of the last finite chunk if training diverge
 Numbers: the same as the per-layer loop, which this reproduces (the matrix products may run in
 NumPy's OpenBLAS where the per-layer kernels' np.dot runs SciPy's, which can round a product
 differently in the last bit; measured on the tests' cases: at most 2.2e-16 in float64, one float32
-ulp, often exactly equal): the same permutations (drawn here per epoch from `default_rng(seed)`),
+ulp, often exactly equal): the same permutations (per epoch those of `default_rng(seed)`, drawn
+bit for bit as NumPy draws them: symnn.runtime.fused.orders),
 batches, kernels and per-step scalars; the epoch loss is the batch means weighted by batch size.
 One difference, in the last bit: the per-step scalars are computed here on arrays of step counts,
 where NumPy takes Adam's `bias_correction2 ** 0.5` as a square root, and per step in Python floats,
@@ -26,6 +27,7 @@ from numba.core.errors import NumbaError
 
 from symnn.errors import TrainingDiverged, UserInputError
 from symnn.runtime.fused import loader
+from symnn.runtime.fused.orders import Orders
 from symnn.runtime.fused.session import Session, session_for
 from symnn.runtime.fused.spec import spec_and_inputs, spec_key, unsupported
 from symnn.runtime.monitor import EpochEnd
@@ -81,7 +83,7 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
                           stacklevel=3)
         return None
     try:
-        return _run(sess, model, X, T, params, optimizer, state, epochs, batch_size, shuffle, seed,
+        return _run(sess, model, X, T, params, optimizer, inputs[-1], state, epochs, batch_size, shuffle, seed,
                     schedule, verbose, end)
     except NumbaError as exc:  # raised only by compiling (before any step): nothing was changed
         why = loader.not_built(spec, exc)
@@ -106,29 +108,24 @@ def _progress(epochs: int):
     return Progress(epochs)
 
 
-def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.ndarray], optimizer,
+def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.ndarray], optimizer, plan,
          state: tuple[int, bool, bool], epochs: int, batch_size: int, shuffle: bool, seed: int | None,
          schedule, verbose: bool, end: EpochEnd | None) -> list[float]:
     """The fit itself, in chunks of epochs: one compiled call per chunk (of one epoch where `end`
-    has work after each)."""
+    has work after each); `plan`: the optimizer's (spec.plan_of), as the spec was found from it."""
     t0, created, in_place = state
     n = X.shape[0]
     mod, layout, P, S = sess.mod, sess.layout, sess.P, sess.S
     roles = mod.ROLES
     dtype = model.dtype
     np.concatenate([p.reshape(-1) for p in params], out=P)  # the layout's order, back to back
-    plan = optimizer.plan()
-    hyper_values = plan.hyper_values()
-    hyper = np.array([hyper_values[k] for k in roles["hyper"]], dtype)
-    # The activations' and the loss's parameters (kernel arguments), in the layout's order.
-    AP = np.array([v for layer in model.layers for v in getattr(layer, "values", ())], dtype)
-    LP = np.array(getattr(model.loss_fn, "values", ()), dtype)
+    hyper, AP, LP = sess.constants(plan, model)
     n_batches = -(-n // batch_size)
     most = max(1, min(epochs, _CHUNK_ENTRIES // max(n, n_batches * max(1, len(roles["per_step"])))))
     perms = np.empty((most if shuffle else 1, n), np.int64)
     if not shuffle:
         perms[0] = np.arange(n)
-    rng = np.random.default_rng(seed) if shuffle else None
+    orders = Orders(seed, n) if shuffle else None  # default_rng(seed)'s permutations
     losses = np.empty(most, dtype)
     history: list[float] = end.history["loss"] if end is not None else []
     every_epoch = end is not None and end.active
@@ -142,8 +139,8 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
                 if schedule is not None:
                     optimizer.lr = schedule.lr(done + i)
                 lrs[i] = optimizer.lr
-                if shuffle:
-                    perms[i] = rng.permutation(n)
+            if orders is not None:
+                orders.fill(perms[:k])
             scalars = sess.scalars.rows(plan, lrs, n_batches, step, created and step == t0, dtype)
             if S.shape != sess.S_before.shape:  # state_in gave S a fresh array of its shape
                 sess.S_before = np.empty_like(S)
@@ -153,8 +150,9 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
             args = {"X": X, "Y": T, "perms": perms[:k] if shuffle else perms, "lrs": lrs.astype(dtype),
                     "scalars": scalars, "hyper": hyper, "batch_size": batch_size, "losses": losses[:k],
                     "prog": layout.prog, "P": P, "D": sess.D, "S": S, "AV": sess.AV, "GV": sess.GV, "AP": AP, "LP": LP}
+            args = [args[name] for name in mod.PARAMETERS]  # the template's, those the loop reads
             with loader.collector_paused(not loader.compiled(mod.train_epochs)):
-                mod.train_epochs(*(args[name] for name in mod.PARAMETERS))  # the template's, those the loop reads
+                mod.train_epochs(*args)
             seconds = time.perf_counter() - start
             epoch_losses = losses[:k].astype(np.float64).tolist()
             if not (all(map(math.isfinite, epoch_losses)) and all_finite(P)):

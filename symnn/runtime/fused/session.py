@@ -77,6 +77,20 @@ class Session:
         self.spec_inputs: tuple = ()  # what spec_of found the spec from (see _spec_inputs)
         self.spec: dict | None = None
         self.scalars = StepScalars()
+        self._constants: tuple = ((), ())  # (what they were made from, (hyper, AP, LP))
+
+    def constants(self, plan, model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The loop's fixed scalars: `hyper` (the plan's, in ROLES order), AP (the activations'
+        parameters, in layer order) and LP (the loss's), made again when the plan or a value changed."""
+        made_from = (plan, *(getattr(layer, "values", ()) for layer in model.layers),
+                     getattr(model.loss_fn, "values", ()))
+        if made_from != self._constants[0]:  # (the plan by identity first, then as a frozen dataclass)
+            dtype = self.P.dtype
+            values = plan.hyper_values()
+            hyper = np.array([values[k] for k in self.mod.ROLES["hyper"]], dtype)
+            AP = np.array([v for values in made_from[1:-1] for v in values], dtype)
+            self._constants = made_from, (hyper, AP, np.array(made_from[-1], dtype))
+        return self._constants[1]
 
     def state_in(self, optimizer, params: list[np.ndarray]) -> tuple[int, bool, bool] | None:
         """Put the optimizer's state into S: (its step count, whether it was created now, whether it

@@ -69,9 +69,9 @@ def canonical(spec: dict, generated: Generated = kernels.generated) -> dict:
 def plan_of(optimizer: object):
     """The optimizer's public plan (symnn.runtime.optimizers.OptimizerPlan), or None where the fused
     loop must not run it: not one of symnn's optimizers, or a subclass with a `step` of its own."""
-    from symnn.runtime.optimizers import Optimizer
+    import symnn.runtime.optimizers as optimizers  # (`import` skips a `from` import's look-up of __path__)
 
-    return optimizer.plan() if isinstance(optimizer, Optimizer) else None
+    return optimizer.plan() if isinstance(optimizer, optimizers.Optimizer) else None
 
 
 def spec_of(model, optimizer) -> dict | None:
