@@ -360,6 +360,8 @@ SGD, Adagrad, RMSprop, Adam, AdamW, NAdam = (CLASSES[k] for k in ("sgd", "adagra
 
 def __getattr__(name: str) -> type[Optimizer]:
     """Any other generated optimizer's class by its name, as soon as `symnn generate` wrote it."""
+    if name.startswith("__"):  # the import system's look-ups (__path__, ...): no class is named so
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     for cls in CLASSES.values():
         if cls.__name__ == name:
             return cls
