@@ -455,7 +455,7 @@ def _log64(x):
     return _where(x != x, x, y)
 
 
-@register_jitable(**_JIT, inline="always")  # see _dispatch
+@register_jitable(**_JIT, forceinline=True)  # see _dispatch
 def _log1p64(x):
     u = ONE64 + x
     k, f = _split64(u)
@@ -483,7 +483,7 @@ def _tanh64(x):
     return _where(ax >= TANH64_TINY, y, x)  # x for NaN, +-0 and |x| so small that tanh(x) rounds to x
 
 
-@register_jitable(**_JIT, inline="always")  # see _dispatch
+@register_jitable(**_JIT, forceinline=True)  # see _dispatch
 def _erf64(x):
     ax = abs(x)
     z = x * x
@@ -547,9 +547,10 @@ def _dispatch(name: str, f32, f64, libm):
     python.__doc__ = (f"{libm.__name__}(x); for float32 and float64, the vectorisable form within MAX_ULP ulp "
                       f"(symnn.vecmath).")
 
-    # inlined in Numba's IR: LLVM's inliner leaves a call to a form as big as erf's or log1p's, which
-    # stops the loop from vectorising
-    @overload(python, jit_options=_JIT, inline="always")
+    # forceinline: LLVM's `alwaysinline`, as its inliner by itself leaves a call to a form as big as
+    # erf's or log1p's, which stops the loop from vectorising. Numba's own inline="always" would inline
+    # in Numba's IR instead, typing the whole body again at every call site (the compile time was that)
+    @overload(python, jit_options={**_JIT, "forceinline": True})
     def _typed(x):
         if x == types.float32:
             return lambda x: f32(x)
