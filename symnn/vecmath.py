@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 from numba import types
-from numba.extending import intrinsic, overload, register_jitable
+from numba.extending import lower_builtin, overload, register_jitable, type_callable
 
 #: The documented error bound, float32 and float64 (ulp of the correctly rounded result), per function.
 MAX_ULP = 2
@@ -48,7 +48,10 @@ _JIT = {"error_model": "numpy", "_nrt": False}
 F = np.float32
 
 
-# ---- bits of a float32 ---------------------------------------------------------------------------
+# ---- bits, and a select ---------------------------------------------------------------------------
+# Python functions, typed and lowered straight to one LLVM instruction (a bitcast, a select) where
+# compiled code calls them: no function of their own for Numba to compile per signature (an overload
+# per helper and signature cost 20 ms each in every cold process).
 
 def _bits(x):
     """The int32 whose bits are those of the float32 x."""
@@ -58,34 +61,6 @@ def _bits(x):
 def _float(i):
     """The float32 whose bits are those of the int32 i (i is truncated to 32 bits)."""
     return np.int32(i).view(np.float32)
-
-
-@intrinsic
-def _bits_ir(typingctx, x):
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int32))
-    return types.int32(types.float32), codegen
-
-
-@intrinsic
-def _float_ir(typingctx, i):
-    if not isinstance(i, types.Integer):
-        return None
-
-    def codegen(context, builder, sig, args):
-        i32 = context.cast(builder, args[0], sig.args[0], types.int32)
-        return builder.bitcast(i32, context.get_value_type(types.float32))
-    return types.float32(i), codegen
-
-
-@overload(_bits, jit_options=_JIT)
-def _bits_jit(x):
-    return lambda x: _bits_ir(x)
-
-
-@overload(_float, jit_options=_JIT)
-def _float_jit(i):
-    return lambda i: _float_ir(i)
 
 
 def _bits64(x):
@@ -98,53 +73,45 @@ def _float64(i):
     return np.int64(i).view(np.float64)
 
 
-@intrinsic
-def _bits64_ir(typingctx, x):
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _float64_ir(typingctx, i):
-    if not isinstance(i, types.Integer):
-        return None
-
-    def codegen(context, builder, sig, args):
-        i64 = context.cast(builder, args[0], sig.args[0], types.int64)
-        return builder.bitcast(i64, context.get_value_type(types.float64))
-    return types.float64(i), codegen
-
-
-@overload(_bits64, jit_options=_JIT)
-def _bits64_jit(x):
-    return lambda x: _bits64_ir(x)
-
-
-@overload(_float64, jit_options=_JIT)
-def _float64_jit(i):
-    return lambda i: _float64_ir(i)
-
-
 def _where(c, a, b):
     """a if c else b, as one `select` instruction when compiled (a conditional expression is a
     branch that LLVM does not always turn back into a select, and a branch stops vectorisation)."""
     return a if c else b
 
 
-@intrinsic
-def _where_ir(typingctx, c, a, b):
-    if a != b:
-        return None
+def _bitcast(fn, source, target):
+    """Compiled, fn(x) for an x of type `source` (an integer is first converted to it) is x's bits as a `target`."""
 
-    def codegen(context, builder, sig, args):
-        return builder.select(context.cast(builder, args[0], sig.args[0], types.boolean), args[1], args[2])
-    return a(c, a, b), codegen
+    @type_callable(fn)
+    def _type(context):
+        def typer(x):
+            if x == source or (isinstance(source, types.Integer) and isinstance(x, types.Integer)):
+                return target
+        return typer
+
+    @lower_builtin(fn, types.Number)
+    def _lower(context, builder, sig, args):
+        value = context.cast(builder, args[0], sig.args[0], source)
+        return builder.bitcast(value, context.get_value_type(target))
 
 
-@overload(_where, jit_options=_JIT)
-def _where_jit(c, a, b):
-    return lambda c, a, b: _where_ir(c, a, b)
+_bitcast(_bits, types.float32, types.int32)
+_bitcast(_float, types.int32, types.float32)
+_bitcast(_bits64, types.float64, types.int64)
+_bitcast(_float64, types.int64, types.float64)
+
+
+@type_callable(_where)
+def _type_where(context):
+    def typer(c, a, b):
+        if isinstance(c, types.Boolean) and a == b:
+            return a
+    return typer
+
+
+@lower_builtin(_where, types.Boolean, types.Any, types.Any)
+def _lower_where(context, builder, sig, args):
+    return builder.select(args[0], args[1], args[2])
 
 
 # ---- constants ------------------------------------------------------------------------------------
@@ -516,9 +483,9 @@ def _dispatch(name: str, f32, f64, libm):
     @overload(python, jit_options={**_JIT, "forceinline": True})
     def _typed(x):
         if x == types.float32:
-            return lambda x: f32(x)
+            return f32  # the form itself the implementation: no wrapper to compile
         if x == types.float64:
-            return lambda x: f64(x)
+            return f64
         return lambda x: libm(x)
 
     return python
