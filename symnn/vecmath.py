@@ -21,7 +21,8 @@ log1p's correction term c); tanh's small-argument one is Cephes' `tanhf`. erf's 
 float64: exp and expm1 share FreeBSD's `e_exp.c` kernel (Remez R(r*r) = r*(e**r + 1)/(e**r - 1), r =
 hi - lo), expm1 adding 2**n - 1 as FreeBSD's `s_expm1.c` does; log and log1p are FreeBSD's `e_log.c`
 and `s_log1p.c` (Lg1-Lg7); tanh is Cephes' `tanh.c` (a rational below 0.625, 1 - 2/(e**2|x| + 1)
-above); erf is FreeBSD's `s_erf.c` with its four intervals computed side by side and selected.
+above); erf's two were fitted here (benchmarks/erf64_fit.py, minimax, rounded as float32's):
+`x + x*P(x*x)` below 0.84375, `1 - exp(-x*x)*N(u)/D(u)` (u = |x| - 0.84375) from there to 6.
 
 With NUMBA_DISABLE_JIT=1 each function runs the same formula on NumPy scalars (a Python float is
 taken as a float64).
@@ -35,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 from numba import types
-from numba.extending import intrinsic, overload, register_jitable
+from numba.extending import lower_builtin, overload, register_jitable, type_callable
 
 #: The documented error bound, float32 and float64 (ulp of the correctly rounded result), per function.
 MAX_ULP = 2
@@ -47,7 +48,10 @@ _JIT = {"error_model": "numpy", "_nrt": False}
 F = np.float32
 
 
-# ---- bits of a float32 ---------------------------------------------------------------------------
+# ---- bits, and a select ---------------------------------------------------------------------------
+# Python functions, typed and lowered straight to one LLVM instruction (a bitcast, a select) where
+# compiled code calls them: no function of their own for Numba to compile per signature (an overload
+# per helper and signature cost 20 ms each in every cold process).
 
 def _bits(x):
     """The int32 whose bits are those of the float32 x."""
@@ -57,34 +61,6 @@ def _bits(x):
 def _float(i):
     """The float32 whose bits are those of the int32 i (i is truncated to 32 bits)."""
     return np.int32(i).view(np.float32)
-
-
-@intrinsic
-def _bits_ir(typingctx, x):
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int32))
-    return types.int32(types.float32), codegen
-
-
-@intrinsic
-def _float_ir(typingctx, i):
-    if not isinstance(i, types.Integer):
-        return None
-
-    def codegen(context, builder, sig, args):
-        i32 = context.cast(builder, args[0], sig.args[0], types.int32)
-        return builder.bitcast(i32, context.get_value_type(types.float32))
-    return types.float32(i), codegen
-
-
-@overload(_bits, jit_options=_JIT)
-def _bits_jit(x):
-    return lambda x: _bits_ir(x)
-
-
-@overload(_float, jit_options=_JIT)
-def _float_jit(i):
-    return lambda i: _float_ir(i)
 
 
 def _bits64(x):
@@ -97,53 +73,45 @@ def _float64(i):
     return np.int64(i).view(np.float64)
 
 
-@intrinsic
-def _bits64_ir(typingctx, x):
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _float64_ir(typingctx, i):
-    if not isinstance(i, types.Integer):
-        return None
-
-    def codegen(context, builder, sig, args):
-        i64 = context.cast(builder, args[0], sig.args[0], types.int64)
-        return builder.bitcast(i64, context.get_value_type(types.float64))
-    return types.float64(i), codegen
-
-
-@overload(_bits64, jit_options=_JIT)
-def _bits64_jit(x):
-    return lambda x: _bits64_ir(x)
-
-
-@overload(_float64, jit_options=_JIT)
-def _float64_jit(i):
-    return lambda i: _float64_ir(i)
-
-
 def _where(c, a, b):
     """a if c else b, as one `select` instruction when compiled (a conditional expression is a
     branch that LLVM does not always turn back into a select, and a branch stops vectorisation)."""
     return a if c else b
 
 
-@intrinsic
-def _where_ir(typingctx, c, a, b):
-    if a != b:
-        return None
+def _bitcast(fn, source, target):
+    """Compiled, fn(x) for an x of type `source` (an integer is first converted to it) is x's bits as a `target`."""
 
-    def codegen(context, builder, sig, args):
-        return builder.select(context.cast(builder, args[0], sig.args[0], types.boolean), args[1], args[2])
-    return a(c, a, b), codegen
+    @type_callable(fn)
+    def _type(context):
+        def typer(x):
+            if x == source or (isinstance(source, types.Integer) and isinstance(x, types.Integer)):
+                return target
+        return typer
+
+    @lower_builtin(fn, types.Number)
+    def _lower(context, builder, sig, args):
+        value = context.cast(builder, args[0], sig.args[0], source)
+        return builder.bitcast(value, context.get_value_type(target))
 
 
-@overload(_where, jit_options=_JIT)
-def _where_jit(c, a, b):
-    return lambda c, a, b: _where_ir(c, a, b)
+_bitcast(_bits, types.float32, types.int32)
+_bitcast(_float, types.int32, types.float32)
+_bitcast(_bits64, types.float64, types.int64)
+_bitcast(_float64, types.int64, types.float64)
+
+
+@type_callable(_where)
+def _type_where(context):
+    def typer(c, a, b):
+        if isinstance(c, types.Boolean) and a == b:
+            return a
+    return typer
+
+
+@lower_builtin(_where, types.Boolean, types.Any, types.Any)
+def _lower_where(context, builder, sig, args):
+    return builder.select(args[0], args[1], args[2])
 
 
 # ---- constants ------------------------------------------------------------------------------------
@@ -329,40 +297,20 @@ TANH64_SMALL, TANH64_HI, TANH64_TINY = D(0.625), D(22.0), D(2.0 ** -28)
 TP0, TP1, TP2 = D(-9.64399179425052238628e-1), D(-9.92877231001918586564e1), D(-1.61468768441708447952e3)
 TQ0, TQ1, TQ2 = D(1.12811678491632931402e2), D(2.23548839060100448583e3), D(4.84406305325125486048e3)
 
-# erf (FreeBSD's s_erf.c): x + x*pp(z)/qq(z) below 0.84375 (z = x*x); ERX + pa(s)/qa(s) below 1.25
-# (s = |x| - 1); 1 - exp(-x*x - 0.5625 + R(w)/S(w))/|x| below 6 (w = 1/(x*x), ra/sa below 1/0.35,
-# rb/sb above); 1 from 6 on
-ERF64_SMALL, ERF64_MID, ERF64_HI = D(0.84375), D(1.25), D(6.0)
-ERF64_SPLIT = _float64(0x4006DB6E00000000)  # FreeBSD's 1/0.35, by its high word
-ERX = D(8.45062911510467529297e-01)
-ERF64_SHIFT = D(0.5625)
+# erf (fitted here: benchmarks/erf64_fit.py): x + x*P(x*x) below 0.84375; 1 - exp(-x*x)*N(u)/D(u), u =
+# |x| - 0.84375, up to 6 (erf rounds to 1 from 5.93 on)
+ERF64_SMALL, ERF64_HI = D(0.84375), D(6.0)
 ERF64_TINY, TWO_M54 = D(2.0 ** -960), D(2.0 ** -54)
-PP0, PP1, PP2 = D(1.28379167095512558561e-01), D(-3.25042107247001499370e-01), D(-2.84817495755985104766e-02)
-PP3, PP4 = D(-5.77027029648944159157e-03), D(-2.37630166566501626084e-05)
-QQ1, QQ2, QQ3 = D(3.97917223959155352819e-01), D(6.50222499887672944485e-02), D(5.08130628187576562776e-03)
-QQ4, QQ5 = D(1.32494738004321644526e-04), D(-3.96022827877536812320e-06)
-PA0, PA1, PA2 = D(-2.36211856075265944077e-03), D(4.14856118683748331666e-01), D(-3.72207876035701323847e-01)
-PA3, PA4, PA5 = D(3.18346619901161753674e-01), D(-1.10894694282396677476e-01), D(3.54783043256182359371e-02)
-PA6 = D(-2.16637559486879084300e-03)
-QA1, QA2, QA3 = D(1.06420880400844228286e-01), D(5.40397917702171048937e-01), D(7.18286544141962662868e-02)
-QA4, QA5, QA6 = D(1.26171219808761642112e-01), D(1.36370839120290507362e-02), D(1.19844998467991074170e-02)
-RA = tuple(D(c) for c in (-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01,
-                          -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02,
-                          -8.12874355063065934246e+01, -9.81432934416914548592e+00))
-SA = tuple(D(c) for c in (1.96512716674392571292e+01, 1.37657754143519042600e+02, 4.34565877475229228821e+02,
-                          6.45387271733267880336e+02, 4.29008140027567833386e+02, 1.08635005541779435134e+02,
-                          6.57024977031928170135e+00, -6.04244152148580987438e-02))
-RB = tuple(D(c) for c in (-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e+01,
-                          -1.60636384855821916062e+02, -6.37566443368389627722e+02, -1.02509513161107724954e+03,
-                          -4.83519191608651397019e+02, 0.0))
-SB = tuple(D(c) for c in (3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.53672958608443695994e+03,
-                          3.19985821950859553908e+03, 2.55305040643316442583e+03, 4.74528541206955367215e+02,
-                          -2.24409524465858183362e+01, 0.0))
-RS0, RS1, RS2, RS3, RS4, RS5, RS6, RS7 = RA  # names the compiled code reads as constants
-SS1, SS2, SS3, SS4, SS5, SS6, SS7, SS8 = SA
-RT0, RT1, RT2, RT3, RT4, RT5, RT6, RT7 = RB
-ST1, ST2, ST3, ST4, ST5, ST6, ST7, ST8 = SB
-ERF_LOW_WORD = -(1 << 32)  # clears a float64's low 32 bits: z*z is exact for the z left
+P64_0, P64_1, P64_2 = D(0.12837916709551256), D(-0.37612638903183293), D(0.11283791670931159)
+P64_3, P64_4, P64_5 = D(-0.026866170640118727), D(0.00522397757085068), D(-0.0008548323520140943)
+P64_6, P64_7, P64_8 = D(0.0001205519173619286), D(-1.4921966292184495e-05), D(1.6399840717099727e-06)
+P64_9, P64_10 = D(-1.5702986353836647e-07), D(1.0695157012101707e-08)
+N64_0, N64_1, N64_2 = D(0.4743680720269093), D(0.5638636037048058), D(0.3017235953987951)
+N64_3, N64_4, N64_5 = D(0.08721792733796566), D(0.013514066011438924), D(0.0008927156644156295)
+N64_6 = D(5.5714825160599604e-09)
+D64_1, D64_2, D64_3 = D(1.8798622880427058), D(1.5186136204208454), D(0.6763489419548866)
+D64_4, D64_5, D64_6 = D(0.1756192823139122), D(0.025284922841139854), D(0.001582554839239892)
+ERF_LOW_WORD = -(1 << 32)  # clears a float64's low 32 bits: h*h is exact for the h left
 
 
 # ---- float64 forms --------------------------------------------------------------------------------
@@ -455,7 +403,7 @@ def _log64(x):
     return _where(x != x, x, y)
 
 
-@register_jitable(**_JIT, inline="always")  # see _dispatch
+@register_jitable(**_JIT, forceinline=True)  # see _dispatch
 def _log1p64(x):
     u = ONE64 + x
     k, f = _split64(u)
@@ -483,45 +431,27 @@ def _tanh64(x):
     return _where(ax >= TANH64_TINY, y, x)  # x for NaN, +-0 and |x| so small that tanh(x) rounds to x
 
 
-@register_jitable(**_JIT, inline="always")  # see _dispatch
+@register_jitable(**_JIT, forceinline=True)  # see _dispatch
 def _erf64(x):
     ax = abs(x)
     z = x * x
-    tiny = ax < ERF64_TINY  # x + x*y rounded twice where x*y is subnormal: scaled up, rounded once
+    tiny = ax < ERF64_TINY  # x + x*p rounded twice where x*p is subnormal: scaled up, rounded once
     xs = _where(tiny, x * TWO54, x)
-    small = xs + xs * ((PP0 + z * (PP1 + z * (PP2 + z * (PP3 + z * PP4))))
-                       / (ONE64 + z * (QQ1 + z * (QQ2 + z * (QQ3 + z * (QQ4 + z * QQ5))))))
+    p = (((((((((P64_10 * z + P64_9) * z + P64_8) * z + P64_7) * z + P64_6) * z + P64_5) * z + P64_4) * z
+            + P64_3) * z + P64_2) * z + P64_1) * z + P64_0
+    small = xs + xs * p
     small = _where(tiny, small * TWO_M54, small)
-    s = ax - ONE64
-    mid = ERX + ((PA0 + s * (PA1 + s * (PA2 + s * (PA3 + s * (PA4 + s * (PA5 + s * PA6))))))
-                 / (ONE64 + s * (QA1 + s * (QA2 + s * (QA3 + s * (QA4 + s * (QA5 + s * QA6)))))))
     a = _where(ax < ERF64_HI, ax, ERF64_HI)
-    a = _where(a > ERF64_MID, a, ERF64_MID)
-    w = ONE64 / (a * a)
-    b = a < ERF64_SPLIT  # ra/sa, else rb/sb (rb7 = sb8 = 0)
-    R = _where(b, RS7, RT7)
-    R = R * w + _where(b, RS6, RT6)
-    R = R * w + _where(b, RS5, RT5)
-    R = R * w + _where(b, RS4, RT4)
-    R = R * w + _where(b, RS3, RT3)
-    R = R * w + _where(b, RS2, RT2)
-    R = R * w + _where(b, RS1, RT1)
-    R = R * w + _where(b, RS0, RT0)
-    S = _where(b, SS8, ST8)
-    S = S * w + _where(b, SS7, ST7)
-    S = S * w + _where(b, SS6, ST6)
-    S = S * w + _where(b, SS5, ST5)
-    S = S * w + _where(b, SS4, ST4)
-    S = S * w + _where(b, SS3, ST3)
-    S = S * w + _where(b, SS2, ST2)
-    S = S * w + _where(b, SS1, ST1)
-    S = S * w + ONE64
-    h = _float64(_bits64(a) & ERF_LOW_WORD)  # e**(-a*a) = e**(-h*h) * e**((h - a)*(h + a))
-    n, eh, et = _expq64(-h * h - ERF64_SHIFT, (h - a) * (h + a) + R / S)
-    tail = ONE64 - _scale64(ONE64 + (eh - et), n) / a
-    y = _where(ax < ERF64_MID, mid, tail)
-    y = _where(x < ZERO64, -y, y)
-    y = _where(ax < ERF64_SMALL, small, y)
+    a = _where(a > ERF64_SMALL, a, ERF64_SMALL)
+    u = a - ERF64_SMALL  # exact; N's and D's terms all positive
+    num = (((((N64_6 * u + N64_5) * u + N64_4) * u + N64_3) * u + N64_2) * u + N64_1) * u + N64_0
+    den = (((((D64_6 * u + D64_5) * u + D64_4) * u + D64_3) * u + D64_2) * u + D64_1) * u + ONE64
+    h = _float64(_bits64(a) & ERF_LOW_WORD)  # e**(-a*a) = e**(-h*h) * e**((h - a)*(h + a)), h*h exact
+    n, eh, et = _expq64(-h * h, (h - a) * (h + a))
+    q = num / den
+    tail = ONE64 - (q + q * (eh - et)) * _pow2(n)  # q*e**-(a*a), without rounding 1 + (eh - et) first
+    tail = _where(x < ZERO64, -tail, tail)
+    y = _where(ax < ERF64_SMALL, small, tail)
     return _where(x != x, x, y)
 
 
@@ -547,14 +477,15 @@ def _dispatch(name: str, f32, f64, libm):
     python.__doc__ = (f"{libm.__name__}(x); for float32 and float64, the vectorisable form within MAX_ULP ulp "
                       f"(symnn.vecmath).")
 
-    # inlined in Numba's IR: LLVM's inliner leaves a call to a form as big as erf's or log1p's, which
-    # stops the loop from vectorising
-    @overload(python, jit_options=_JIT, inline="always")
+    # forceinline: LLVM's `alwaysinline`, as its inliner by itself leaves a call to a form as big as
+    # erf's or log1p's, which stops the loop from vectorising. Numba's own inline="always" would inline
+    # in Numba's IR instead, typing the whole body again at every call site (the compile time was that)
+    @overload(python, jit_options={**_JIT, "forceinline": True})
     def _typed(x):
         if x == types.float32:
-            return lambda x: f32(x)
+            return f32  # the form itself the implementation: no wrapper to compile
         if x == types.float64:
-            return lambda x: f64(x)
+            return f64
         return lambda x: libm(x)
 
     return python

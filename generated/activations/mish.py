@@ -11,7 +11,7 @@ from numba import njit
 
 from symnn.vecmath import vexp
 
-VECMATH = '9ce9334f0c802b50'  # symnn.vecmath, by its hash
+VECMATH = 'd139f687b00b0e75'  # symnn.vecmath, by its hash
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
