@@ -34,6 +34,7 @@ from numba import njit
 
 from symnn import vecmath
 from symnn.vecmath import _bits, _float  # a float32's bits and back (compiled: bitcasts)
+from symnn.vecmath_samples import samples64
 
 REFERENCE = {"exp": math.exp, "expm1": math.expm1, "log": math.log, "log1p": math.log1p,
              "tanh": math.tanh, "erf": math.erf}
@@ -97,13 +98,6 @@ def measure(name: str, fn) -> tuple[int, int, int, float]:
 
 # ---- float64 ---------------------------------------------------------------------------------------
 
-SPECIAL64 = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 2.2250738585072014e-308,
-                      -2.2250738585072014e-308, 2.225073858507201e-308, 1.7976931348623157e308,
-                      -1.7976931348623157e308, 709.782712893384, 709.7827128933841, 710.0, -708.3964185322641,
-                      -745.1332191019411, -745.1332191019412, -746.0, -37.5, -40.0, 36.7, 37.5, 1.0, -1.0,
-                      -0.9999999999999999, -1.0000000000000002, 0.5, 2.0 ** -28, 2.0 ** -54, 0.625, 22.0,
-                      0.84375, 0.8437499999999999, 1.25, 2.857142857142857, 5.92, 6.0, 0.34657359027997264, 1.0397207708399179,
-                      0.41421356237309503, -0.2928932188134524])
 
 LONG = {"exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p, "tanh": np.tanh}
 LD = np.longdouble
@@ -142,7 +136,7 @@ def erf_reference_error(points: int = 4096) -> float:
     import mpmath
 
     mpmath.mp.prec = 80
-    x = inputs64(points, seed=1)
+    x = samples64(points, seed=1)
     x = x[np.isfinite(x)]
     ref = erf_reference(x)
     exact = np.array([mpmath.erf(v) for v in x.tolist()])
@@ -168,17 +162,6 @@ def ordered64(a: np.ndarray) -> np.ndarray:
     return np.where(b < 0, -(b & 0x7FFFFFFFFFFFFFFF), b)
 
 
-def inputs64(points: int, seed: int = 0) -> np.ndarray:
-    """`points` bit patterns evenly over all 2**64 (random low bits), points/4 over 2**-30 <= |x| <= 64
-    (both signs), and SPECIAL64."""
-    rng = np.random.default_rng(seed)
-    step = (1 << 64) // points
-    whole = (np.arange(points, dtype=np.uint64) * np.uint64(step)
-             + rng.integers(0, step, points, dtype=np.uint64)).view(np.float64)
-    lo, hi = np.float64(2.0 ** -30).view(np.int64), np.float64(64.0).view(np.int64)
-    dense = rng.integers(lo, hi, points // 4, dtype=np.int64).view(np.float64)
-    dense[1::2] *= -1
-    return np.concatenate([whole, dense, SPECIAL64])
 
 
 def _loop64(fn):
@@ -220,7 +203,7 @@ def measure64(name: str, fn, x: np.ndarray, chunk: int = 1 << 22) -> dict:
 
 def main64(names: list[str], libm: bool, points: int) -> bool:
     """Prints the float64 table; True when a vecmath function is beyond MAX_ULP or of a wrong class."""
-    x = inputs64(points)
+    x = samples64(points)
     print(f"float64, {x.size} inputs, ulp distance to the long double reference rounded to float64 "
           f"(bound: {vecmath.MAX_ULP}), and error in ulps of the exact value")
     failed = False

@@ -20,6 +20,7 @@ from numba import njit
 
 from symnn import vecmath
 from symnn.vecmath import MAX_ULP, verf, vexp, vtanh
+from symnn.vecmath_samples import samples64
 
 NAMES = list(vecmath.FUNCTIONS)
 LIBM = {"exp": math.exp, "expm1": math.expm1, "log": math.log, "log1p": math.log1p, "tanh": math.tanh,
@@ -96,28 +97,9 @@ def test_special_values_as_libm(name, x, want):
     assert np.signbit(got[0]) == np.signbit(np.float32(want)) or np.isnan(want)
 
 
-#: float64 inputs where libm's result is exact or at a boundary: zeros, infinities, NaN, the smallest
-#: and largest numbers, exp's overflow and underflow thresholds, log's poles, the forms' interval ends.
-SPECIAL64 = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, -5e-324, 2.2250738585072014e-308,
-                      2.225073858507201e-308, 1.7976931348623157e308, -1.7976931348623157e308, 709.782712893384,
-                      709.7827128933841, 710.0, -708.3964185322641, -745.1332191019411, -745.1332191019412,
-                      -746.0, -37.5, -40.0, 37.5, 1.0, -1.0, -0.9999999999999999, -1.0000000000000002, 0.5,
-                      2.0 ** -28, 0.625, 22.0, 0.84375, 0.8437499999999999, 5.92, 6.0, 0.34657359027997264,
-                      0.41421356237309503, -0.2928932188134524])
 LONG = {"exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p, "tanh": np.tanh}
 
 
-def _inputs64(points: int) -> np.ndarray:
-    """`points` float64 bit patterns evenly over all 2**64 (random low bits), points/4 inputs with
-    2**-30 <= |x| <= 64 of both signs, and the special values."""
-    rng = np.random.default_rng(0)
-    step = (1 << 64) // points
-    whole = (np.arange(points, dtype=np.uint64) * np.uint64(step)
-             + rng.integers(0, step, points, dtype=np.uint64)).view(np.float64)
-    lo, hi = np.float64(2.0 ** -30).view(np.int64), np.float64(64.0).view(np.int64)
-    dense = rng.integers(lo, hi, points // 4, dtype=np.int64).view(np.float64)
-    dense[1::2] *= -1
-    return np.concatenate([whole, dense, SPECIAL64])
 
 
 def _reference64(name: str, x: np.ndarray) -> np.ndarray:
@@ -139,7 +121,7 @@ def _ulps64(got: np.ndarray, want: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_float64_within_the_bound_of_the_correctly_rounded_result(name):
-    x = _inputs64(1 << 11 if name == "erf" else 1 << 18)
+    x = samples64(1 << 11 if name == "erf" else 1 << 18)
     got, libm = np.empty_like(x), np.empty_like(x)
     _LOOPS[name](x, got)
     with np.errstate(invalid="ignore"):
@@ -195,7 +177,7 @@ def test_float64_subnormal_results_as_libm():
 def test_python_mode_computes_the_same_float64_bits(name):
     """With NUMBA_DISABLE_JIT=1 a kernel calls the Python function: the same float64 formula on NumPy
     scalars (and on a Python float)."""
-    x = _inputs64(1 << 10)
+    x = samples64(1 << 10)
     compiled = np.empty_like(x)
     _LOOPS[name](x, compiled)
     python = np.array([vecmath.FUNCTIONS[name](v) for v in x])
