@@ -79,6 +79,91 @@ def test_validation_data_is_evaluated_after_each_fused_epoch_as_per_layer():
     _same(fused_fit, _fit(False, validation=(X, y)))
 
 
+def _calls_counted(model):
+    """Count the compiled loop's calls on the model's fused session (made by a first fit)."""
+    mod = model._fused_session.mod
+    inner, calls = mod.train_epochs, []
+
+    def counted(*args):
+        calls.append(1)
+        return inner(*args)
+    mod.train_epochs = counted
+    return calls, lambda: setattr(mod, "train_epochs", inner)
+
+
+def test_validation_is_evaluated_inside_the_compiled_loop_not_one_call_per_epoch():
+    X, y = _data(40, seed=1)
+    model, _ = _fit(True, validation=(X, y), epochs=1)
+    calls, undo = _calls_counted(model)
+    try:
+        history = model.fit(*_data(), optimizer=symnn.Adam(lr=0.05), epochs=30, batch_size=16, verbose=False,
+                            validation=(X, y), fused=True)
+    finally:
+        undo()
+    assert len(history["val_loss"]) == len(history["val_accuracy"]) == 30 and len(calls) <= 3
+
+
+@pytest.mark.parametrize("n_val, batch_size", [(7, 16), (600, 16), (600, 512), (257, 300)])
+@pytest.mark.parametrize("loss, n_out", [("cross_entropy", 3), ("binary_cross_entropy", 1), ("mse", 1)])
+def test_validation_metrics_are_the_per_layer_ones_whatever_the_batches(n_val, batch_size, loss, n_out):
+    """The loop takes the validation rows in batches of its own (at least VALIDATION_BATCH): any count
+    of them, below, above and between the batch sizes, gives the per-layer loop's val_loss and val_accuracy."""
+    rng = np.random.default_rng(n_val)
+    X, Xv = rng.standard_normal((90, 2)), rng.standard_normal((n_val, 2))
+    label = (lambda A: (A[:, 0] > A[:, 1]).astype(np.int64) + (A[:, 0] > 0.5)) if n_out == 3 else (
+        lambda A: (A[:, 0] * A[:, 1] > 0).astype(np.int64))
+    y, yv = label(X), label(Xv)
+    if loss == "mse":
+        y, yv = y.astype(float), yv.astype(float)
+    fits = []
+    for on in (True, False):
+        model = symnn.Sequential([symnn.Dense(2, 6), symnn.Activation("tanh"), symnn.Dense(6, n_out)], loss=loss, seed=3)
+        fits.append((model, model.fit(X, y, optimizer=symnn.Adam(lr=0.05), epochs=4, batch_size=batch_size,
+                                      verbose=False, fused=on, validation=(Xv, yv))))
+    assert fits[0][0]._fused_session is not None
+    assert ("val_accuracy" in fits[0][1]) == (loss != "mse")
+    _same(*fits)
+
+
+def test_validation_accuracy_takes_float_and_soft_labels_as_the_per_layer_loop_does():
+    X, y = _data()
+    Xv = X[:30]
+    yv = y[:30].astype(float)
+    yv[::4] = 0.5  # a soft label: no prediction equals it
+    fits = []
+    for on in (True, False):
+        model = symnn.Sequential([symnn.Dense(2, 6), symnn.Activation("tanh"), symnn.Dense(6, 1)],
+                                 loss="binary_cross_entropy", seed=3)
+        fits.append((model, model.fit(X, y, optimizer=symnn.Adam(lr=0.05), epochs=3, verbose=False, fused=on,
+                                      validation=(Xv, yv))))
+    assert fits[0][0]._fused_session is not None and max(fits[0][1]["val_accuracy"]) <= 0.75
+    _same(*fits)
+
+
+def test_validation_accuracy_predicts_as_argmax_does_at_ties_infinities_and_nan():
+    """np.argmax's rule: the first largest, a NaN counting as the largest (its first)."""
+    big = 1e300
+    Xv = np.array([[big, -big], [1.0, 2.0], [-1.0, 0.0], [-big, big]])
+    W1 = np.array([[1e10, 0.0], [0.0, 1e10]])  # hidden h: [inf, -inf], [1e10, 2e10], [-1e10, 0], [-inf, inf]
+    W2 = np.array([[1.0, -1.0], [1.0, 1.0], [1.0, 1.0]])
+    # outputs: [inf, NaN, NaN] -> 1; [-1e10, 3e10, 3e10] -> 1 (a tie: the first); [-1e10] * 3 -> 0; [-inf, NaN, NaN] -> 1
+    for labels in ([1, 1, 0, 1], [2, 2, 1, 0], [1, 2, 0, 2]):
+        yv = np.array(labels)
+        accuracy = []
+        for on in (True, False):
+            model = symnn.Sequential([symnn.Dense(2, 2), symnn.Dense(2, 3)], loss="cross_entropy", dtype="float64")
+            for layer, W in zip(model.layers, (W1, W2)):
+                layer.W[...] = W
+                layer.b[...] = 0
+            # lr so small that no weight moves: the outputs above stay exactly as they are
+            h = model.fit(*_data(), optimizer=symnn.SGD(lr=1e-300), epochs=2, verbose=False, fused=on,
+                          validation=(Xv, yv))
+            assert np.array_equal(model.layers[1].W, W2)
+            accuracy.append(h["val_accuracy"])
+        expected = float(np.mean(np.array([1, 1, 0, 1]) == yv))
+        assert accuracy[0] == accuracy[1] == [expected, expected]
+
+
 def test_a_callback_sees_every_epoch_and_returning_true_stops_training():
     for on in (True, False):
         seen = []

@@ -64,9 +64,12 @@ class EpochEnd:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise UserInputError("validation must be a pair (X_val, y_val)")
             vx = model._inputs(validation[0], rows_needed=True)
-            self.validation = (vx, model._targets(validation[1], vx.shape[0]), np.asarray(validation[1]))
+            self.validation = (vx, model._targets(validation[1], vx.shape[0]))
             history["val_loss"] = []
+            self.labels = None  # the classes val_accuracy compares the predictions with
             if model.loss_fn.classification:
+                vy = np.asarray(validation[1])
+                self.labels = vy if vy.ndim == 1 else np.argmax(vy, axis=1) if vy.shape[1] > 1 else vy[:, 0]
                 history["val_accuracy"] = []
         if callback is not None and not callable(callback):
             raise UserInputError(f"callback must be a function callback(epoch, history), got {callback!r}")
@@ -87,20 +90,28 @@ class EpochEnd:
 
     @property
     def active(self) -> bool:
-        """Whether anything runs after each epoch (then the fused loop returns after every epoch)."""
-        return self.validation is not None or self.callback is not None or self.stopping is not None
+        """Whether Python runs after each epoch (then the fused loop returns after every epoch; it
+        evaluates the validation data itself)."""
+        return self.callback is not None or self.stopping is not None
 
-    def after_epoch(self, epoch: int, params: list[np.ndarray]) -> bool:
-        """Record the epoch's validation metrics, call the callback, update early stopping; True to stop.
+    def record_validation(self, losses: list[float], hits: list[int]) -> None:
+        """The validation metrics of epochs evaluated elsewhere (the fused loop): their mean losses,
+        and for a classification loss the rows predicted right."""
+        self.history["val_loss"] += losses
+        if self.labels is not None:
+            self.history["val_accuracy"] += [h / self.labels.shape[0] for h in hits]
+
+    def after_epoch(self, epoch: int, params: list[np.ndarray], validated: bool = False) -> bool:
+        """Record the epoch's validation metrics (unless `validated`: recorded already), call the
+        callback, update early stopping; True to stop.
 
         The history's "loss" already holds this epoch's loss; `params` are the model's, current."""
-        if self.validation is not None:
-            vx, vt, vy = self.validation
+        if self.validation is not None and not validated:
+            vx, vt = self.validation
             out = self.model._forward(vx).values[-1]
             self.history["val_loss"].append(self.model.loss_fn.value(out, vt))
-            if self.model.loss_fn.classification:
-                labels = vy if vy.ndim == 1 else np.argmax(vy, axis=1) if vy.shape[1] > 1 else vy[:, 0]
-                self.history["val_accuracy"].append(float(np.mean(self.model.loss_fn.predict(out) == labels)))
+            if self.labels is not None:
+                self.history["val_accuracy"].append(float(np.mean(self.model.loss_fn.predict(out) == self.labels)))
         stop = False
         if self.stopping is not None:
             stop = self._no_longer_improving(epoch, params)

@@ -26,7 +26,7 @@ import numpy as np
 from numba.core.errors import NumbaError
 
 from symnn.errors import TrainingDiverged, UserInputError
-from symnn.runtime.fused import loader
+from symnn.runtime.fused import loader, template
 from symnn.runtime.fused.orders import Orders
 from symnn.runtime.fused.session import Session, session_for
 from symnn.runtime.fused.spec import spec_and_inputs, spec_key, unsupported
@@ -48,13 +48,16 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
     runs its per-layer loop; with `required` (fit's fused=True), a UserInputError saying why.
     Empty data or zero epochs also return None: there is nothing worth compiling for.
     `end`: the fit's end-of-epoch work (validation, callback, early stopping; symnn.runtime.monitor):
-    where it is active, the loop returns after every epoch, the model's parameters current, and
-    the epoch losses go into its history as they are made.
+    the loop evaluates the validation data itself after each epoch; where a callback or early stopping
+    must run, it returns after every epoch, the model's parameters current. The epoch losses (and
+    validation metrics) go into its history as they are made.
     """
     n = X.shape[0]
     if n == 0 or epochs == 0:
         return None
     batch_size = min(batch_size, n)  # the workspace is sized by the batch: never by more rows than there are
+    n_val = end.validation[0].shape[0] if end is not None and end.validation is not None else 0
+    val_batch = min(n_val, max(batch_size, template.VALIDATION_BATCH)) or 1
     spec, inputs = spec_and_inputs(model, optimizer)
     params = model.parameters()
     why = unsupported(model, optimizer, spec, params)
@@ -62,7 +65,7 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
         why = loader.unbuildable.get(spec_key(spec))
     if why is None:
         try:
-            sess = session_for(model, spec, batch_size, T.shape[1])
+            sess = session_for(model, spec, max(batch_size, val_batch), T.shape[1])
         except OSError as exc:
             why = f"the fused loop cannot be written to the cache folder ({exc})"
         except (ImportError, NumbaError) as exc:
@@ -84,7 +87,7 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
         return None
     try:
         return _run(sess, model, X, T, params, optimizer, inputs[-1], state, epochs, batch_size, shuffle, seed,
-                    schedule, verbose, end)
+                    schedule, verbose, end, val_batch)
     except NumbaError as exc:  # raised only by compiling (before any step): nothing was changed
         why = loader.not_built(spec, exc)
         if required:
@@ -108,9 +111,25 @@ def _progress(epochs: int):
     return Progress(epochs)
 
 
+def _validation_arrays(end: EpochEnd | None, X: np.ndarray, T: np.ndarray, most: int) -> dict[str, np.ndarray]:
+    """The loop's validation arguments: the rows (none where the fit has no validation data), their
+    labels where val_accuracy is kept, and room for `most` epochs' losses and hits."""
+    data = end.validation if end is not None else None
+    labels = np.empty(0, np.int64)
+    if data is None:
+        vx, vt, most = X[:0], T[:0], 0
+    else:
+        vx, vt = (np.ascontiguousarray(a, X.dtype) for a in data)
+        if end.labels is not None:  # as int64, -1 where no prediction (a class index) can equal the label
+            values = np.asarray(end.labels, np.float64)
+            whole = (values == np.round(values)) & (np.abs(values) < 2.0 ** 62)
+            labels = np.where(whole, values, -1).astype(np.int64)
+    return {"XV": vx, "YV": vt, "VL": labels, "val_losses": np.empty(most, X.dtype), "val_hits": np.zeros(most, np.int64)}
+
+
 def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.ndarray], optimizer, plan,
          state: tuple[int, bool, bool], epochs: int, batch_size: int, shuffle: bool, seed: int | None,
-         schedule, verbose: bool, end: EpochEnd | None) -> list[float]:
+         schedule, verbose: bool, end: EpochEnd | None, val_batch: int) -> list[float]:
     """The fit itself, in chunks of epochs: one compiled call per chunk (of one epoch where `end`
     has work after each); `plan`: the optimizer's (spec.plan_of), as the spec was found from it."""
     t0, created, in_place = state
@@ -129,6 +148,7 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
     losses = np.empty(most, dtype)
     history: list[float] = end.history["loss"] if end is not None else []
     every_epoch = end is not None and end.active
+    validation = _validation_arrays(end, X, T, most)
     progress = _progress(epochs) if verbose else None
     step, done, chunk = t0, 0, 1
     try:
@@ -149,7 +169,8 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
             start = time.perf_counter()
             args = {"X": X, "Y": T, "perms": perms[:k] if shuffle else perms, "lrs": lrs.astype(dtype),
                     "scalars": scalars, "hyper": hyper, "batch_size": batch_size, "losses": losses[:k],
-                    "prog": layout.prog, "P": P, "D": sess.D, "S": S, "AV": sess.AV, "GV": sess.GV, "AP": AP, "LP": LP}
+                    "prog": layout.prog, "P": P, "D": sess.D, "S": S, "AV": sess.AV, "GV": sess.GV, "AP": AP, "LP": LP,
+                    "val_batch": val_batch, **validation}
             args = [args[name] for name in mod.PARAMETERS]  # the template's, those the loop reads
             with loader.collector_paused(not loader.compiled(mod.train_epochs)):
                 mod.train_epochs(*args)
@@ -168,12 +189,15 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
                                           cause, kept_epoch=done)
             step, done = step + k * n_batches, done + k
             history += epoch_losses
+            if end is not None and end.validation is not None:
+                end.record_validation(validation["val_losses"][:k].astype(np.float64).tolist(),
+                                      validation["val_hits"][:k].tolist())
             if progress is not None:
                 progress.update(done, history[-1])
             if every_epoch:
                 for p, view in zip(params, sess.param_views):
                     np.copyto(p, view)
-                if end.after_epoch(done - 1, params):
+                if end.after_epoch(done - 1, params, validated=True):
                     break
                 continue
             # About _CALL_SECONDS per call: progress and Ctrl-C stay responsive, calls stay few.

@@ -4,9 +4,10 @@ arrays, the optimizer's state in place, and the per-step scalars of a block of s
 The network is passed to the loop as data: the parameters are copied into one flat array P for the run
 (each W then b, in `Sequential.parameters()` order) and back at the end, their gradients are D, the
 layers' inputs and their gradients blocks of the flat workspaces AV and GV (batch_size rows per layer
-input, the batch's targets in a last block of AV), and the optimizer's state the rows of S. The
-optimizer's state arrays are left as views of S, so a later per-layer `optimizer.step` continues
-exactly where the fused run stopped and the next fused fit finds the state in place.
+input, or the validation batch's where larger; the batch's targets in a last block of AV), and the
+optimizer's state the rows of S. The optimizer's state arrays are left as views of S, so a later
+per-layer `optimizer.step` continues exactly where the fused run stopped and the next fused fit finds
+the state in place.
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ from symnn.runtime.layers import Dense
 class Layout:
     """The network as data: the layer program, and offsets into the flat arrays."""
 
-    def __init__(self, model, spec: dict, mod: ModuleType, batch_size: int, n_targets: int) -> None:
+    def __init__(self, model, spec: dict, mod: ModuleType, block_rows: int, n_targets: int) -> None:
         ops = {name: i + 1 for i, name in enumerate(mod.ACTIVATIONS)}
         rows, self.offsets = [], []
         self.shapes: list[tuple[int, ...]] = []  # of the parameters, in parameters() order
         p_off = n_values = 0
         a_off = [0]
         for w in model.widths[:-1]:
-            a_off.append(a_off[-1] + batch_size * w)
+            a_off.append(a_off[-1] + block_rows * w)
         for i, layer in enumerate(model.layers):
             n_in, n_out = model.widths[i], model.widths[i + 1]
             w_off = b_off = 0
@@ -47,7 +48,7 @@ class Layout:
             n_values += len(getattr(layer, "values", ()))
         self.prog = np.array(rows, dtype=np.int64).reshape(-1, len(mod.PROG_COLUMNS))
         self.n_params = p_off
-        self.workspace = a_off[-1] + batch_size * model.widths[-1] + batch_size * n_targets
+        self.workspace = a_off[-1] + block_rows * (model.widths[-1] + n_targets)
 
 
 class Session:
@@ -59,9 +60,9 @@ class Session:
     a per-layer `optimizer.step` in between updates S itself.
     """
 
-    def __init__(self, key: tuple, spec: dict, mod: ModuleType, model, batch_size: int, n_targets: int) -> None:
+    def __init__(self, key: tuple, spec: dict, mod: ModuleType, model, rows: int, n_targets: int) -> None:
         self.key, self.mod = key, mod
-        self.layout = layout = Layout(model, spec, mod, batch_size, n_targets)
+        self.layout = layout = Layout(model, spec, mod, rows, n_targets)
         dtype = model.dtype
         self.P = np.empty(layout.n_params, dtype)
         self.param_views = [self.P[off:off + int(np.prod(shape))].reshape(shape)
@@ -150,14 +151,15 @@ class Session:
             self.views += row
 
 
-def session_for(model, spec: dict, batch_size: int, n_targets: int) -> Session:
-    """The model's fused session for this spec and batch shape, made anew when either changed."""
+def session_for(model, spec: dict, rows: int, n_targets: int) -> Session:
+    """The model's fused session for this spec and workspace shape (`rows` per layer block: the batch
+    size, or the validation batch where larger), made anew when either changed."""
     sess = getattr(model, "_fused_session", None)
-    if sess is not None and sess.spec is spec and sess.key[1:] == (batch_size, n_targets):
+    if sess is not None and sess.spec is spec and sess.key[1:] == (rows, n_targets):
         return sess  # the spec it was made for (spec_of found the same inputs)
-    key = (spec_key(spec), batch_size, n_targets)
+    key = (spec_key(spec), rows, n_targets)
     if sess is None or sess.key != key:
-        sess = Session(key, spec, load_module(spec), model, batch_size, n_targets)
+        sess = Session(key, spec, load_module(spec), model, rows, n_targets)
         model._fused_session = sess
     return sess
 

@@ -4,11 +4,16 @@
 `perms[e % perms.shape[0]]`, in batches of `batch_size` (the last one partial); each batch runs
 forward, the loss and its gradient in one pass, backward through every layer and the optimizer's
 update, and the epoch's loss (the batch means weighted by batch size, summed in order, as the
-per-layer loop sums them) goes to `losses[e]`. The network is data, not code (see
+per-layer loop sums them) goes to `losses[e]`. Then the validation rows XV, YV (none: zero rows)
+go forward in order, `val_batch` at a time, through the same forward pass and loss, without a backward
+pass: their mean loss goes to `val_losses[e]`, and where there are labels VL (classification) the
+number of rows predicted right to `val_hits[e]` (symnn.runtime.losses.Loss.predict's prediction:
+z > 0 for one output, else the first largest). The network is data, not code (see
 symnn.runtime.fused.session): `prog` has one row per layer (`PROG_COLUMNS`), the parameters are one
 flat array P, their gradients D, the optimizer's state the rows of S, the layers' inputs and their
 gradients blocks of the flat workspaces AV and GV, the activations' parameters AP and the loss's LP
-(kernel arguments: one compiled loop serves every value).
+(kernel arguments: one compiled loop serves every value); each block of AV and GV holds the larger
+of `batch_size` and `val_batch` rows.
 
 The calls of the placeholders below are replaced by statements, tangent-style: each kernel call by
 the generated kernel's statements (symnn.ir.Inliner), `activation_forward(op, ...)` and
@@ -32,6 +37,9 @@ PROG_COLUMNS = ("op", "n_in", "n_out", "in_offset", "out_offset", "w_offset", "b
 #: are made, while those are in cache, instead of all at once after the backward pass: the same numbers
 #: (the update is elementwise), and faster on wide networks (measured: benchmarks/README.md).
 UPDATE_PER_LAYER_FROM = 1 << 16
+#: The validation rows go forward this many at a time (or batch_size, if larger): fewer, larger products
+#: than at a small batch size, in a workspace still sized by the training batch (benchmarks/README.md).
+VALIDATION_BATCH = 256
 #: Whether the loss takes (N, C) rows (cross-entropy, multi-margin) or flat elements: set by the assembler.
 LOSS_ROWS = False
 
@@ -44,15 +52,19 @@ bind_hyper = bind_per_step = dense_forward = dense_grad_params = dense_grad_inpu
 activation_forward = activation_backward = loss_value_and_grad = optimizer_step = _placeholder
 
 
-def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV, AP, LP):
+def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV, AP, LP,
+                 XV, YV, VL, val_batch, val_losses, val_hits):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     n_rows, n_x = X.shape
     n_t = Y.shape[1]
     n_layers = prog.shape[0]
     n_last = prog[n_layers - 1, 2]
     z_offset = prog[n_layers - 1, 4]
-    t_offset = AV.shape[0] - batch_size * n_t
+    block = batch_size if batch_size >= val_batch else val_batch  # the workspace's rows per layer
+    t_offset = AV.shape[0] - block * n_t
     n_batches = (n_rows + batch_size - 1) // batch_size
+    n_val = XV.shape[0]
+    n_val_batches = (n_val + val_batch - 1) // val_batch
     bind_hyper(hyper)
     # update each layer as its gradients are made (UPDATE_PER_LAYER_FROM)
     per_layer = P.shape[0] >= UPDATE_PER_LAYER_FROM
@@ -61,20 +73,30 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
         perm = perms[e % perms.shape[0]]
         lr = lrs[e]
         epoch_total = T(0)
-        for bi in range(n_batches):
-            lo = bi * batch_size
-            # not min(): a compiled call
-            mb = batch_size if lo + batch_size <= n_rows else n_rows - lo
-            bind_per_step(scalars, step)
-            # the batch: its rows of X and Y, in the epoch's order
+        val_total = T(0)
+        hits = 0
+        # the epoch's batches, then the validation batches (forward and loss only: one copy of both)
+        for bi in range(n_batches + n_val_batches):
+            validating = bi >= n_batches
+            if validating:
+                lo = (bi - n_batches) * val_batch
+                mb = val_batch if lo + val_batch <= n_val else n_val - lo
+            else:
+                lo = bi * batch_size
+                # not min(): a compiled call
+                mb = batch_size if lo + batch_size <= n_rows else n_rows - lo
+                bind_per_step(scalars, step)
+            # the batch: its rows of X and Y in the epoch's order, or the next validation rows
+            xs = XV if validating else X
+            ys = YV if validating else Y
             x0 = view2(AV, 0, mb, n_x)
             t2 = view2(AV, t_offset, mb, n_t)
             for r in range(mb):
-                row = perm[lo + r]
+                row = lo + r if validating else perm[lo + r]
                 for j in range(n_x):
-                    x0[r, j] = X[row, j]
+                    x0[r, j] = xs[row, j]
                 for j in range(n_t):
-                    t2[r, j] = Y[row, j]
+                    t2[r, j] = ys[row, j]
             # forward, layer by layer
             for li in range(n_layers):
                 op = prog[li, 0]
@@ -96,6 +118,27 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
             else:
                 batch_loss = loss_value_and_grad(LP, view1(AV, z_offset, mb * n_last), view1(AV, t_offset, mb * n_t),
                                                  view1(GV, z_offset, mb * n_last))
+            if validating:
+                val_total += batch_loss * T(mb)
+                if VL.shape[0] > 0:
+                    z2 = view2(AV, z_offset, mb, n_last)
+                    for r in range(mb):
+                        guess = 0
+                        if n_last == 1:
+                            if z2[r, 0] > 0:
+                                guess = 1
+                        else:
+                            # np.argmax's: the first largest, or the first NaN
+                            best = z2[r, 0]
+                            for j in range(1, n_last):
+                                if best != best:
+                                    break
+                                if z2[r, j] > best or z2[r, j] != z2[r, j]:
+                                    best = z2[r, j]
+                                    guess = j
+                        if guess == VL[lo + r]:
+                            hits += 1
+                continue
             epoch_total += batch_loss * T(mb)
             # backward, layer by layer (the first layer's input needs no gradient), and the update:
             # of a dense layer's parameters right after its gradients (per_layer: they are still in
@@ -132,3 +175,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     optimizer_step(view1(P, u_offset, u_size), view1(D, u_offset, u_size), S, u_offset, u_size, lr)
             step += 1
         losses[e] = epoch_total / T(n_rows)
+        if n_val > 0:
+            val_losses[e] = val_total / T(n_val)
+            val_hits[e] = hits
