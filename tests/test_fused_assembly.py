@@ -67,6 +67,33 @@ def test_every_placeholder_of_the_template_is_replaced():
         assert "LOSS_ROWS" not in text
 
 
+def test_a_loop_without_validation_data_has_none_of_the_validation_code():
+    """The assembly's flags choose code: only a fit with validation data compiles the larger loop."""
+    spec = {"layers": [("dense", 2, 4), ("activation", "relu"), ("dense", 4, 3)], "loss": "cross_entropy",
+            "optimizer": "adam_step"}
+    plain, validated = (assemble.fused_module(spec | {"validation": v}, direct_gemm=True) for v in (False, True))
+    names = {"XV", "YV", "VL", "val_batch", "val_losses", "val_hits"}
+    loops = [next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)) for text in (plain, validated)]
+    mentioned = [{node.id for node in ast.walk(loop) if isinstance(node, ast.Name)} | {a.arg for a in loop.args.args}
+                 for loop in loops]
+    assert not mentioned[0] & names and mentioned[1] >= names
+    assert "VALIDATION = False" in plain and "VALIDATION = True" in validated
+    assert not {"VALIDATION", "LOSS_ROWS"} & (mentioned[0] | mentioned[1])
+    assert assemble.fused_module(spec, direct_gemm=True) == plain
+
+
+def test_fits_with_and_without_validation_data_take_their_own_loops():
+    X = np.random.default_rng(0).standard_normal((30, 2))
+    y = (X[:, 0] > 0).astype(np.int64)
+    model = symnn.Sequential([symnn.Dense(2, 4), symnn.Activation("relu"), symnn.Dense(4, 2)], loss="cross_entropy")
+    loops = []
+    for validation in (None, (X, y), None):
+        model.fit(X, y, epochs=2, verbose=False, fused=True, validation=validation)
+        loops.append(model._fused_session.mod)
+    assert loops[0] is loops[2] and loops[1] is not loops[0]
+    assert (loops[0].VALIDATION, loops[1].VALIDATION) == (False, True)
+
+
 def test_each_inlined_kernel_is_labelled_where_it_came_from():
     spec = {"layers": [("dense", 2, 4), ("activation", "tanh"), ("dense", 4, 1)], "loss": "mse",
             "optimizer": "sgd_nesterov_step"}

@@ -115,6 +115,8 @@ class _Assembly:
         facts = names("losses")
         formula_loss = c["loss"] in c["formulas"]  # elementwise, in a module of its own name
         self.loss_rows = not formula_loss and facts.LAYOUT[c["loss"]] == "rows"
+        #: The template's assembly-time flags (symnn.runtime.fused.template), decided here.
+        self.flags = {"LOSS_ROWS": self.loss_rows, "VALIDATION": c["validation"]}
         module = c["loss"] if formula_loss else facts.MODULES[c["loss"]]
         loss_suffix = "" if formula_loss else suffix(facts, c["loss"])
         self.loss = functions(f"losses.{module}")[f"{c['loss']}_value_and_grad{loss_suffix}"]
@@ -158,12 +160,30 @@ class _Assembly:
         if isinstance(s, ir.For):
             return [replace(s, body=tuple(self.block(s.body)))]
         if isinstance(s, ir.If):
-            if s.branches[0][0] == "LOSS_ROWS":
-                chosen = s.branches[0][1] if self.loss_rows else (s.branches[1][1] if len(s.branches) > 1 else ())
-                return _labelled(self.block(chosen), s.label)
-            branches = [(test, tuple(self.block(body))) for test, body in s.branches]
-            return [_elif(replace(s, branches=tuple((t, b) for t, b in branches if b or t is not None)))]
+            branches = self.flagged(s.branches)
+            if branches and branches[0][0] is None:  # the flags chose one branch: its statements
+                return _labelled(self.block(branches[0][1]), s.label)
+            branches = [(test, tuple(self.block(body))) for test, body in branches]
+            branches = [(t, b) for t, b in branches if b or t is not None]
+            return [_elif(replace(s, branches=tuple(branches)))] if branches else []
         return [s]
+
+    def flagged(self, branches: tuple) -> list[tuple[str | None, tuple[ir.Stmt, ...]]]:
+        """An if-chain's branches with the assembly's flags decided: a test `FLAG` or `FLAG and rest`
+        whose flag is off drops its branch, one whose flag is on keeps `rest` (a bare `FLAG`, the
+        branch itself, ending the chain: nothing after it can run)."""
+        out = []
+        for test, body in branches:
+            flag, _, rest = (test or "").partition(" and ")
+            if flag in self.flags:
+                if not self.flags[flag]:
+                    continue
+                if not rest:
+                    out.append((None, body))
+                    break
+                test = rest
+            out.append((test, body))
+        return out
 
     def _kernel_call(self, name: str, *args: str) -> list[ir.Stmt]:
         return _labelled(self.inliner.inline(self.dense[name], args), f"{name}, inlined")
@@ -261,7 +281,7 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
     # A formula activation is named by its hash (act_<hash>): its text never reaches the module (its kernels'
     # own module names the parsed expression).
     head = [f'{FUSED_MARK} activations {", ".join(c["activations"]) or "none"}; '
-            f'loss {c["loss"]}; {c["optimizer"]}.',
+            f'loss {c["loss"]}; {c["optimizer"]}{"; with validation" if c["validation"] else ""}.',
             "",
             "Assembled by symnn.runtime.fused.assemble from its template and the kernels of symnn.generated,",
             "into symnn's cache folder under a hash of this text: do not edit by hand.",
@@ -278,6 +298,7 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
             f"LOSS = {c['loss']!r}",
             f"OPTIMIZER = {c['optimizer']!r}",
             *ir.wrapped("ROLES = ", repr({k: a.roles[k] for k in ("state", "hyper", "per_step")})),
+            f"VALIDATION = {c['validation']!r}",
             *ir.wrapped("PROG_COLUMNS = ", repr(template.PROG_COLUMNS)),
             *ir.wrapped("PARAMETERS = ", repr(params)),
             f"UPDATE_PER_LAYER_FROM = {template.UPDATE_PER_LAYER_FROM!r}",

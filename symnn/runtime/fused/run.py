@@ -65,7 +65,7 @@ def fused_fit(model, X: np.ndarray, T: np.ndarray, optimizer, epochs: int, batch
         why = loader.unbuildable.get(spec_key(spec))
     if why is None:
         try:
-            sess = session_for(model, spec, max(batch_size, val_batch), T.shape[1])
+            sess = session_for(model, spec, max(batch_size, val_batch), T.shape[1], validation=n_val > 0)
         except OSError as exc:
             why = f"the fused loop cannot be written to the cache folder ({exc})"
         except (ImportError, NumbaError) as exc:
@@ -111,20 +111,19 @@ def _progress(epochs: int):
     return Progress(epochs)
 
 
-def _validation_arrays(end: EpochEnd | None, X: np.ndarray, T: np.ndarray, most: int) -> dict[str, np.ndarray]:
-    """The loop's validation arguments: the rows (none where the fit has no validation data), their
-    labels where val_accuracy is kept, and room for `most` epochs' losses and hits."""
-    data = end.validation if end is not None else None
+def _validation_arrays(end: EpochEnd | None, X: np.ndarray, val_batch: int, most: int) -> dict[str, np.ndarray]:
+    """The arguments of a loop with validation (none where the fit has no validation data): the rows,
+    their labels where val_accuracy is kept, and room for `most` epochs' losses and right predictions."""
+    if end is None or end.validation is None:
+        return {}
+    vx, vt = (np.ascontiguousarray(a, X.dtype) for a in end.validation)
     labels = np.empty(0, np.int64)
-    if data is None:
-        vx, vt, most = X[:0], T[:0], 0
-    else:
-        vx, vt = (np.ascontiguousarray(a, X.dtype) for a in data)
-        if end.labels is not None:  # as int64, -1 where no prediction (a class index) can equal the label
-            values = np.asarray(end.labels, np.float64)
-            whole = (values == np.round(values)) & (np.abs(values) < 2.0 ** 62)
-            labels = np.where(whole, values, -1).astype(np.int64)
-    return {"XV": vx, "YV": vt, "VL": labels, "val_losses": np.empty(most, X.dtype), "val_hits": np.zeros(most, np.int64)}
+    if end.labels is not None:  # as int64, -1 where no prediction (a class index) can equal the label
+        values = np.asarray(end.labels, np.float64)
+        whole = (values == np.round(values)) & (np.abs(values) < 2.0 ** 62)
+        labels = np.where(whole, values, -1).astype(np.int64)
+    return {"XV": vx, "YV": vt, "VL": labels, "val_batch": val_batch, "val_losses": np.empty(most, X.dtype),
+            "val_hits": np.zeros(most, np.int64)}
 
 
 def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.ndarray], optimizer, plan,
@@ -148,7 +147,7 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
     losses = np.empty(most, dtype)
     history: list[float] = end.history["loss"] if end is not None else []
     every_epoch = end is not None and end.active
-    validation = _validation_arrays(end, X, T, most)
+    validation = _validation_arrays(end, X, val_batch, most)
     progress = _progress(epochs) if verbose else None
     step, done, chunk = t0, 0, 1
     try:
@@ -170,7 +169,7 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
             args = {"X": X, "Y": T, "perms": perms[:k] if shuffle else perms, "lrs": lrs.astype(dtype),
                     "scalars": scalars, "hyper": hyper, "batch_size": batch_size, "losses": losses[:k],
                     "prog": layout.prog, "P": P, "D": sess.D, "S": S, "AV": sess.AV, "GV": sess.GV, "AP": AP, "LP": LP,
-                    "val_batch": val_batch, **validation}
+                    **validation}
             args = [args[name] for name in mod.PARAMETERS]  # the template's, those the loop reads
             with loader.collector_paused(not loader.compiled(mod.train_epochs)):
                 mod.train_epochs(*args)
@@ -189,7 +188,7 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
                                           cause, kept_epoch=done)
             step, done = step + k * n_batches, done + k
             history += epoch_losses
-            if end is not None and end.validation is not None:
+            if validation:
                 end.record_validation(validation["val_losses"][:k].astype(np.float64).tolist(),
                                       validation["val_hits"][:k].tolist())
             if progress is not None:

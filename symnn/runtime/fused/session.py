@@ -151,15 +151,17 @@ class Session:
             self.views += row
 
 
-def session_for(model, spec: dict, rows: int, n_targets: int) -> Session:
-    """The model's fused session for this spec and workspace shape (`rows` per layer block: the batch
-    size, or the validation batch where larger), made anew when either changed."""
+def session_for(model, spec: dict, rows: int, n_targets: int, validation: bool = False) -> Session:
+    """The model's fused session for this spec, workspace shape (`rows` per layer block: the batch
+    size, or the validation batch where larger) and loop (with the validation code or without),
+    made anew when any of them changed."""
     sess = getattr(model, "_fused_session", None)
-    if sess is not None and sess.spec is spec and sess.key[1:] == (rows, n_targets):
+    if sess is not None and sess.spec is spec and sess.key[1:] == (rows, n_targets, validation):
         return sess  # the spec it was made for (spec_of found the same inputs)
-    key = (spec_key(spec), rows, n_targets)
+    key = (spec_key(spec), rows, n_targets, validation)
     if sess is None or sess.key != key:
-        sess = Session(key, spec, load_module(spec), model, rows, n_targets)
+        sess = Session(key, spec, load_module(spec | {"validation": True} if validation else spec), model, rows,
+                       n_targets)
         model._fused_session = sess
     return sess
 

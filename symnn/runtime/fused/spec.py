@@ -38,8 +38,8 @@ def canonical(spec: dict, generated: Generated = kernels.generated) -> dict:
 
     `spec`: {"layers": [("dense", n_in, n_out) | ("activation", name), ...], "loss": name,
     "optimizer": kernel name ("adam_step"), "formulas": {kernel name: formula} of the formula
-    activations and loss (named `act_<hash>`, `loss_<hash>`: symnn.runtime.custom)}; other keys
-    (dtype) are ignored. The loss is named by its
+    activations and loss (named `act_<hash>`, `loss_<hash>`: symnn.runtime.custom), "validation":
+    whether the loop evaluates validation data (default False)}; other keys (dtype) are ignored. The loss is named by its
     kernel (hinge with several outputs is `multi_margin`: symnn.runtime.kernels.loss_kernel).
     """
     layers = list(spec["layers"])
@@ -63,7 +63,8 @@ def canonical(spec: dict, generated: Generated = kernels.generated) -> dict:
     optimizer_module(spec["optimizer"], generated)
     acts = sorted({str(layer[1]) for layer in layers if layer[0] == "activation"})
     return {"activations": tuple(acts), "loss": loss, "optimizer": spec["optimizer"],
-            "formulas": {name: formulas[name] for name in (*acts, loss) if name in formulas}}
+            "formulas": {name: formulas[name] for name in (*acts, loss) if name in formulas},
+            "validation": bool(spec.get("validation", False))}
 
 
 def plan_of(optimizer: object):
@@ -131,7 +132,8 @@ def _spec(model, optimizer) -> dict | None:
 
 def spec_key(spec: dict) -> tuple:
     """A spec as a hashable key."""
-    return (tuple(tuple(layer) for layer in spec["layers"]), spec["loss"], spec["optimizer"], spec["dtype"])
+    return (tuple(tuple(layer) for layer in spec["layers"]), spec["loss"], spec["optimizer"], spec["dtype"],
+            bool(spec.get("validation", False)))
 
 
 def unsupported(model, optimizer, spec: dict | None = None, params: list | None = None) -> str | None:

@@ -4,11 +4,11 @@
 `perms[e % perms.shape[0]]`, in batches of `batch_size` (the last one partial); each batch runs
 forward, the loss and its gradient in one pass, backward through every layer and the optimizer's
 update, and the epoch's loss (the batch means weighted by batch size, summed in order, as the
-per-layer loop sums them) goes to `losses[e]`. Then the validation rows XV, YV (none: zero rows)
-go forward in order, `val_batch` at a time, through the same forward pass and loss, without a backward
-pass: their mean loss goes to `val_losses[e]`, and where there are labels VL (classification) the
-number of rows predicted right to `val_hits[e]` (symnn.runtime.losses.Loss.predict's prediction:
-z > 0 for one output, else the first largest). The network is data, not code (see
+per-layer loop sums them) goes to `losses[e]`. In a loop assembled with VALIDATION, the validation
+rows XV, YV then go forward in order, `val_batch` at a time, through the same forward pass and loss,
+without a backward pass: their mean loss goes to `val_losses[e]`, and where there are labels VL
+(classification) the number of rows predicted right to `val_hits[e]` (symnn.runtime.losses.Loss.predict's
+prediction: z > 0 for one output, else the first largest). The network is data, not code (see
 symnn.runtime.fused.session): `prog` has one row per layer (`PROG_COLUMNS`), the parameters are one
 flat array P, their gradients D, the optimizer's state the rows of S, the layers' inputs and their
 gradients blocks of the flat workspaces AV and GV, the activations' parameters AP and the loss's LP
@@ -19,8 +19,9 @@ The calls of the placeholders below are replaced by statements, tangent-style: e
 the generated kernel's statements (symnn.ir.Inliner), `activation_forward(op, ...)` and
 `activation_backward(op, AP, a_offset, ...)` by one branch per activation the network uses (op k > 0
 is the k-th; a parameterised one's kernel takes AP[a_offset], AP[a_offset + 1], ... after the arrays),
-`bind_hyper` and `bind_per_step` by the optimizer's scalars, and `if LOSS_ROWS:` by the branch the
-loss takes. Run as it is, a placeholder raises.
+`bind_hyper` and `bind_per_step` by the optimizer's scalars, and the branches on the assembly's flags
+(`if LOSS_ROWS:`, `if VALIDATION and ...:`) by the code they choose: a loop without validation data
+has none of its code (a larger loop takes longer to compile). Run as it is, a placeholder raises.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ UPDATE_PER_LAYER_FROM = 1 << 16
 VALIDATION_BATCH = 256
 #: Whether the loss takes (N, C) rows (cross-entropy, multi-margin) or flat elements: set by the assembler.
 LOSS_ROWS = False
+#: Whether the loop evaluates validation data after each epoch: set by the assembler.
+VALIDATION = False
 
 
 def _placeholder(*args: object) -> None:
@@ -60,11 +63,14 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
     n_layers = prog.shape[0]
     n_last = prog[n_layers - 1, 2]
     z_offset = prog[n_layers - 1, 4]
-    block = batch_size if batch_size >= val_batch else val_batch  # the workspace's rows per layer
-    t_offset = AV.shape[0] - block * n_t
+    t_offset = AV.shape[0] - batch_size * n_t
     n_batches = (n_rows + batch_size - 1) // batch_size
-    n_val = XV.shape[0]
-    n_val_batches = (n_val + val_batch - 1) // val_batch
+    n_val_batches = 0
+    if VALIDATION:
+        n_val = XV.shape[0]
+        n_val_batches = (n_val + val_batch - 1) // val_batch
+        if val_batch > batch_size:  # the workspace's blocks have val_batch rows
+            t_offset = AV.shape[0] - val_batch * n_t
     bind_hyper(hyper)
     # update each layer as its gradients are made (UPDATE_PER_LAYER_FROM)
     per_layer = P.shape[0] >= UPDATE_PER_LAYER_FROM
@@ -73,30 +79,36 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
         perm = perms[e % perms.shape[0]]
         lr = lrs[e]
         epoch_total = T(0)
-        val_total = T(0)
-        hits = 0
-        # the epoch's batches, then the validation batches (forward and loss only: one copy of both)
+        if VALIDATION:
+            val_total = T(0)
+            hits = 0
+        # the epoch's batches (then, with VALIDATION, the validation batches: forward and loss only)
         for bi in range(n_batches + n_val_batches):
-            validating = bi >= n_batches
-            if validating:
+            if VALIDATION and bi >= n_batches:
                 lo = (bi - n_batches) * val_batch
                 mb = val_batch if lo + val_batch <= n_val else n_val - lo
+                # the next validation rows, in order
+                x0 = view2(AV, 0, mb, n_x)
+                t2 = view2(AV, t_offset, mb, n_t)
+                for r in range(mb):
+                    for j in range(n_x):
+                        x0[r, j] = XV[lo + r, j]
+                    for j in range(n_t):
+                        t2[r, j] = YV[lo + r, j]
             else:
                 lo = bi * batch_size
                 # not min(): a compiled call
                 mb = batch_size if lo + batch_size <= n_rows else n_rows - lo
                 bind_per_step(scalars, step)
-            # the batch: its rows of X and Y in the epoch's order, or the next validation rows
-            xs = XV if validating else X
-            ys = YV if validating else Y
-            x0 = view2(AV, 0, mb, n_x)
-            t2 = view2(AV, t_offset, mb, n_t)
-            for r in range(mb):
-                row = lo + r if validating else perm[lo + r]
-                for j in range(n_x):
-                    x0[r, j] = xs[row, j]
-                for j in range(n_t):
-                    t2[r, j] = ys[row, j]
+                # the batch: its rows of X and Y, in the epoch's order
+                x0 = view2(AV, 0, mb, n_x)
+                t2 = view2(AV, t_offset, mb, n_t)
+                for r in range(mb):
+                    row = perm[lo + r]
+                    for j in range(n_x):
+                        x0[r, j] = X[row, j]
+                    for j in range(n_t):
+                        t2[r, j] = Y[row, j]
             # forward, layer by layer
             for li in range(n_layers):
                 op = prog[li, 0]
@@ -118,7 +130,7 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
             else:
                 batch_loss = loss_value_and_grad(LP, view1(AV, z_offset, mb * n_last), view1(AV, t_offset, mb * n_t),
                                                  view1(GV, z_offset, mb * n_last))
-            if validating:
+            if VALIDATION and bi >= n_batches:
                 val_total += batch_loss * T(mb)
                 if VL.shape[0] > 0:
                     z2 = view2(AV, z_offset, mb, n_last)
@@ -175,6 +187,6 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     optimizer_step(view1(P, u_offset, u_size), view1(D, u_offset, u_size), S, u_offset, u_size, lr)
             step += 1
         losses[e] = epoch_total / T(n_rows)
-        if n_val > 0:
+        if VALIDATION and n_val > 0:
             val_losses[e] = val_total / T(n_val)
             val_hits[e] = hits
