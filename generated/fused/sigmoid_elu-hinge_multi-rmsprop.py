@@ -17,9 +17,9 @@ OPTIMIZER = 'rmsprop_centered_momentum_step'
 ROLES = {'state': ('square_avg', 'grad_avg', 'momentum_buffer'),
          'hyper': ('alpha', 'eps', 'weight_decay', 'momentum'),
          'per_step': ()}
+VALIDATION = False
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
-PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV', 'AP', 'XV', 'YV',
-              'VL', 'val_batch', 'val_losses', 'val_hits')
+PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV', 'AP')
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
@@ -29,8 +29,7 @@ link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
 
 @njit(cache=True, nogil=True, error_model='numpy', _nrt=False)
-def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV, GV, AP, XV, YV, VL,
-                 val_batch, val_losses, val_hits):
+def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV, GV, AP):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     # the arrays' scalar type: every constant is T(...)
     T = P.dtype.type
@@ -39,12 +38,9 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
     n_layers = prog.shape[0]
     n_last = prog[n_layers - 1, 2]
     z_offset = prog[n_layers - 1, 4]
-    # the workspace's rows per layer
-    block = batch_size if batch_size >= val_batch else val_batch
-    t_offset = AV.shape[0] - block * n_t
+    t_offset = AV.shape[0] - batch_size * n_t
     n_batches = (n_rows + batch_size - 1) // batch_size
-    n_val = XV.shape[0]
-    n_val_batches = (n_val + val_batch - 1) // val_batch
+    n_val_batches = 0
     alpha = hyper[0]
     eps = hyper[1]
     weight_decay = hyper[2]
@@ -56,29 +52,20 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
         perm = perms[e % perms.shape[0]]
         lr = lrs[e]
         epoch_total = T(0)
-        val_total = T(0)
-        hits = 0
-        # the epoch's batches, then the validation batches (forward and loss only: one copy of both)
+        # the epoch's batches (then, with VALIDATION, the validation batches: forward and loss only)
         for bi in range(n_batches + n_val_batches):
-            validating = bi >= n_batches
-            if validating:
-                lo = (bi - n_batches) * val_batch
-                mb = val_batch if lo + val_batch <= n_val else n_val - lo
-            else:
-                lo = bi * batch_size
-                # not min(): a compiled call
-                mb = batch_size if lo + batch_size <= n_rows else n_rows - lo
-            # the batch: its rows of X and Y in the epoch's order, or the next validation rows
-            xs = XV if validating else X
-            ys = YV if validating else Y
+            lo = bi * batch_size
+            # not min(): a compiled call
+            mb = batch_size if lo + batch_size <= n_rows else n_rows - lo
+            # the batch: its rows of X and Y, in the epoch's order
             x0 = view2(AV, 0, mb, n_x)
             t2 = view2(AV, t_offset, mb, n_t)
             for r in range(mb):
-                row = lo + r if validating else perm[lo + r]
+                row = perm[lo + r]
                 for j in range(n_x):
-                    x0[r, j] = xs[row, j]
+                    x0[r, j] = X[row, j]
                 for j in range(n_t):
-                    t2[r, j] = ys[row, j]
+                    t2[r, j] = Y[row, j]
             # forward, layer by layer
             for li in range(n_layers):
                 op = prog[li, 0]
@@ -156,27 +143,6 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
                     else:
                         grad_z[r, label] += -T(1)/(c*n)
             batch_loss = total / T(z_in.shape[0] * z_in.shape[1])
-            if validating:
-                val_total += batch_loss * T(mb)
-                if VL.shape[0] > 0:
-                    z2 = view2(AV, z_offset, mb, n_last)
-                    for r in range(mb):
-                        guess = 0
-                        if n_last == 1:
-                            if z2[r, 0] > 0:
-                                guess = 1
-                        else:
-                            # np.argmax's: the first largest, or the first NaN
-                            best = z2[r, 0]
-                            for j in range(1, n_last):
-                                if best != best:
-                                    break
-                                if z2[r, j] > best or z2[r, j] != z2[r, j]:
-                                    best = z2[r, j]
-                                    guess = j
-                        if guess == VL[lo + r]:
-                            hits += 1
-                continue
             epoch_total += batch_loss * T(mb)
             # backward, layer by layer (the first layer's input needs no gradient), and the update:
             # of a dense layer's parameters right after its gradients (per_layer: they are still in
@@ -292,6 +258,3 @@ def train_epochs(X, Y, perms, lrs, hyper, batch_size, losses, prog, P, D, S, AV,
                         momentum_buffer[i] = buf
             step += 1
         losses[e] = epoch_total / T(n_rows)
-        if n_val > 0:
-            val_losses[e] = val_total / T(n_val)
-            val_hits[e] = hits
