@@ -82,16 +82,17 @@ def test_a_loop_without_validation_data_has_none_of_the_validation_code():
     assert assemble.fused_module(spec, direct_gemm=True) == plain
 
 
-def test_fits_with_and_without_validation_data_take_their_own_loops():
+def test_a_fit_without_validation_compiles_no_validation_code_and_runs_on_a_loop_that_has_it():
     X = np.random.default_rng(0).standard_normal((30, 2))
     y = (X[:, 0] > 0).astype(np.int64)
     model = symnn.Sequential([symnn.Dense(2, 4), symnn.Activation("relu"), symnn.Dense(4, 2)], loss="cross_entropy")
-    loops = []
-    for validation in (None, (X, y), None):
-        model.fit(X, y, epochs=2, verbose=False, fused=True, validation=validation)
+    loops, histories = [], []
+    for validation in (None, (X, y), None, (X, y)):
+        histories.append(model.fit(X, y, epochs=2, verbose=False, fused=True, validation=validation))
         loops.append(model._fused_session.mod)
-    assert loops[0] is loops[2] and loops[1] is not loops[0]
-    assert (loops[0].VALIDATION, loops[1].VALIDATION) == (False, True)
+    assert not loops[0].VALIDATION and loops[1].VALIDATION
+    assert loops[1] is loops[2] is loops[3]  # no session made anew as fits take turns
+    assert "val_loss" not in histories[2] and len(histories[3]["val_loss"]) == 2
 
 
 def test_each_inlined_kernel_is_labelled_where_it_came_from():

@@ -111,17 +111,22 @@ def _progress(epochs: int):
     return Progress(epochs)
 
 
-def _validation_arrays(end: EpochEnd | None, X: np.ndarray, val_batch: int, most: int) -> dict[str, np.ndarray]:
-    """The arguments of a loop with validation (none where the fit has no validation data): the rows,
-    their labels where val_accuracy is kept, and room for `most` epochs' losses and right predictions."""
-    if end is None or end.validation is None:
+def _validation_arrays(mod, end: EpochEnd | None, X: np.ndarray, T: np.ndarray, val_batch: int,
+                       most: int) -> dict[str, np.ndarray]:
+    """The arguments of a loop with validation code (`mod.VALIDATION`; none for one without): the
+    validation rows (none where the fit has none), their labels where val_accuracy is kept, and room
+    for `most` epochs' losses and right predictions."""
+    if not getattr(mod, "VALIDATION", False):
         return {}
-    vx, vt = (np.ascontiguousarray(a, X.dtype) for a in end.validation)
     labels = np.empty(0, np.int64)
-    if end.labels is not None:  # as int64, -1 where no prediction (a class index) can equal the label
-        values = np.asarray(end.labels, np.float64)
-        whole = (values == np.round(values)) & (np.abs(values) < 2.0 ** 62)
-        labels = np.where(whole, values, -1).astype(np.int64)
+    if end is None or end.validation is None:
+        vx, vt, most = X[:0], T[:0], 0
+    else:
+        vx, vt = (np.ascontiguousarray(a, X.dtype) for a in end.validation)
+        if end.labels is not None:  # as int64, -1 where no prediction (a class index) can equal the label
+            values = np.asarray(end.labels, np.float64)
+            whole = (values == np.round(values)) & (np.abs(values) < 2.0 ** 62)
+            labels = np.where(whole, values, -1).astype(np.int64)
     return {"XV": vx, "YV": vt, "VL": labels, "val_batch": val_batch, "val_losses": np.empty(most, X.dtype),
             "val_hits": np.zeros(most, np.int64)}
 
@@ -147,7 +152,7 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
     losses = np.empty(most, dtype)
     history: list[float] = end.history["loss"] if end is not None else []
     every_epoch = end is not None and end.active
-    validation = _validation_arrays(end, X, val_batch, most)
+    validation = _validation_arrays(mod, end, X, T, val_batch, most)
     progress = _progress(epochs) if verbose else None
     step, done, chunk = t0, 0, 1
     try:
@@ -188,7 +193,7 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
                                           cause, kept_epoch=done)
             step, done = step + k * n_batches, done + k
             history += epoch_losses
-            if validation:
+            if end is not None and end.validation is not None:
                 end.record_validation(validation["val_losses"][:k].astype(np.float64).tolist(),
                                       validation["val_hits"][:k].tolist())
             if progress is not None:

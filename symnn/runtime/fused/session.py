@@ -80,6 +80,14 @@ class Session:
         self.scalars = StepScalars()
         self._constants: tuple = ((), ())  # (what they were made from, (hyper, AP, LP))
 
+    def serves(self, rows: int, n_targets: int, validation: bool) -> bool:
+        """Whether this session's loop and workspace serve a fit of this shape: its own, or (a loop
+        with validation code, which runs fits without validation data too) any with fewer rows, so
+        fits with and without validation data take turns on one session."""
+        _, own_rows, own_targets, own_validation = self.key
+        return own_targets == n_targets and (own_rows == rows or own_validation and own_rows >= rows) and (
+            own_validation or not validation)
+
     def constants(self, plan, model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The loop's fixed scalars: `hyper` (the plan's, in ROLES order), AP (the activations'
         parameters, in layer order) and LP (the loss's), made again when the plan or a value changed."""
@@ -154,12 +162,12 @@ class Session:
 def session_for(model, spec: dict, rows: int, n_targets: int, validation: bool = False) -> Session:
     """The model's fused session for this spec, workspace shape (`rows` per layer block: the batch
     size, or the validation batch where larger) and loop (with the validation code or without),
-    made anew when any of them changed."""
+    made anew when the one it has does not serve them (Session.serves)."""
     sess = getattr(model, "_fused_session", None)
-    if sess is not None and sess.spec is spec and sess.key[1:] == (rows, n_targets, validation):
+    if sess is not None and sess.spec is spec and sess.serves(rows, n_targets, validation):
         return sess  # the spec it was made for (spec_of found the same inputs)
     key = (spec_key(spec), rows, n_targets, validation)
-    if sess is None or sess.key != key:
+    if sess is None or sess.key[0] != key[0] or not sess.serves(rows, n_targets, validation):
         sess = Session(key, spec, load_module(spec | {"validation": True} if validation else spec), model, rows,
                        n_targets)
         model._fused_session = sess
