@@ -112,7 +112,7 @@ def test_the_template_run_as_it_is_says_it_is_a_template():
                               np.zeros((1, len(template.PROG_COLUMNS)), np.int64), np.zeros(1), np.zeros(1),
                               np.zeros((0, 1)), np.zeros(4), np.zeros(4), np.zeros(0), np.zeros(0),
                               np.zeros((0, 1)), np.zeros((0, 1)), np.zeros(0, np.int64), 1, np.zeros(0),
-                              np.zeros(0, np.int64))
+                              np.zeros(0, np.int64), 0)
 
 
 def test_the_loops_of_the_generated_kernels_all_read_as_kernel_statements():

@@ -216,3 +216,29 @@ def test_scalar_targets_are_refused_by_name():
     model = symnn.Sequential([symnn.Dense(2, 1)], loss="mse")
     with pytest.raises(symnn.UserInputError, match="not a scalar"):
         model.fit(np.zeros((1, 2)), np.float64(1.0), verbose=False)
+
+
+def test_no_layer_before_a_step_gets_a_gradient_not_even_nan_from_overflowing_values():
+    """The step's derivative is 0 wherever it has a value: every gradient before it is exactly 0 (the
+    backward pass ends there), also where a layer's outputs overflowed (0 * inf would be NaN)."""
+    model = symnn.Sequential([symnn.Dense(2, 3), symnn.Dense(3, 3), symnn.Activation("step"), symnn.Dense(3, 1)],
+                             loss="mse", dtype="float64", seed=0)
+    model.layers[0].W[...] = 1e300
+    X = np.array([[1e10, 1.0], [-1.0, 2.0]])
+    with np.errstate(over="ignore"):
+        assert np.isinf(model.layers[0].W @ X[0]).all()
+    grads = model.gradients(X, np.array([1.0, 0.0]))
+    assert all(np.array_equal(g, np.zeros_like(g)) for g in grads[:4])
+    assert np.isfinite(grads[4]).all() and np.any(grads[4] != 0)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_below_a_step_weights_move_only_by_weight_decay(fused):
+    X = np.random.default_rng(0).standard_normal((40, 2))
+    y = (X[:, 0] > 0).astype(float)
+    model = symnn.Sequential([symnn.Dense(2, 4), symnn.Activation("step"), symnn.Dense(4, 1)], loss="mse", seed=1)
+    W0 = model.layers[0].W.copy()
+    with pytest.warns(RuntimeWarning, match="step activation"):
+        model.fit(X, y, optimizer=symnn.SGD(lr=0.1, weight_decay=0.5), epochs=1, batch_size=40, verbose=False,
+                  fused=fused)
+    np.testing.assert_array_equal(model.layers[0].W, W0 - 0.1 * (0.5 * W0))

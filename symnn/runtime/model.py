@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from symnn.errors import TrainingDiverged, UserInputError
+from symnn.runtime import kernels
 from symnn.runtime import validation as checks
 from symnn.runtime.layers import Activation, Dense
 from symnn.runtime.losses import Loss, parse_choice
@@ -146,9 +147,17 @@ class Sequential:
         """Gradients of every layer; T None: ws.grads[-1] already holds dL/dz (value_and_gradient)."""
         if T is not None:
             self.loss_fn.gradient(ws.values[-1], T, ws.grads[-1])
-        for i in range(len(self.layers) - 1, -1, -1):
-            grad_x = ws.grads[i] if i > 0 else None
+        first = self._first_with_gradient()  # the layers before it keep their zero gradients
+        for i in range(len(self.layers) - 1, first - 1, -1):
+            grad_x = ws.grads[i] if i > first else None
             self.layers[i].backward(ws.values[i], ws.values[i + 1], ws.grads[i + 1], grad_x, grads[i])
+
+    def _first_with_gradient(self) -> int:
+        """The first layer the backward pass reaches: the one after the last activation whose derivative
+        is 0 everywhere (the step; generated ZERO_GRADIENT), as every gradient before it is 0."""
+        zero = kernels.generated("activations").ZERO_GRADIENT
+        return 1 + max((i for i, layer in enumerate(self.layers) if type(layer) is Activation and layer.name in zero),
+                       default=-1)
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """Outputs for a batch of rows (logits for the cross-entropy losses); a fresh array."""
@@ -299,8 +308,7 @@ class Sequential:
 
     def _warn_frozen_layers(self) -> None:
         """Warn where a step activation stops the gradient: the layers before it cannot learn."""
-        steps = [i for i, layer in enumerate(self.layers) if isinstance(layer, Activation) and layer.name == "step"]
-        if steps and any(isinstance(layer, Dense) for layer in self.layers[:steps[-1]]):
+        if any(isinstance(layer, Dense) for layer in self.layers[:self._first_with_gradient()]):
             warnings.warn("the step activation's gradient is 0 wherever it is defined, so the layers before it "
                           "get no gradient and keep their initial weights; train a step unit with "
                           "symnn.Perceptron (the perceptron learning rule), or use sigmoid or tanh here",

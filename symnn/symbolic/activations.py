@@ -76,7 +76,17 @@ def parameter_exports(table: dict[str, tuple[Parameter, ...]]) -> dict[str, dict
             "RANGES": {name: {p.name: (p.range, RANGES[p.range][0]) for p in ps} for name, ps in table.items()}}
 
 
+def zero_gradient() -> tuple[str, ...]:
+    """The activations whose derivative, as the kernels compute it, is 0 everywhere (the step's Dirac
+    delta): no layer before one gets a gradient, so both training paths end their backward pass there."""
+    from symnn.symbolic.rules import apply_conventions, kernel_form
+
+    return tuple(name for name, (f, _) in ACTIVATIONS.items()
+                 if kernel_form(apply_conventions(sp.diff(f, x)))[0] == 0)
+
+
 def exports() -> dict[str, object]:
     """The facts as `generated/activations/__init__.py` holds them (read by the runtime and the CLI)."""
     return {"NAMES": tuple(ACTIVATIONS), "INIT": init_families(), **parameter_exports(PARAMETERS),
-            "APPROXIMATE": {f"{name}:{how}": kernel for (name, how), kernel in APPROXIMATE.items()}}
+            "APPROXIMATE": {f"{name}:{how}": kernel for (name, how), kernel in APPROXIMATE.items()},
+            "ZERO_GRADIENT": zero_gradient()}

@@ -174,6 +174,7 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
             args = {"X": X, "Y": T, "perms": perms[:k] if shuffle else perms, "lrs": lrs.astype(dtype),
                     "scalars": scalars, "hyper": hyper, "batch_size": batch_size, "losses": losses[:k],
                     "prog": layout.prog, "P": P, "D": sess.D, "S": S, "AV": sess.AV, "GV": sess.GV, "AP": AP, "LP": LP,
+                    "grad_from": layout.grad_from,
                     **validation}
             args = [args[name] for name in mod.PARAMETERS]  # the template's, those the loop reads
             with loader.collector_paused(not loader.compiled(mod.train_epochs)):

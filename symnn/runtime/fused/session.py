@@ -47,6 +47,7 @@ class Layout:
                          a_off[i + 1], w_off, b_off, n_values))
             n_values += len(getattr(layer, "values", ()))
         self.prog = np.array(rows, dtype=np.int64).reshape(-1, len(mod.PROG_COLUMNS))
+        self.grad_from = model._first_with_gradient()  # the loop's backward pass ends there
         self.n_params = p_off
         self.workspace = a_off[-1] + block_rows * (model.widths[-1] + n_targets)
 

@@ -2,8 +2,9 @@
 
 `train_epochs` runs `lrs.shape[0]` epochs in place. Epoch e takes the rows in the order
 `perms[e % perms.shape[0]]`, in batches of `batch_size` (the last one partial); each batch runs
-forward, the loss and its gradient in one pass, backward through every layer and the optimizer's
-update, and the epoch's loss (the batch means weighted by batch size, summed in order, as the
+forward, the loss and its gradient in one pass, backward through every layer from layer `grad_from`
+on (before it, below a step, every gradient is 0: symnn.runtime.model.Sequential._first_with_gradient)
+and the optimizer's update, and the epoch's loss (the batch means weighted by batch size, summed in order, as the
 per-layer loop sums them) goes to `losses[e]`. In a loop assembled with VALIDATION, the validation
 rows XV, YV then go forward in order, `val_batch` at a time, through the same forward pass and loss,
 without a backward pass: their mean loss goes to `val_losses[e]`, and where there are labels VL
@@ -56,7 +57,7 @@ activation_forward = activation_backward = loss_value_and_grad = optimizer_step 
 
 
 def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV, AP, LP,
-                 XV, YV, VL, val_batch, val_losses, val_hits):
+                 XV, YV, VL, val_batch, val_losses, val_hits, grad_from):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     n_rows, n_x = X.shape
     n_t = Y.shape[1]
@@ -152,9 +153,10 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             hits += 1
                 continue
             epoch_total += batch_loss * T(mb)
-            # backward, layer by layer (the first layer's input needs no gradient), and the update:
-            # of a dense layer's parameters right after its gradients (per_layer: they are still in
-            # cache), else of all parameters after the last layer
+            # backward, layer by layer down to layer grad_from (before it every gradient is 0: D's blocks
+            # stay 0; the first layer's input needs no gradient), and the update: of a dense layer's
+            # parameters right after its gradients (per_layer: they are still in cache), else of all
+            # parameters after the last layer
             for li in range(n_layers - 1, -2, -1):
                 u_offset = 0
                 u_size = 0
@@ -171,15 +173,16 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     b_offset = prog[li, 6]
                     a_offset = prog[li, 7]
                     if op == 0:
-                        gy2 = view2(GV, out_offset, mb, n_out)
-                        dense_grad_params(view2(AV, in_offset, mb, n_in), gy2, view2(D, w_offset, n_out, n_in),
-                                          view1(D, b_offset, n_out))
-                        if li > 0:
-                            dense_grad_input(view2(P, w_offset, n_out, n_in), gy2, view2(GV, in_offset, mb, n_in))
+                        if li >= grad_from:
+                            gy2 = view2(GV, out_offset, mb, n_out)
+                            dense_grad_params(view2(AV, in_offset, mb, n_in), gy2, view2(D, w_offset, n_out, n_in),
+                                              view1(D, b_offset, n_out))
+                            if li > grad_from:
+                                dense_grad_input(view2(P, w_offset, n_out, n_in), gy2, view2(GV, in_offset, mb, n_in))
                         if per_layer:
                             u_offset = w_offset
                             u_size = b_offset + n_out - w_offset
-                    elif li > 0:
+                    elif li > grad_from:
                         activation_backward(op, AP, a_offset, view1(AV, in_offset, mb * n_in),
                                             view1(AV, out_offset, mb * n_out), view1(GV, out_offset, mb * n_out),
                                             view1(GV, in_offset, mb * n_in))
