@@ -26,3 +26,4 @@ RANGES = {'leaky_relu': {'slope': ('finite', 'a finite number')},
           'elu': {'alpha': ('positive', 'a finite number > 0')},
           'softplus': {'beta': ('positive', 'a finite number > 0'), 'threshold': ('finite', 'a finite number')}}
 APPROXIMATE = {'gelu:none': 'gelu', 'gelu:tanh': 'gelu_tanh'}
+ZERO_GRADIENT = ('step',)

@@ -1,4 +1,4 @@
-"""Fused training loop: activations act_d48ae1eb26d33e07; loss binary_cross_entropy; adam_step.
+"""Fused training loop: activations act_0d3963e4fa4d8fc2; loss binary_cross_entropy; adam_step.
 
 Assembled by symnn.runtime.fused.assemble from its template and the kernels of symnn.generated,
 into symnn's cache folder under a hash of this text: do not edit by hand.
@@ -11,7 +11,7 @@ from numba import njit
 from symnn.runtime.fused.intrinsics import NO_TRANS, TRANS, gemm, link_gemm, view1, view2
 from symnn.vecmath import vexp
 
-ACTIVATIONS = ('act_d48ae1eb26d33e07',)
+ACTIVATIONS = ('act_0d3963e4fa4d8fc2',)
 LOSS = 'binary_cross_entropy'
 OPTIMIZER = 'adam_step'
 ROLES = {'state': ('exp_avg', 'exp_avg_sq'),
@@ -19,7 +19,8 @@ ROLES = {'state': ('exp_avg', 'exp_avg_sq'),
          'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
 VALIDATION = False
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
-PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV')
+PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV',
+              'grad_from')
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
@@ -29,7 +30,8 @@ link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
 
 @njit(cache=True, nogil=True, error_model='numpy', _nrt=False)
-def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV):
+def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV,
+                 grad_from):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     # the arrays' scalar type: every constant is T(...)
     T = P.dtype.type
@@ -90,16 +92,16 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                         for j in range(y.shape[1]):
                             y[r, j] += b[j]
                 elif op == 1:
-                    # act_d48ae1eb26d33e07_forward, inlined
+                    # act_0d3963e4fa4d8fc2_forward, inlined
                     x_in = view1(AV, in_offset, mb * n_in)
                     y_out = view1(AV, out_offset, mb * n_out)
                     for i in range(x_in.shape[0]):
-                        act_d48ae1eb26d33e07_forward__x = x_in[i]
-                        u = vexp(-abs(act_d48ae1eb26d33e07_forward__x))
-                        if act_d48ae1eb26d33e07_forward__x >= T(0):
-                            y_out[i] = act_d48ae1eb26d33e07_forward__x/(u + T(1))
+                        act_0d3963e4fa4d8fc2_forward__x = x_in[i]
+                        u = vexp(-abs(act_0d3963e4fa4d8fc2_forward__x))
+                        if act_0d3963e4fa4d8fc2_forward__x >= T(0):
+                            y_out[i] = act_0d3963e4fa4d8fc2_forward__x/(u + T(1))
                         else:
-                            y_out[i] = u*act_d48ae1eb26d33e07_forward__x/(u + T(1))
+                            y_out[i] = u*act_0d3963e4fa4d8fc2_forward__x/(u + T(1))
             # the loss: the batch's mean, and the gradient of the outputs
             # binary_cross_entropy_value_and_grad, inlined: the batch's mean loss (elements) and its gradient
             z_in = view1(AV, z_offset, mb * n_last)
@@ -114,9 +116,10 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                 grad_z[i] = (-t + T(1)/(T(1) + math.exp(-z)))/n
             batch_loss = total / T(z_in.shape[0])
             epoch_total += batch_loss * T(mb)
-            # backward, layer by layer (the first layer's input needs no gradient), and the update:
-            # of a dense layer's parameters right after its gradients (per_layer: they are still in
-            # cache), else of all parameters after the last layer
+            # backward, layer by layer down to layer grad_from (before it every gradient is 0: D's blocks
+            # stay 0; the first layer's input needs no gradient), and the update: of a dense layer's
+            # parameters right after its gradients (per_layer: they are still in cache), else of all
+            # parameters after the last layer
             for li in range(n_layers - 1, -2, -1):
                 u_offset = 0
                 u_size = 0
@@ -132,50 +135,51 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     w_offset = prog[li, 5]
                     b_offset = prog[li, 6]
                     if op == 0:
-                        gy2 = view2(GV, out_offset, mb, n_out)
-                        # dense_grad_params, inlined
-                        dense_grad_params__x = view2(AV, in_offset, mb, n_in)
-                        grad_w = view2(D, w_offset, n_out, n_in)
-                        grad_b = view1(D, b_offset, n_out)
-                        # G.T*X
-                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1],
-                             dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
-                        # G.T*1
-                        grad_b[:] = 0
-                        for r in range(gy2.T.shape[1]):
-                            for j in range(gy2.T.shape[0]):
-                                grad_b[j] += gy2.T[j, r]
-                        if li > 0:
-                            # dense_grad_input, inlined
-                            dense_grad_input__w = view2(P, w_offset, n_out, n_in)
-                            grad_x = view2(GV, in_offset, mb, n_in)
-                            # G*W
-                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1],
-                                 dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
+                        if li >= grad_from:
+                            gy2 = view2(GV, out_offset, mb, n_out)
+                            # dense_grad_params, inlined
+                            dense_grad_params__x = view2(AV, in_offset, mb, n_in)
+                            grad_w = view2(D, w_offset, n_out, n_in)
+                            grad_b = view1(D, b_offset, n_out)
+                            # G.T*X
+                            gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1],
+                                 dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
+                            # G.T*1
+                            grad_b[:] = 0
+                            for r in range(gy2.T.shape[1]):
+                                for j in range(gy2.T.shape[0]):
+                                    grad_b[j] += gy2.T[j, r]
+                            if li > grad_from:
+                                # dense_grad_input, inlined
+                                dense_grad_input__w = view2(P, w_offset, n_out, n_in)
+                                grad_x = view2(GV, in_offset, mb, n_in)
+                                # G*W
+                                gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1],
+                                     dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
                         if per_layer:
                             u_offset = w_offset
                             u_size = b_offset + n_out - w_offset
-                    elif li > 0:
+                    elif li > grad_from:
                         if op == 1:
-                            # act_d48ae1eb26d33e07_backward, inlined
-                            act_d48ae1eb26d33e07_backward__x_in = view1(AV, in_offset, mb * n_in)
+                            # act_0d3963e4fa4d8fc2_backward, inlined
+                            act_0d3963e4fa4d8fc2_backward__x_in = view1(AV, in_offset, mb * n_in)
                             grad_y = view1(GV, out_offset, mb * n_out)
-                            act_d48ae1eb26d33e07_backward__grad_x = view1(GV, in_offset, mb * n_in)
-                            for i in range(act_d48ae1eb26d33e07_backward__x_in.shape[0]):
-                                act_d48ae1eb26d33e07_backward__x = act_d48ae1eb26d33e07_backward__x_in[i]
+                            act_0d3963e4fa4d8fc2_backward__grad_x = view1(GV, in_offset, mb * n_in)
+                            for i in range(act_0d3963e4fa4d8fc2_backward__x_in.shape[0]):
+                                act_0d3963e4fa4d8fc2_backward__x = act_0d3963e4fa4d8fc2_backward__x_in[i]
                                 g = grad_y[i]
-                                act_d48ae1eb26d33e07_backward__u = vexp(-abs(act_d48ae1eb26d33e07_backward__x))
-                                if act_d48ae1eb26d33e07_backward__x >= T(0):
-                                    act_d48ae1eb26d33e07_backward__grad_x[i] = g*(
-                                        act_d48ae1eb26d33e07_backward__u*act_d48ae1eb26d33e07_backward__x
-                                        + act_d48ae1eb26d33e07_backward__u + T(1))/(
-                                            act_d48ae1eb26d33e07_backward__u*act_d48ae1eb26d33e07_backward__u
-                                            + T(2)*act_d48ae1eb26d33e07_backward__u + T(1))
+                                act_0d3963e4fa4d8fc2_backward__u = vexp(-abs(act_0d3963e4fa4d8fc2_backward__x))
+                                if act_0d3963e4fa4d8fc2_backward__x >= T(0):
+                                    act_0d3963e4fa4d8fc2_backward__grad_x[i] = g*(
+                                        act_0d3963e4fa4d8fc2_backward__u*act_0d3963e4fa4d8fc2_backward__x
+                                        + act_0d3963e4fa4d8fc2_backward__u + T(1))/(
+                                            act_0d3963e4fa4d8fc2_backward__u*act_0d3963e4fa4d8fc2_backward__u
+                                            + T(2)*act_0d3963e4fa4d8fc2_backward__u + T(1))
                                 else:
-                                    t0 = act_d48ae1eb26d33e07_backward__u*act_d48ae1eb26d33e07_backward__u
-                                    act_d48ae1eb26d33e07_backward__grad_x[i] = g*(
-                                        t0 + act_d48ae1eb26d33e07_backward__u*act_d48ae1eb26d33e07_backward__x
-                                        + act_d48ae1eb26d33e07_backward__u)/(t0 + T(2)*act_d48ae1eb26d33e07_backward__u + T(1))
+                                    t0 = act_0d3963e4fa4d8fc2_backward__u*act_0d3963e4fa4d8fc2_backward__u
+                                    act_0d3963e4fa4d8fc2_backward__grad_x[i] = g*(
+                                        t0 + act_0d3963e4fa4d8fc2_backward__u*act_0d3963e4fa4d8fc2_backward__x
+                                        + act_0d3963e4fa4d8fc2_backward__u)/(t0 + T(2)*act_0d3963e4fa4d8fc2_backward__u + T(1))
                 if u_size > 0:
                     # adam_step, inlined: elementwise
                     param = view1(P, u_offset, u_size)

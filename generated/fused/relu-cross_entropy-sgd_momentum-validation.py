@@ -17,7 +17,7 @@ ROLES = {'state': ('momentum_buffer',), 'hyper': ('momentum', 'dampening', 'weig
 VALIDATION = True
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV', 'XV',
-              'YV', 'VL', 'val_batch', 'val_losses', 'val_hits')
+              'YV', 'VL', 'val_batch', 'val_losses', 'val_hits', 'grad_from')
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
@@ -28,7 +28,7 @@ link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
 @njit(cache=True, nogil=True, error_model='numpy', _nrt=False)
 def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, D, S, AV, GV, XV,
-                 YV, VL, val_batch, val_losses, val_hits):
+                 YV, VL, val_batch, val_losses, val_hits, grad_from):
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     # the arrays' scalar type: every constant is T(...)
     T = P.dtype.type
@@ -161,9 +161,10 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                             hits += 1
                 continue
             epoch_total += batch_loss * T(mb)
-            # backward, layer by layer (the first layer's input needs no gradient), and the update:
-            # of a dense layer's parameters right after its gradients (per_layer: they are still in
-            # cache), else of all parameters after the last layer
+            # backward, layer by layer down to layer grad_from (before it every gradient is 0: D's blocks
+            # stay 0; the first layer's input needs no gradient), and the update: of a dense layer's
+            # parameters right after its gradients (per_layer: they are still in cache), else of all
+            # parameters after the last layer
             for li in range(n_layers - 1, -2, -1):
                 u_offset = 0
                 u_size = 0
@@ -179,30 +180,31 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
                     w_offset = prog[li, 5]
                     b_offset = prog[li, 6]
                     if op == 0:
-                        gy2 = view2(GV, out_offset, mb, n_out)
-                        # dense_grad_params, inlined
-                        dense_grad_params__x = view2(AV, in_offset, mb, n_in)
-                        grad_w = view2(D, w_offset, n_out, n_in)
-                        grad_b = view1(D, b_offset, n_out)
-                        # G.T*X
-                        gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1],
-                             dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
-                        # G.T*1
-                        grad_b[:] = 0
-                        for r in range(gy2.T.shape[1]):
-                            for j in range(gy2.T.shape[0]):
-                                grad_b[j] += gy2.T[j, r]
-                        if li > 0:
-                            # dense_grad_input, inlined
-                            dense_grad_input__w = view2(P, w_offset, n_out, n_in)
-                            grad_x = view2(GV, in_offset, mb, n_in)
-                            # G*W
-                            gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1],
-                                 dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
+                        if li >= grad_from:
+                            gy2 = view2(GV, out_offset, mb, n_out)
+                            # dense_grad_params, inlined
+                            dense_grad_params__x = view2(AV, in_offset, mb, n_in)
+                            grad_w = view2(D, w_offset, n_out, n_in)
+                            grad_b = view1(D, b_offset, n_out)
+                            # G.T*X
+                            gemm(TRANS, NO_TRANS, grad_w.shape[0], grad_w.shape[1], gy2.shape[0], gy2, gy2.shape[1],
+                                 dense_grad_params__x, dense_grad_params__x.shape[1], grad_w)
+                            # G.T*1
+                            grad_b[:] = 0
+                            for r in range(gy2.T.shape[1]):
+                                for j in range(gy2.T.shape[0]):
+                                    grad_b[j] += gy2.T[j, r]
+                            if li > grad_from:
+                                # dense_grad_input, inlined
+                                dense_grad_input__w = view2(P, w_offset, n_out, n_in)
+                                grad_x = view2(GV, in_offset, mb, n_in)
+                                # G*W
+                                gemm(NO_TRANS, NO_TRANS, grad_x.shape[0], grad_x.shape[1], gy2.shape[1], gy2, gy2.shape[1],
+                                     dense_grad_input__w, dense_grad_input__w.shape[1], grad_x)
                         if per_layer:
                             u_offset = w_offset
                             u_size = b_offset + n_out - w_offset
-                    elif li > 0:
+                    elif li > grad_from:
                         if op == 1:
                             # relu_backward, inlined
                             relu_backward__x_in = view1(AV, in_offset, mb * n_in)
