@@ -18,7 +18,7 @@ import pytest
 from numba import njit
 
 import symnn
-from symnn.runtime.fused.intrinsics import NO_TRANS, ROWS, SCRATCH, TRANS, gemm, kernel_takes, lanes, small_product
+from symnn.runtime.fused.intrinsics import NO_TRANS, ROWS, SCRATCH, TRANS, blas_gemm, gemm, kernel_takes, lanes, small_product
 
 #: (trans_a, trans_b): the loop's three products, by what they compute.
 PATTERNS = {"X W^T": (False, True), "G^T X": (True, False), "G W": (False, False)}
@@ -36,11 +36,11 @@ def _run(product):
     return run
 
 
-RUNS = {"kernel": _run(small_product), "gemm": _run(gemm)}
+RUNS = {"kernel": _run(small_product), "blas": _run(blas_gemm), "gemm": _run(gemm)}
 
 
 def product(how: str, pattern: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """op(a) op(b) computed `how` ("kernel" or "gemm"), into an array first filled with NaN."""
+    """op(a) op(b) computed `how` ("kernel", "blas" or "gemm"), into an array first filled with NaN."""
     trans_a, trans_b = PATTERNS[pattern]
     c = np.full((a.shape[1] if trans_a else a.shape[0], b.shape[0] if trans_b else b.shape[1]), np.nan, a.dtype)
     RUNS[how](np.int32(TRANS if trans_a else NO_TRANS), np.int32(TRANS if trans_b else NO_TRANS), a, b, c)
@@ -126,21 +126,42 @@ def test_nan_inf_and_signed_zeros_are_numpys(pattern, dtype, how):
 
 def test_the_rule_sends_the_base_networks_products_to_the_kernel_and_big_ones_to_openblas():
     """`kernel_takes` (measured: benchmarks/README.md, "Small products") on the matrix's base network
-    2-16-16-1 at batch 32, float64 (8 lanes), and on W3's first layer."""
-    w = lanes(8)
-    assert kernel_takes(False, True, 32, 16, 2, w)  # X W1^T
-    assert kernel_takes(False, True, 32, 16, 16, w)  # H W2^T
-    assert not kernel_takes(False, True, 32, 1, 16, w)  # H W3^T: one column
-    assert kernel_takes(True, False, 16, 16, 32, w)  # G2^T H: whole tiles
-    assert not kernel_takes(True, False, 16, 2, 32, w)  # G1^T X: two columns
-    assert not kernel_takes(True, False, 1, 16, 32, w)  # G3^T H: one row
-    assert kernel_takes(False, False, 32, 16, 16, w)  # G2 W2
-    assert not kernel_takes(False, False, 32, 16, 1, w)  # G3 W3: an outer product
-    assert not kernel_takes(False, True, 256, 512, 784, w)  # W3's X W1^T: W does not fit the buffer
-    assert not kernel_takes(False, True, 32, 10, 128, w)  # too few rows to pay for the copy of W
-    assert all(not kernel_takes(False, True, m, n, k, w) for m in (32, 4096) for n in range(1, 70)
-               for k in range(1, 70) if n * k > SCRATCH)
-    assert ROWS == 8 and lanes(4) == 16
+    2-16-16-1 at batch 32 (float64 unless said), and on larger products."""
+    assert kernel_takes(False, True, 32, 16, 2, 8)  # X W1^T
+    assert kernel_takes(False, True, 32, 16, 16, 8)  # H W2^T
+    assert kernel_takes(False, True, 32, 1, 16, 8) and not kernel_takes(False, True, 32, 1, 16, 4)  # H W3^T
+    assert kernel_takes(True, False, 16, 16, 32, 8) and kernel_takes(True, False, 16, 16, 32, 4)  # G2^T H
+    assert not kernel_takes(True, False, 16, 2, 32, 8)  # G1^T X: two columns
+    assert not kernel_takes(True, False, 1, 16, 32, 8)  # G3^T H: one row
+    assert not kernel_takes(True, False, 16, 8, 32, 4)  # half a float32 vector wide
+    assert kernel_takes(False, False, 32, 16, 16, 8)  # G2 W2
+    assert not kernel_takes(False, False, 32, 16, 1, 8)  # G3 W3: an outer product
+    assert not kernel_takes(False, True, 256, 512, 784, 8)  # W3's X W1^T: W does not fit the buffer
+    assert not kernel_takes(False, True, 32, 10, 128, 8)  # too few rows to pay for the copy of W
+    assert all(not kernel_takes(False, True, m, n, k, size) for m in (32, 4096) for n in range(1, 70)
+               for k in range(1, 70) for size in (4, 8) if n * k > SCRATCH)
+    assert not kernel_takes(True, True, 8, 8, 8, 8)  # not a pattern of the loop's
+    assert ROWS == 8 and lanes(4) == 16 and lanes(8) == 8
+
+
+#: Shapes (pattern, m, n, k) on which the kernel's and OpenBLAS's bits differ (a long inner dimension,
+#: which OpenBLAS splits into blocks), on both sides of the rule.
+TELLING = [("G^T X", 16, 16, 4096), ("G^T X", 10, 128, 4096), ("X W^T", 256, 10, 128), ("X W^T", 32, 10, 128),
+           ("G W", 64, 16, 300), ("G^T X", 16, 2, 4096)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_takes_the_path_the_rule_says(dtype):
+    """gemm's bits are the kernel's where kernel_takes, OpenBLAS's elsewhere (compiled, the rule is IR)."""
+    rng = np.random.default_rng(6)
+    told = 0
+    for pattern, m, n, k in TELLING:
+        a, b = operands(pattern, m, n, k, dtype, rng)
+        kernel, blas, chosen = (product(how, pattern, a, b) for how in ("kernel", "blas", "gemm"))
+        told += not np.array_equal(kernel, blas)
+        expected = kernel if kernel_takes(*PATTERNS[pattern], m, n, k, np.dtype(dtype).itemsize) else blas
+        np.testing.assert_array_equal(chosen, expected, err_msg=f"{pattern} {m}x{n}, k={k}")
+    assert told >= 3, "too few shapes tell the two apart: the test shows nothing"
 
 
 def test_without_the_jit_each_product_is_numpys():
@@ -171,10 +192,10 @@ FITS = [((2, 16, 16, 1), 32, "float64"), ((3, 6, 5, 1), 16, "float32")]
 def test_a_fused_fit_through_the_kernel_gives_the_per_layer_numbers(sizes, batch, dtype):
     """Every X W^T and G W of these fits goes through the kernel (the rule says so); the fused fit equals
     the per-layer one (float64 rtol 1e-12, float32 4 ulps)."""
-    w = lanes(np.dtype(dtype).itemsize)
+    size = np.dtype(dtype).itemsize
     layers = list(zip(sizes[:-1], sizes[1:]))
-    assert all(kernel_takes(False, True, batch, n_out, n_in, w) for n_in, n_out in layers[:-1])
-    assert all(kernel_takes(False, False, batch, n_in, n_out, w) for n_in, n_out in layers[1:-1])
+    assert all(kernel_takes(False, True, batch, n_out, n_in, size) for n_in, n_out in layers[:-1])
+    assert all(kernel_takes(False, False, batch, n_in, n_out, size) for n_in, n_out in layers[1:-1])
     rng = np.random.default_rng(5)
     X = rng.normal(size=(3 * batch - 3, sizes[0]))  # the last batch partial
     y = (X[:, 0] > 0).astype(float)

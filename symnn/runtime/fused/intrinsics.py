@@ -27,7 +27,10 @@ as plain Python (pdb steps through it).
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import functools
+import operator
 
 import numpy as np
 from llvmlite import ir
@@ -97,19 +100,98 @@ def lanes(itemsize: int) -> int:
     return VECTOR_BYTES // itemsize
 
 
-def kernel_takes(trans_a: bool, trans_b: bool, m: int, n: int, k: int, width: int) -> bool:
-    """Whether `gemm` computes c (m, n) = op(a) op(b), inner dimension k, by the kernel (True) or by
-    OpenBLAS; `width` is `lanes(itemsize)`. Measured: benchmarks/README.md, "Small products"."""
-    if trans_b:  # X W^T: the copy of W must fit, and be paid for by enough rows
-        return n >= 2 and n * k <= SCRATCH and n * k <= 16 * m
-    if trans_a:  # G^T X: whole tiles only (OpenBLAS is faster on narrow or ragged weight gradients)
-        return m % ROWS == 0 and n % width == 0
-    return k >= 2  # G W (at k = 1, an outer product, OpenBLAS's stores are faster)
+#: Where `gemm` computes by the kernel, by (trans_a, trans_b): conditions on the product's shape (c is
+#: m by n, k the inner dimension; `width` the vector's lanes, `itemsize` the element's bytes) that must
+#: all hold; elsewhere OpenBLAS. Measured: benchmarks/README.md, "Small products".
+KERNEL_SHAPES = {
+    # X W^T: W's copy fits and pays off; one column only in float64 (float32's is OpenBLAS's)
+    (False, True): ("n * itemsize >= 8", "n * k <= SCRATCH", "n * k <= 16 * m"),
+    (True, False): ("m % ROWS == 0", "n % width == 0"),  # G^T X: whole tiles (else OpenBLAS is faster)
+    (False, False): ("k >= 2",),  # G W (k = 1 is an outer product, where OpenBLAS stores faster)
+}
+
+
+def kernel_takes(trans_a: bool, trans_b: bool, m: int, n: int, k: int, itemsize: int) -> bool:
+    """Whether `gemm` computes c (m, n) = op(a) op(b), of elements of `itemsize` bytes, by the kernel
+    (KERNEL_SHAPES)."""
+    shape = {"m": m, "n": n, "k": k, "itemsize": itemsize, "width": lanes(itemsize)}
+    return all(_condition(text, shape, _PYTHON) for text in KERNEL_SHAPES.get((trans_a, trans_b), ("False",)))
+
+
+#: How a condition's parts are computed: on Python ints (kernel_takes) or as LLVM IR (`_takes_ir`).
+_PYTHON = {"const": int, "*": operator.mul, "%": operator.mod, "==": operator.eq, "<=": operator.le,
+           ">=": operator.ge}
+
+
+def _condition(text: str, shape: dict, ops: dict):
+    """A condition of KERNEL_SHAPES evaluated with `ops`: names from `shape` or this module (SCRATCH,
+    ROWS), integers, `*`, `%` and one comparison."""
+    def value(node: ast.expr):
+        if isinstance(node, ast.Name):
+            return shape[node.id] if node.id in shape else ops["const"](globals()[node.id])
+        if isinstance(node, ast.Constant):
+            return ops["const"](node.value)
+        if isinstance(node, ast.BinOp):
+            return ops[{ast.Mult: "*", ast.Mod: "%"}[type(node.op)]](value(node.left), value(node.right))
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            symbol = {ast.Eq: "==", ast.LtE: "<=", ast.GtE: ">="}[type(node.ops[0])]
+            return ops[symbol](value(node.left), value(node.comparators[0]))
+        raise ValueError(f"not a condition of KERNEL_SHAPES: {ast.unparse(node)}")
+    return value(ast.parse(text, mode="eval").body)
+
+
+def _takes_ir(builder: ir.IRBuilder, trans_a: ir.Value, trans_b: ir.Value, shape: dict) -> ir.Value:
+    """kernel_takes as IR (i1): the flags' pattern's conditions, all of them (the flags are constants
+    in the loop, so LLVM keeps one pattern's)."""
+    i64 = ir.IntType(64)
+    ops = {"const": lambda v: ir.Constant(i64, int(v)), "*": builder.mul, "%": builder.srem,
+           "==": lambda a, b: builder.icmp_signed("==", a, b), "<=": lambda a, b: builder.icmp_signed("<=", a, b),
+           ">=": lambda a, b: builder.icmp_signed(">=", a, b)}
+    takes = ir.Constant(ir.IntType(1), 0)
+    for (ta, tb), conditions in KERNEL_SHAPES.items():
+        this = builder.and_(trans_a if ta else builder.not_(trans_a), trans_b if tb else builder.not_(trans_b))
+        for text in conditions:
+            this = builder.and_(this, _condition(text, shape, ops))
+        takes = builder.or_(takes, this)
+    return takes
 
 
 def _declare(module: ir.Module, name: str, fnty: ir.FunctionType) -> ir.Function:
     fn = module.globals.get(name)
     return fn if fn is not None else ir.Function(module, fnty, name)
+
+
+@contextlib.contextmanager
+def _loop(b: ir.IRBuilder, count: ir.Value):
+    """`for i in range(count)` (yields i), which LLVM is told not to unroll: the kernel's loops are
+    unrolled by hand where it pays (its tiles' rows), and unrolled again they only cost compile time."""
+    head, body, end = (b.append_basic_block(name) for name in ("loop.head", "loop.body", "loop.end"))
+    start = b.basic_block
+    b.branch(head)
+    b.position_at_end(head)
+    i = b.phi(count.type)
+    b.cbranch(b.icmp_signed("<", i, count), body, end)
+    b.position_at_end(body)
+    yield i
+    step = b.add(i, ir.Constant(count.type, 1))
+    back = b.branch(head)
+    back.set_metadata("llvm.loop", _no_unroll(b.module))
+    i.add_incoming(ir.Constant(count.type, 0), start)
+    i.add_incoming(step, b.basic_block)
+    b.position_at_end(end)
+
+
+class _LoopID(ir.values.MDValue):
+    """A loop's metadata node, which names itself first (as LLVM requires); hashed by identity."""
+
+    __hash__ = object.__hash__
+
+
+def _no_unroll(module: ir.Module) -> ir.values.MDValue:
+    disable = module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.disable")])
+    node = _LoopID(module, [], name=str(len(module.metadata)))  # numbered as add_metadata numbers
+    node.operands = (node, disable)
+    return node
 
 
 def _kernel_function(module: ir.Module, real: ir.Type, width: int) -> ir.Function:
@@ -145,9 +227,9 @@ def _kernel_function(module: ir.Module, real: ir.Type, width: int) -> ir.Functio
     # y along contiguous rows: as it is, or transposed into the scratch buffer (scratch[p*n + j])
     y_rows, y_step = cgutils.alloca_once_value(b, y), cgutils.alloca_once_value(b, syp)
     with b.if_then(b.icmp_signed("!=", syj, const(1))):
-        with cgutils.for_range(b, n) as j, cgutils.for_range(b, k) as p:
-            value = b.load(b.gep(y, [b.add(b.mul(j.index, syj), b.mul(p.index, syp))]))
-            b.store(value, b.gep(scratch, [b.add(b.mul(p.index, n), j.index)]))
+        with _loop(b, n) as j, _loop(b, k) as p:
+            value = b.load(b.gep(y, [b.add(b.mul(j, syj), b.mul(p, syp))]))
+            b.store(value, b.gep(scratch, [b.add(b.mul(p, n), j)]))
         b.store(scratch, y_rows)
         b.store(n, y_step)
     y, syp = b.load(y_rows), b.load(y_step)
@@ -157,10 +239,10 @@ def _kernel_function(module: ir.Module, real: ir.Type, width: int) -> ir.Functio
         for r in range(rows):
             b.store(zero, accs[r])
         x_rows = [b.gep(x, [b.mul(b.add(i0, const(r)), sxi)]) for r in range(rows)]
-        with cgutils.for_range(b, k) as p:
-            y_ptr = b.bitcast(b.gep(y, [b.add(b.mul(p.index, syp), j0)]), vptr)
+        with _loop(b, k) as p:
+            y_ptr = b.bitcast(b.gep(y, [b.add(b.mul(p, syp), j0)]), vptr)
             yv = b.load(y_ptr, align=align) if mask is None else b.call(masked_load, [y_ptr, i32(align), mask, zero])
-            xp = b.mul(p.index, sxp)
+            xp = b.mul(p, sxp)
             for r in range(rows):
                 xv = splat(b.load(b.gep(x_rows[r], [xp])))
                 b.store(b.call(fma, [xv, yv, b.load(accs[r])]), accs[r])
@@ -173,8 +255,8 @@ def _kernel_function(module: ir.Module, real: ir.Type, width: int) -> ir.Functio
 
     def row_block(i0: ir.Value, rows: int) -> None:
         full = b.udiv(n, const(width))
-        with cgutils.for_range(b, full) as jv:
-            tile(i0, rows, b.mul(jv.index, const(width)), None)
+        with _loop(b, full) as jv:
+            tile(i0, rows, b.mul(jv, const(width)), None)
         j0 = b.mul(full, const(width))
         with b.if_then(b.icmp_signed("<", j0, n)):
             index_t = ir.VectorType(i64, width)
@@ -184,8 +266,8 @@ def _kernel_function(module: ir.Module, real: ir.Type, width: int) -> ir.Functio
     done = const(0)
     for rows in (ROWS, 4, 1):
         blocks = b.udiv(b.sub(m, done), const(rows))
-        with cgutils.for_range(b, blocks) as blk:
-            row_block(b.add(done, b.mul(blk.index, const(rows))), rows)
+        with _loop(b, blocks) as blk:
+            row_block(b.add(done, b.mul(blk, const(rows))), rows)
         done = b.add(done, b.mul(blocks, const(rows)))
     b.ret_void()
     return fn
@@ -236,11 +318,11 @@ def _product(how: str, *arg_types: types.Type) -> tuple:
 
     def codegen(context, builder, sig, args):
         if how == "chosen":
-            shape = [context.cast(builder, args[i], sig.args[i], types.int64) for i in (2, 3, 4)]
-            width = context.get_constant(types.int64, lanes(sig.args[9].dtype.bitwidth // 8))
-            rule_sig = types.boolean(types.boolean, types.boolean, *[types.int64] * 4)
-            flags = [_is_trans(builder, args[0]), _is_trans(builder, args[1])]
-            takes = context.compile_internal(builder, kernel_takes, rule_sig, [*flags, *shape, width])
+            shape = {name: context.cast(builder, args[i], sig.args[i], types.int64)
+                     for name, i in (("m", 2), ("n", 3), ("k", 4))}
+            itemsize = sig.args[9].dtype.bitwidth // 8
+            shape |= {"itemsize": ir.Constant(ir.IntType(64), itemsize), "width": ir.Constant(ir.IntType(64), lanes(itemsize))}
+            takes = _takes_ir(builder, _is_trans(builder, args[0]), _is_trans(builder, args[1]), shape)
             with builder.if_else(takes) as (kernel, openblas):
                 with kernel:
                     _kernel_codegen(context, builder, sig, args)
