@@ -29,7 +29,7 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
 
-from symnn.runtime.fused.intrinsics import NO_TRANS, SCRATCH, TRANS, blas_gemm, gemm, kernel_takes, lanes, small_product  # noqa: E402
+from symnn.runtime.fused.intrinsics import NO_TRANS, SCRATCH, TRANS, blas_gemm, gemm, kernel_takes, small_product  # noqa: E402
 
 NETS = {"base": (2, 16, 16, 1), "w2": (64, 128, 10), "w3": (784, 512, 512, 10)}
 METHODS = ("blas", "kernel", "gemm", "xla")
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                     cm, cn = (sa[1] if trans_a else sa[0]), (sb[0] if trans_b else sb[1])
                     k = sa[0] if trans_a else sa[1]
                     r = time_product(trans_a, trans_b, a, b, args.rounds, args.ms, not args.no_jax)
-                    uses = "kernel" if kernel_takes(trans_a, trans_b, cm, cn, k, lanes(np.dtype(dtype).itemsize)) \
+                    uses = "kernel" if kernel_takes(trans_a, trans_b, cm, cn, k, np.dtype(dtype).itemsize) \
                         else "blas"
                     for method in METHODS:
                         sums[method] += r[method] if r[method] is not None else r["blas"] if method == "kernel" else 0
