@@ -18,7 +18,18 @@ import pytest
 from numba import njit
 
 import symnn
-from symnn.runtime.fused.intrinsics import NO_TRANS, ROWS, SCRATCH, TRANS, blas_gemm, gemm, kernel_takes, lanes, small_product
+from symnn.runtime.fused.intrinsics import (
+    NO_TRANS,
+    ROWS,
+    SCRATCH,
+    TRANS,
+    WEIGHTS,
+    blas_gemm,
+    gemm,
+    kernel_takes,
+    lanes,
+    small_product,
+)
 
 #: (trans_a, trans_b): the loop's three products, by what they compute.
 PATTERNS = {"X W^T": (False, True), "G^T X": (True, False), "G W": (False, False)}
@@ -138,6 +149,11 @@ def test_the_rule_sends_the_base_networks_products_to_the_kernel_and_big_ones_to
     assert not kernel_takes(False, False, 32, 16, 1, 8)  # G3 W3: an outer product
     assert not kernel_takes(False, True, 256, 512, 784, 8)  # W3's X W1^T: W does not fit the buffer
     assert not kernel_takes(False, True, 32, 10, 128, 8)  # too few rows to pay for the copy of W
+    assert kernel_takes(False, False, 4096, 512, 10, 8)  # W3's G W3: W3 is 10 x 512
+    assert not kernel_takes(False, False, 256, 512, 512, 8)  # W3's G W2: W2 is 512 x 512, OpenBLAS's
+    assert not kernel_takes(True, False, 512, 512, 256, 4)  # and its gradient
+    assert kernel_takes(True, False, 128, 64, 256, 4)  # W2's first weight gradient, 128 x 64
+    assert not kernel_takes(False, False, 32, 129, 128, 8) and 129 * 128 > WEIGHTS  # a W just too large
     assert all(not kernel_takes(False, True, m, n, k, size) for m in (32, 4096) for n in range(1, 70)
                for k in range(1, 70) for size in (4, 8) if n * k > SCRATCH)
     assert not kernel_takes(True, True, 8, 8, 8, 8)  # not a pattern of the loop's

@@ -16,10 +16,11 @@ text carries this file's hash (assemble.py): a changed kernel makes a new loop, 
 
 The kernel: each tile of ROWS rows of c by one vector of `lanes` columns (64 bytes) is accumulated in
 registers over the inner index p in order, one fused multiply-add per term, from zero, and stored
-once; OpenBLAS's kernels sum the same way, so the two give the same bits except where OpenBLAS splits
-a long inner dimension into blocks. Nothing is skipped: NaN and inf propagate as in a dot product.
-`X W^T` has its W copied transposed into a stack buffer (SCRATCH elements) first, so that every
-product reads its second operand along contiguous rows.
+once. NumPy's OpenBLAS sums the same way on the machine measured (the same bits, and the same trained
+numbers, except where it splits a long inner dimension into blocks; benchmarks/README.md, "Small
+products"). Nothing is skipped: NaN and inf propagate as in a dot product. `X W^T` has its W copied
+transposed into a stack buffer first, so that every product reads its second operand along
+contiguous rows: `small_product` must not be given an X W^T whose W has more than SCRATCH elements.
 
 With NUMBA_DISABLE_JIT=1 each has a pure-Python stand-in with the same results, so a fused fit runs
 as plain Python (pdb steps through it).
@@ -93,6 +94,9 @@ ROWS = 8
 VECTOR_BYTES = 64
 #: The stack buffer that holds the transposed W of `X W^T` (elements): products with a larger W go to OpenBLAS.
 SCRATCH = 4096
+#: The largest W (G W) or weight gradient (G^T X) the kernel computes with (elements): on larger ones
+#: (W3's 512 x 512) OpenBLAS, which blocks its operands for the caches, is as fast or faster.
+WEIGHTS = 16384
 
 
 def lanes(itemsize: int) -> int:
@@ -106,8 +110,8 @@ def lanes(itemsize: int) -> int:
 KERNEL_SHAPES = {
     # X W^T: W's copy fits and pays off; one column only in float64 (float32's is OpenBLAS's)
     (False, True): ("n * itemsize >= 8", "n * k <= SCRATCH", "n * k <= 16 * m"),
-    (True, False): ("m % ROWS == 0", "n % width == 0"),  # G^T X: whole tiles (else OpenBLAS is faster)
-    (False, False): ("k >= 2",),  # G W (k = 1 is an outer product, where OpenBLAS stores faster)
+    (True, False): ("m * n <= WEIGHTS", "m % ROWS == 0", "n % width == 0"),  # G^T X: whole tiles only
+    (False, False): ("k * n <= WEIGHTS", "k >= 2"),  # G W (k = 1 is an outer product: OpenBLAS's stores are faster)
 }
 
 
@@ -115,7 +119,8 @@ def kernel_takes(trans_a: bool, trans_b: bool, m: int, n: int, k: int, itemsize:
     """Whether `gemm` computes c (m, n) = op(a) op(b), of elements of `itemsize` bytes, by the kernel
     (KERNEL_SHAPES)."""
     shape = {"m": m, "n": n, "k": k, "itemsize": itemsize, "width": lanes(itemsize)}
-    return all(_condition(text, shape, _PYTHON) for text in KERNEL_SHAPES.get((trans_a, trans_b), ("False",)))
+    conditions = KERNEL_SHAPES.get((trans_a, trans_b))
+    return conditions is not None and all(_condition(text, shape, _PYTHON) for text in conditions)
 
 
 #: How a condition's parts are computed: on Python ints (kernel_takes) or as LLVM IR (`_takes_ir`).
@@ -182,9 +187,10 @@ def _loop(b: ir.IRBuilder, count: ir.Value):
 
 
 class _LoopID(ir.values.MDValue):
-    """A loop's metadata node, which names itself first (as LLVM requires); hashed by identity."""
+    """A loop's metadata node, which names itself first (as LLVM requires); compared and hashed by
+    identity (MDValue's compare its operands, which would recurse)."""
 
-    __hash__ = object.__hash__
+    __eq__, __ne__, __hash__ = object.__eq__, object.__ne__, object.__hash__
 
 
 def _no_unroll(module: ir.Module) -> ir.values.MDValue:
@@ -367,5 +373,5 @@ if config.DISABLE_JIT:
     small_product = blas_gemm = gemm
 
 
-__all__ = ["GEMM_SYMBOLS", "NO_TRANS", "ROWS", "SCRATCH", "TRANS", "blas_gemm", "gemm", "kernel_takes", "lanes",
-           "link_gemm", "small_product", "view1", "view2"]
+__all__ = ["GEMM_SYMBOLS", "KERNEL_SHAPES", "NO_TRANS", "ROWS", "SCRATCH", "TRANS", "WEIGHTS", "blas_gemm", "gemm",
+           "kernel_takes", "lanes", "link_gemm", "small_product", "view1", "view2"]
