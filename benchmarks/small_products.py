@@ -14,7 +14,8 @@ an njit function in a loop, so a call costs what it costs in the loop, and `xla`
 (`jax.jit` of the same product, called from Python: its dispatch, ~5 us, included; for reference).
 Each round times every method once (the order reversed every other round) for about `--ms`
 milliseconds; printed are the medians over the rounds and blas/kernel, the median of the rounds'
-paired ratios (> 1: the kernel is faster). The rows' sums per step are printed under each block.
+paired ratios (> 1: the kernel is faster). Under each block, the sums over the step (the kernel's
+counted at OpenBLAS's time where it does not apply).
 Not run by the test suite.
 """
 
