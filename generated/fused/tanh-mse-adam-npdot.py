@@ -24,7 +24,7 @@ PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losse
               'grad_from')
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'np.dot'
-INTRINSICS = '60d37948dadada81'  # symnn.runtime.fused.intrinsics, by its hash
+INTRINSICS = '0b9a42e53b462c5b'  # symnn.runtime.fused.intrinsics, by its hash
 VECMATH = 'd139f687b00b0e75'  # symnn.vecmath, by its hash
 
 
