@@ -5,12 +5,13 @@ every call; NumPy's `rng.permutation(4096)` takes ~60 us (benchmarks/README.md, 
 fused loop"), a fifth of a 0.3 ms epoch. `draw` computes the same numbers in one compiled call:
 NumPy's Generator.shuffle of `arange(n)` (Fisher-Yates from the last row down, each index drawn by
 `random_interval`: masked 32-bit draws, rejected until in range) on its PCG64 (XSL-RR 128/64, 32-bit
-draws buffered as `pcg64_next32` buffers them). NumPy still seeds the generator (`state_of`: the
-state of `PCG64(seed)`), so every seed `default_rng` makes a fresh PCG64 from is drawn here. The
-permutations are NumPy's bit for bit: checked against NumPy for several seeds and sizes in each
-process before `draw` is first used (`compiled_matches_numpy`); where that check fails (a NumPy that
-changed its algorithm), for a Generator or BitGenerator as seed and with NUMBA_DISABLE_JIT=1, NumPy
-draws them (symnn.runtime.fused.orders, which also decides when loading this module pays).
+draws buffered as `pcg64_next32` buffers them). `state_of` seeds the generator as `PCG64(seed)`
+does: SeedSequence's hash in Python integers for integer seeds below 2**64, NumPy itself for any
+other seed `default_rng` makes a fresh PCG64 from. The permutations are NumPy's bit for bit:
+checked against NumPy for several seeds and sizes in each process before `draw` is first used
+(`compiled_matches_numpy`); where that check fails (a NumPy that changed its algorithm), for a
+Generator or BitGenerator as seed and with NUMBA_DISABLE_JIT=1, NumPy draws them
+(symnn.runtime.fused.orders, which also decides when loading this module pays).
 """
 
 from __future__ import annotations
@@ -94,13 +95,54 @@ def draw(perms, state):
 
 
 def state_of(seed: object) -> np.ndarray | None:
-    """The state `draw` takes for the generator `np.random.default_rng(seed)` makes: NumPy's own
-    seeding; None for a Generator or BitGenerator (NumPy draws from it, so that it advances)."""
-    if isinstance(seed, (np.random.Generator, np.random.BitGenerator)):
+    """The state `draw` takes for the generator `np.random.default_rng(seed)` makes; None for a
+    Generator or BitGenerator (NumPy draws from it, so that it advances)."""
+    if type(seed) is int and 0 <= seed < 1 << 64:
+        state, inc, has32, u32 = *_pcg64(seed), 0, 0
+    elif isinstance(seed, (np.random.Generator, np.random.BitGenerator)):
         return None
-    s = np.random.PCG64(seed).state
-    state, inc = s["state"]["state"], s["state"]["inc"]
-    return np.array([state >> 64, state & _WORD, inc >> 64, inc & _WORD, s["has_uint32"], s["uinteger"]], np.uint64)
+    else:  # NumPy's own seeding
+        s = np.random.PCG64(seed).state
+        state, inc, has32, u32 = s["state"]["state"], s["state"]["inc"], s["has_uint32"], s["uinteger"]
+    return np.array([state >> 64, state & _WORD, inc >> 64, inc & _WORD, has32, u32], np.uint64)
+
+
+def _hash_constants(first: int, multiplier: int, count: int) -> tuple[tuple[int, int], ...]:
+    """SeedSequence's hash constants, pairwise: (the one a value is xored with, the one it is then
+    multiplied by), as its hash steps through them (numpy/random/bit_generator.pyx)."""
+    c = [first]
+    for _ in range(count):
+        c.append(c[-1] * multiplier & 0xFFFFFFFF)
+    return tuple(zip(c, c[1:]))
+
+
+_ENTROPY = _hash_constants(0x43B0D7E5, 0x931E8875, 16)  # mix_entropy's 4 + 12 hashmix steps
+_OUTPUT = _hash_constants(0x8B51F9DD, 0x58F38DED, 8)  # generate_state's 8 words
+_MIXES = tuple((src, dst) for src in range(4) for dst in range(4) if src != dst)
+_MULTIPLIER = int(_MUL_HI) << 64 | int(_MUL_LO)
+
+
+def _pcg64(seed: int) -> tuple[int, int]:
+    """`np.random.PCG64(seed)`'s 128-bit state and increment for 0 <= seed < 2**64, in Python integers:
+    SeedSequence's hash of its one or two 32-bit words (no NumPy call: ~7 us, NumPy's ~10 us and more)."""
+    m = 0xFFFFFFFF
+    pool = [seed & m, seed >> 32, 0, 0]  # its entropy words, zero-padded to the pool's 4
+    for i, (x, mul) in enumerate(_ENTROPY[:4]):
+        v = (pool[i] ^ x) * mul & m
+        pool[i] = v ^ v >> 16
+    for (src, dst), (x, mul) in zip(_MIXES, _ENTROPY[4:]):
+        v = (pool[src] ^ x) * mul & m
+        r = (0xCA01F9DD * pool[dst] - 0x4973F715 * (v ^ v >> 16)) & m
+        pool[dst] = r ^ r >> 16
+    w = []
+    for i, (x, mul) in enumerate(_OUTPUT):
+        v = (pool[i & 3] ^ x) * mul & m
+        w.append(v ^ v >> 16)
+    # generate_state(4, uint64): seed (hi, lo) = words 0-1, 2-3, increment words 4-5, 6-7, each little
+    # end first; then pcg_setseq_128_srandom_r: inc = seq << 1 | 1, state = (inc + seed) * MUL + inc.
+    word = (1 << 128) - 1
+    inc = (w[5] << 97 | w[4] << 65 | w[7] << 33 | w[6] << 1 | 1) & word
+    return ((inc + (w[1] << 96 | w[0] << 64 | w[3] << 32 | w[2])) * _MULTIPLIER + inc) & word, inc
 
 
 _verified: bool | None = None  # whether `draw` gives NumPy's permutations (checked once per process)
@@ -127,7 +169,7 @@ def compiled_matches_numpy() -> bool:
     if _verified is None:
         _verified = not config.DISABLE_JIT and all(
             np.array_equal(_compiled(seed, n, 2), _numpy(seed, n, 2))
-            for seed in (0, 1, 12345, (1 << 32) + 7, (1 << 63) - 1) for n in (1, 2, 5, 1000))
+            for seed in (0, 1, 12345, (1 << 32) + 7, (1 << 64) - 1, 1 << 64) for n in (1, 2, 5, 1000))
     return _verified
 
 
