@@ -50,7 +50,7 @@ class Orders:
             from symnn.runtime.fused import shuffle
 
             if shuffle.compiled_matches_numpy():
-                self.state, self.draw = shuffle.state_of(seed), shuffle.draw  # NumPy seeds a fresh PCG64
+                self.state, self.draw = shuffle.state_of(seed), shuffle.draw  # seeded as default_rng seeds it
         if self.state is None:
             start = time.perf_counter()
             self.rng = np.random.default_rng(seed)
