@@ -1,14 +1,14 @@
 """The fused fit's batch orders: per epoch the next `np.random.default_rng(seed).permutation(n)`.
 
-NumPy draws them until this process has spent what switching costs on seeding and shuffling with
-it; from then on symnn.runtime.fused.shuffle draws the same permutations in one compiled call (~3x
-faster at 4096 rows), from the generator NumPy seeds. Switching costs a process, once,
-`LOAD_SECONDS` where Numba's cache holds that call (measured, in a process that has fitted: 2.5 ms
-to import the module, 2-3 ms to look in the cache, 3-5 ms to load and check its code),
-`COMPILE_SECONDS` where it must be compiled (0.21-0.32 s). Buying after renting for the price (the
-ski-rental rule) costs at most twice the better choice: a process that fits a few times never loads
-it, one that fits epoch by epoch (the benchmark matrix, pipelines) draws most of its orders
-compiled, and no fit compiles it until NumPy has cost as much as compiling.
+NumPy draws them until this process has spent what switching costs on seeding and shuffling with it;
+from then on symnn.runtime.fused.shuffle draws the same permutations in one compiled call, on a
+generator seeded as NumPy seeds it (~27 us for seeding and 4096 rows against NumPy's ~70). Switching
+costs a process, once, `LOAD_SECONDS` where Numba's cache holds that call (measured, in a process
+that has fitted: 2.5 ms to import the module, 2-3 ms to look in the cache, 3-5 ms to load and check
+its code), `COMPILE_SECONDS` where it must be compiled (0.21-0.32 s). Buying after renting for the
+price (the ski-rental rule) costs at most twice the better choice: a process that fits a few times
+never loads it, one that fits epoch by epoch (the benchmark matrix, pipelines) draws most of its
+orders compiled, and no fit compiles it until NumPy has cost as much as compiling.
 """
 
 from __future__ import annotations
