@@ -1,8 +1,8 @@
 """The fused fit's batch orders: NumPy's `default_rng(seed).permutation(n)`, epoch after epoch, bit for bit.
 
-symnn.runtime.fused.shuffle draws them in a compiled loop (NumPy's SeedSequence, PCG64 and
-Generator.shuffle re-done), symnn.runtime.fused.orders decides who draws; whoever does, a fit must
-see exactly NumPy's permutations.
+symnn.runtime.fused.shuffle draws them in a compiled loop (NumPy's PCG64 and Generator.shuffle
+re-done, on the generator NumPy seeds), symnn.runtime.fused.orders decides who draws; whoever does,
+a fit must see exactly NumPy's permutations.
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ def test_the_compiled_draws_pass_their_own_check():
 
 
 @needs_jit
-@pytest.mark.parametrize("seed", [0, 1, 7, 41, 2**31 - 1, 2**32 - 1, 2**32, 2**40 + 3, 2**63 - 1])
-@pytest.mark.parametrize("n", [1, 2, 3, 17, 256, 4097])
+@pytest.mark.parametrize("seed", [0, 1, 7, 41, 2**31 - 1, 2**32 - 1, 2**32, 2**40 + 3, 2**63 - 1, 2**64, 2**70,
+                                  np.random.SeedSequence(5)])
+@pytest.mark.parametrize("n", [1, 2, 3, 17, 256, 4097, 70000])
 def test_compiled_orders_are_numpys_across_calls(seed, n):
     orders = Orders(seed, n, compiled=True)
-    assert orders.draws is not None  # drawn by the compiled loop
+    assert orders.state is not None  # drawn by the compiled loop
     first, rest = np.empty((1, n), np.int64), np.empty((3, n), np.int64)
     orders.fill(first)  # one epoch, then a chunk of three: the generator's state carries over
     orders.fill(rest)
@@ -50,9 +51,25 @@ def test_many_seeds_give_numpys_orders():
         np.testing.assert_array_equal(perms, numpy_orders(seed, 100, 2), err_msg=f"seed {seed}")
 
 
-@pytest.mark.parametrize("seed", [None, 2**63, 2**70, np.random.SeedSequence(5), np.random.PCG64(5)])
-def test_other_seeds_are_drawn_by_numpy(seed):
-    assert Orders(seed, 10, compiled=True).draws is None
+def test_integer_seeds_are_seeded_as_numpy_seeds_them():
+    rng = np.random.default_rng(0)
+    seeds = [0, 1, 2**32 - 1, 2**32, 2**63, 2**64 - 1, *rng.integers(0, 2**32, 200), *rng.integers(0, 2**63, 200)]
+    for seed in map(int, seeds):
+        s = np.random.PCG64(seed).state
+        words = [s["state"]["state"] >> 64, s["state"]["state"] & (2**64 - 1), s["state"]["inc"] >> 64,
+                 s["state"]["inc"] & (2**64 - 1), s["has_uint32"], s["uinteger"]]
+        np.testing.assert_array_equal(shuffle.state_of(seed), np.array(words, np.uint64), err_msg=f"seed {seed}")
+
+
+@needs_jit
+def test_a_seed_of_none_is_drawn_compiled_from_fresh_entropy():
+    a, b = Orders(None, 1000, compiled=True), Orders(None, 1000, compiled=True)
+    assert a.state is not None and not np.array_equal(a.state, b.state)
+
+
+@pytest.mark.parametrize("seed", [np.random.default_rng(5), np.random.PCG64(5)])
+def test_a_generator_as_seed_is_drawn_by_numpy(seed):
+    assert Orders(seed, 10, compiled=True).state is None
 
 
 def test_a_generator_as_seed_is_the_one_that_draws():
@@ -67,7 +84,7 @@ def test_not_compiled_means_numpys_generator():
     orders = Orders(5, 30, compiled=False)
     perms = np.empty((2, 30), np.int64)
     orders.fill(perms)
-    assert orders.draws is None
+    assert orders.state is None
     np.testing.assert_array_equal(perms, numpy_orders(5, 30, 2))
 
 
@@ -85,11 +102,11 @@ def test_numpy_draws_until_it_has_cost_what_switching_costs(monkeypatch, in_cach
     monkeypatch.setattr(fused_orders, "LOAD_SECONDS", 1e-3)
     monkeypatch.setattr(fused_orders, "COMPILE_SECONDS", 3e-3)
     monkeypatch.setattr(shuffle, "cached", lambda: in_cache)  # loaded from Numba's cache, or compiled
-    assert Orders(1, 10).draws is None
+    assert Orders(1, 10).state is None
     _spend_until(1e-3)
-    assert (Orders(1, 10).draws is not None) == in_cache
+    assert (Orders(1, 10).state is not None) == in_cache
     _spend_until(getattr(fused_orders, price))
-    assert Orders(1, 10).draws is not None
+    assert Orders(1, 10).state is not None
 
 
 @needs_jit

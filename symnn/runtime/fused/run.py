@@ -177,10 +177,13 @@ def _run(sess: Session, model, X: np.ndarray, T: np.ndarray, params: list[np.nda
                     "grad_from": layout.grad_from,
                     **validation}
             args = [args[name] for name in mod.PARAMETERS]  # the template's, those the loop reads
-            with loader.collector_paused(not loader.compiled(mod.train_epochs)):
+            if loader.compiled(mod.train_epochs):
                 mod.train_epochs(*args)
+            else:  # the first call compiles or loads it
+                with loader.collector_paused():
+                    mod.train_epochs(*args)
             seconds = time.perf_counter() - start
-            epoch_losses = losses[:k].astype(np.float64).tolist()
+            epoch_losses = losses[:k].tolist()  # (Python floats: float32's exactly)
             if not (all(map(math.isfinite, epoch_losses)) and all_finite(P)):
                 np.copyto(P, sess.P_before)  # back to the weights (and state) before this call
                 np.copyto(S, sess.S_before)
