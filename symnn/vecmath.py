@@ -21,7 +21,8 @@ log1p's correction term c); tanh's small-argument one is Cephes' `tanhf`. erf's 
 float64: exp and expm1 share FreeBSD's `e_exp.c` kernel (Remez R(r*r) = r*(e**r + 1)/(e**r - 1), r =
 hi - lo), expm1 adding 2**n - 1 as FreeBSD's `s_expm1.c` does; log and log1p are FreeBSD's `e_log.c`
 and `s_log1p.c` (Lg1-Lg7); tanh is Cephes' `tanh.c` (a rational below 0.625, 1 - 2/(e**2|x| + 1)
-above); erf's two were fitted here (benchmarks/erf64_fit.py, minimax, rounded as float32's):
+above), evaluated with fused multiply-adds (`_fma`, one rounding each) and one division for both forms,
+where the others round every product and sum; erf's two were fitted here (benchmarks/erf64_fit.py, minimax, rounded as float32's):
 `x + x*P(x*x)` below 0.84375, `1 - exp(-x*x)*N(u)/D(u)` (u = |x| - 0.84375) from there to 6.
 
 With NUMBA_DISABLE_JIT=1 each function runs the same formula on NumPy scalars (a Python float is
@@ -32,9 +33,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from llvmlite import ir as llvm_ir
 from numba import types
 from numba.extending import lower_builtin, overload, register_jitable, type_callable
 
@@ -79,6 +82,18 @@ def _where(c, a, b):
     return a if c else b
 
 
+def _fma(a, b, c):
+    """a*b + c rounded once (LLVM's `llvm.fma`: one FMA instruction where the CPU has it, as in a
+    vector loop); in Python, the same correctly rounded value by exact rational arithmetic."""
+    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
+        return a * b + c
+    exact = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+    try:
+        return type(c)(exact)
+    except OverflowError:  # beyond the largest float: rounds to inf
+        return type(c)(math.inf if exact > 0 else -math.inf)
+
+
 def _bitcast(fn, source, target):
     """Compiled, fn(x) for an x of type `source` (an integer is first converted to it) is x's bits as a `target`."""
 
@@ -112,6 +127,21 @@ def _type_where(context):
 @lower_builtin(_where, types.Boolean, types.Any, types.Any)
 def _lower_where(context, builder, sig, args):
     return builder.select(args[0], args[1], args[2])
+
+
+@type_callable(_fma)
+def _type_fma(context):
+    def typer(a, b, c):
+        if isinstance(a, types.Float) and a == b == c:
+            return a
+    return typer
+
+
+@lower_builtin(_fma, types.Float, types.Float, types.Float)
+def _lower_fma(context, builder, sig, args):
+    ty = args[0].type
+    fn = builder.module.declare_intrinsic("llvm.fma", [ty], llvm_ir.FunctionType(ty, [ty, ty, ty]))
+    return builder.call(fn, args)
 
 
 # ---- constants ------------------------------------------------------------------------------------
@@ -423,11 +453,26 @@ def _log1p64(x):
 def _tanh64(x):
     ax = abs(x)
     z = x * x
-    small = x + x * z * (((TP0 * z + TP1) * z + TP2) / (((z + TQ0) * z + TQ1) * z + TQ2))
-    n, h, t = _expq64(TWO64 * _where(ax < TANH64_HI, ax, TANH64_HI), ZERO64)
-    large = ONE64 - TWO64 / (_scale64(ONE64 + (h - t), n) + ONE64)
+    # e**a = 2**n * (1 + rhi - rlo + r*c/d) for a = 2|x| (FreeBSD's exp kernel, as _expq64, with FMAs)
+    a = TWO64 * _where(ax < TANH64_HI, ax, TANH64_HI)
+    t = _fma(a, INVLN2, MAGIC64)
+    n = _bits64(t) - _bits64(MAGIC64)
+    nf = t - MAGIC64
+    rhi = _fma(-nf, LN2HI64, a)
+    rlo = nf * LN2LO64
+    r = rhi - rlo
+    w = r * r
+    c = _fma(-w, _fma(_fma(_fma(_fma(EP5, w, EP4), w, EP3), w, EP2), w, EP1), r)
+    d = TWO64 - c
+    below = ax < TANH64_SMALL
+    # one division for both forms: P(z)/Q(z) below 0.625; above, 2/(e**a + 1) = 2d/(2**n*s + d), s =
+    # d*(1 + rhi - rlo) + r*c (the exp kernel's quotient r*c/d and the last one made one)
+    s = d + _fma(d, rhi, _fma(-d, rlo, r * c))
+    q = _where(below, _fma(_fma(TP0, z, TP1), z, TP2), TWO64 * d) / _where(
+        below, _fma(_fma(z + TQ0, z, TQ1), z, TQ2), _fma(_pow2(n), s, d))
+    large = ONE64 - q
     large = _where(x < ZERO64, -large, large)
-    y = _where(ax < TANH64_SMALL, small, large)
+    y = _where(below, _fma(x * z, q, x), large)
     return _where(ax >= TANH64_TINY, y, x)  # x for NaN, +-0 and |x| so small that tanh(x) rounds to x
 
 
