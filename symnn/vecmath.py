@@ -88,6 +88,8 @@ def _fma(a, b, c):
     if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(c)):
         return a * b + c
     exact = Fraction(float(a)) * Fraction(float(b)) + Fraction(float(c))
+    if exact == 0:  # a*b and c are zeros: their sum's sign is IEEE's (-0 only from -0 + -0)
+        return a * b + c
     try:
         return type(c)(exact)
     except OverflowError:  # beyond the largest float: rounds to inf
@@ -361,14 +363,14 @@ def _to_float64(k):
 def _expq64(hi, lo):
     """(n, h, t) with hi + lo = n*ln2 + r, |r| <= ln2/2, e**r - 1 = h - t (FreeBSD's exp kernel; for
     |hi| < 746, |lo| < 1: h = hi - n*ln2_hi is exact, t is small)."""
-    t = (hi + lo) * INVLN2 + MAGIC64
+    t = _fma(hi + lo, INVLN2, MAGIC64)
     n = _bits64(t) - _bits64(MAGIC64)
     nf = t - MAGIC64
-    rhi = hi - nf * LN2HI64
-    rlo = nf * LN2LO64 - lo
+    rhi = _fma(-nf, LN2HI64, hi)
+    rlo = _fma(nf, LN2LO64, -lo)
     r = rhi - rlo
     z = r * r
-    c = r - z * (EP1 + z * (EP2 + z * (EP3 + z * (EP4 + z * EP5))))
+    c = _fma(-z, _fma(_fma(_fma(_fma(EP5, z, EP4), z, EP3), z, EP2), z, EP1), r)
     return n, rhi, rlo - (r * c) / (TWO64 - c)
 
 
@@ -408,7 +410,8 @@ def _log_kernel64(f, k, c):
     s = f / (TWO64 + f)
     z = s * s
     w = z * z
-    R = z * (LG1_64 + w * (LG3_64 + w * (LG5_64 + w * LG7_64))) + w * (LG2_64 + w * (LG4_64 + w * LG6_64))
+    R = _fma(z, _fma(w, _fma(w, _fma(w, LG7_64, LG5_64), LG3_64), LG1_64),
+             w * _fma(w, _fma(w, LG6_64, LG4_64), LG2_64))
     hfsq = HALF64 * f * f
     dk = _to_float64(k)
     return dk * LN2HI64 - ((hfsq - (s * (hfsq + R) + (dk * LN2LO64 + c))) - f)
@@ -482,15 +485,15 @@ def _erf64(x):
     z = x * x
     tiny = ax < ERF64_TINY  # x + x*p rounded twice where x*p is subnormal: scaled up, rounded once
     xs = _where(tiny, x * TWO54, x)
-    p = (((((((((P64_10 * z + P64_9) * z + P64_8) * z + P64_7) * z + P64_6) * z + P64_5) * z + P64_4) * z
-            + P64_3) * z + P64_2) * z + P64_1) * z + P64_0
-    small = xs + xs * p
+    p = _fma(_fma(_fma(_fma(_fma(P64_10, z, P64_9), z, P64_8), z, P64_7), z, P64_6), z, P64_5)
+    p = _fma(_fma(_fma(_fma(_fma(p, z, P64_4), z, P64_3), z, P64_2), z, P64_1), z, P64_0)
+    small = _fma(xs, p, xs)
     small = _where(tiny, small * TWO_M54, small)
     a = _where(ax < ERF64_HI, ax, ERF64_HI)
     a = _where(a > ERF64_SMALL, a, ERF64_SMALL)
     u = a - ERF64_SMALL  # exact; N's and D's terms all positive
-    num = (((((N64_6 * u + N64_5) * u + N64_4) * u + N64_3) * u + N64_2) * u + N64_1) * u + N64_0
-    den = (((((D64_6 * u + D64_5) * u + D64_4) * u + D64_3) * u + D64_2) * u + D64_1) * u + ONE64
+    num = _fma(_fma(_fma(_fma(_fma(_fma(N64_6, u, N64_5), u, N64_4), u, N64_3), u, N64_2), u, N64_1), u, N64_0)
+    den = _fma(_fma(_fma(_fma(_fma(_fma(D64_6, u, D64_5), u, D64_4), u, D64_3), u, D64_2), u, D64_1), u, ONE64)
     h = _float64(_bits64(a) & ERF_LOW_WORD)  # e**(-a*a) = e**(-h*h) * e**((h - a)*(h + a)), h*h exact
     n, eh, et = _expq64(-h * h, (h - a) * (h + a))
     q = num / den
