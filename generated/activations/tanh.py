@@ -10,7 +10,7 @@ from numba import njit
 
 from symnn.vecmath import vtanh
 
-VECMATH = 'e273e1eb5099fe13'  # symnn.vecmath, by its hash
+VECMATH = '812ed9985082e2d5'  # symnn.vecmath, by its hash
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

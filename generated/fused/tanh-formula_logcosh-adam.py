@@ -24,7 +24,7 @@ PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losse
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
 INTRINSICS = '0b9a42e53b462c5b'  # symnn.runtime.fused.intrinsics, by its hash
-VECMATH = 'e273e1eb5099fe13'  # symnn.vecmath, by its hash
+VECMATH = '812ed9985082e2d5'  # symnn.vecmath, by its hash
 
 link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache
 
