@@ -88,6 +88,33 @@ def test_updating_each_layer_after_its_gradients_gives_the_numbers_of_one_update
         np.testing.assert_array_equal(p, q)
 
 
+@pytest.mark.parametrize("acts", [("tanh", "tanh"), ("tanh", "relu", "identity"), ("sigmoid", "tanh")])
+def test_dense_outputs_no_backward_reads_share_one_block_and_train_as_the_per_layer_path(acts):
+    """A dense output read only by an activation whose backward kernel reads its output (tanh's
+    1 - y**2, identity) is dead after the forward pass makes y: such values share one workspace block,
+    and the fit (with validation, which runs the same forward pass) agrees with the per-layer kernels."""
+    case = dict(acts=acts, loss="mse", n_out=2, dtype="float64", n=90, batch=32)
+    X, y = _data(case["n"], case["n_out"], case["loss"])
+    runs = []
+    for fused_flag in (True, False):
+        model = _model(acts, "mse", 2, "float64")
+        history = model.fit(X, y, optimizer=symnn.Adam(lr=0.01), epochs=3, batch_size=32, seed=3, verbose=False,
+                            validation=(X[:20], y[:20]), fused=fused_flag)
+        runs.append((history, model))
+    (fused_history, fused_model), (per_layer, reference) = runs
+    np.testing.assert_allclose(fused_history["loss"], per_layer["loss"], rtol=1e-12)
+    np.testing.assert_allclose(fused_history["val_loss"], per_layer["val_loss"], rtol=1e-12)
+    for p, q in zip(fused_model.parameters(), reference.parameters(), strict=True):
+        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-14)
+    sess = fused_model._fused_session
+    shared = [i for i, a in enumerate(acts, start=1) if a in sess.mod.BACKWARD_FROM_OUTPUT]
+    blocks = sess.layout.prog[:, 3]  # each layer's input block
+    assert set(sess.mod.BACKWARD_FROM_OUTPUT) == {"tanh", "identity"} & set(acts)
+    assert len({blocks[2 * i - 1] for i in shared}) == (1 if shared else 0)
+    hidden_blocks = 2 * len(acts) - len(shared) + (1 if shared else 0)  # (each value its own block before)
+    assert sess.layout.workspace == 32 * (3 + 7 * hidden_blocks + 2 + 2)  # 32 rows: X, hidden, outputs, targets
+
+
 @pytest.mark.parametrize("block", [7, 4096])
 def test_one_epoch_fits_take_per_step_scalars_from_any_block_as_computed_afresh(block, monkeypatch):
     """The per-step scalars kept between fits (a block of steps ahead) are the ones each step needs,

@@ -14,6 +14,7 @@ LOSS = 'huber'
 OPTIMIZER = 'sgd_nesterov_step'
 ROLES = {'state': ('momentum_buffer',), 'hyper': ('momentum', 'dampening', 'weight_decay'), 'per_step': ('first',)}
 VALIDATION = False
+BACKWARD_FROM_OUTPUT = ()
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV', 'LP',
               'grad_from')

@@ -15,6 +15,7 @@ LOSS = 'cross_entropy'
 OPTIMIZER = 'sgd_momentum_step'
 ROLES = {'state': ('momentum_buffer',), 'hyper': ('momentum', 'dampening', 'weight_decay'), 'per_step': ('first',)}
 VALIDATION = True
+BACKWARD_FROM_OUTPUT = ()
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV', 'XV',
               'YV', 'VL', 'val_batch', 'val_losses', 'val_hits', 'grad_from')

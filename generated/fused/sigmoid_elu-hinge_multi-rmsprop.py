@@ -18,6 +18,7 @@ ROLES = {'state': ('square_avg', 'grad_avg', 'momentum_buffer'),
          'hyper': ('alpha', 'eps', 'weight_decay', 'momentum'),
          'per_step': ()}
 VALIDATION = False
+BACKWARD_FROM_OUTPUT = ()
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV', 'AP', 'grad_from')
 UPDATE_PER_LAYER_FROM = 65536

@@ -18,6 +18,7 @@ ROLES = {'state': ('exp_avg', 'exp_avg_sq'),
          'hyper': ('beta2', 'eps', 'weight_decay'),
          'per_step': ('step_size', 'bias_correction2_sqrt', 'one_minus_beta1', 'one_minus_beta2')}
 VALIDATION = False
+BACKWARD_FROM_OUTPUT = ('tanh',)
 PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b_offset', 'a_offset')
 PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV',
               'grad_from')

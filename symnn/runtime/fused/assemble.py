@@ -126,6 +126,16 @@ class _Assembly:
             self.dense[f] for f in ("dense_forward", "dense_grad_input", "dense_grad_params")] + [self.loss, self.optimizer]
         self.inliner = ir.Inliner(_template())
 
+    def backward_from_output(self) -> tuple[str, ...]:
+        """The activations whose backward kernel reads their output y and not their input x (tanh's
+        1 - y**2): their input is dead once the forward pass has made y (symnn.runtime.fused.session)."""
+        def reads_input(k: ir.Kernel) -> bool:  # an element of x_in: x_in[i] (x_in.shape is no read)
+            return any(isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+                       and node.value.id == k.params[0] for node in ast.walk(ast.parse(ir.print_function(k))))
+
+        return tuple(name for name, (_, backward) in zip(self.c["activations"], self.activations)
+                     if not reads_input(backward))
+
     def decorator(self, nrt: bool) -> str:
         """The kernels' decorator (they all share it); without reference counting where `nrt` is False."""
         decorators = {k.decorator for k in self.used}
@@ -299,6 +309,7 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
             f"OPTIMIZER = {c['optimizer']!r}",
             *ir.wrapped("ROLES = ", repr({k: a.roles[k] for k in ("state", "hyper", "per_step")})),
             f"VALIDATION = {c['validation']!r}",
+            *ir.wrapped("BACKWARD_FROM_OUTPUT = ", repr(a.backward_from_output())),
             *ir.wrapped("PROG_COLUMNS = ", repr(template.PROG_COLUMNS)),
             *ir.wrapped("PARAMETERS = ", repr(params)),
             f"UPDATE_PER_LAYER_FROM = {template.UPDATE_PER_LAYER_FROM!r}",

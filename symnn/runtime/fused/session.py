@@ -4,7 +4,8 @@ arrays, the optimizer's state in place, and the per-step scalars of a block of s
 The network is passed to the loop as data: the parameters are copied into one flat array P for the run
 (each W then b, in `Sequential.parameters()` order) and back at the end, their gradients are D, the
 layers' inputs and their gradients blocks of the flat workspaces AV and GV (batch_size rows per layer
-input, or the validation batch's where larger; the batch's targets in a last block of AV), and the
+input, or the validation batch's where larger; one block shared by the dense outputs no backward
+kernel reads; the batch's targets in a last block of AV), and the
 optimizer's state the rows of S. The optimizer's state arrays are left as views of S, so a later
 per-layer `optimizer.step` continues exactly where the fused run stopped and the next fused fit finds
 the state in place.
@@ -32,9 +33,20 @@ class Layout:
         rows, self.offsets = [], []
         self.shapes: list[tuple[int, ...]] = []  # of the parameters, in parameters() order
         p_off = n_values = 0
-        a_off = [0]
-        for w in model.widths[:-1]:
-            a_off.append(a_off[-1] + block_rows * w)
+        # A dense layer's output that only an activation of BACKWARD_FROM_OUTPUT reads is dead once that
+        # activation has run (forward) and once the dense layer has read its gradient (backward): all such
+        # values share one scratch block, in AV and in GV, so the loop touches less memory.
+        from_output = set(getattr(mod, "BACKWARD_FROM_OUTPUT", ()))
+        scratch = {i for i in range(1, len(model.layers)) if isinstance(model.layers[i - 1], Dense)
+                   and not isinstance(model.layers[i], Dense) and spec["layers"][i][1] in from_output}
+        a_off, off = [], 0
+        for i, w in enumerate(model.widths[:-1]):
+            a_off.append(off)
+            off += 0 if i in scratch else block_rows * w
+        for i in scratch:
+            a_off[i] = off
+        off += block_rows * max((model.widths[i] for i in scratch), default=0)
+        a_off.append(off)  # the outputs, then the targets
         for i, layer in enumerate(model.layers):
             n_in, n_out = model.widths[i], model.widths[i + 1]
             w_off = b_off = 0
