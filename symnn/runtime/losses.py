@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from symnn.errors import UserInputError
@@ -75,7 +77,7 @@ class Loss:
             return np.eye(k, dtype=dtype)[labels]  # one-hot rows
         if y.ndim == 0:
             raise UserInputError("targets must be an array with one row per input row, not a scalar")
-        cols = int(np.prod(y.shape[1:])) if y.ndim > 1 else 1  # (an empty y has no -1 to infer)
+        cols = math.prod(y.shape[1:])  # (an empty y has no -1 to infer)
         out = np.ascontiguousarray(y.reshape(y.shape[0], cols), dtype=dtype)
         if out.shape[1] != k:
             raise UserInputError(f"targets have {out.shape[1]} columns, the model {k} outputs")
