@@ -2,7 +2,7 @@
 
 NumPy draws them until this process has spent what switching costs on seeding and shuffling with it;
 from then on symnn.runtime.fused.shuffle draws the same permutations in one compiled call, on a
-generator seeded as NumPy seeds it (~27 us for seeding and 4096 rows against NumPy's ~70). Switching
+generator seeded as NumPy seeds it (~14 us for seeding and 4096 rows against NumPy's ~70). Switching
 costs a process, once, `LOAD_SECONDS` where Numba's cache holds that call (measured, in a process
 that has fitted: 2.5 ms to import the module, 2-3 ms to look in the cache, 3-5 ms to load and check
 its code), `COMPILE_SECONDS` where it must be compiled (0.21-0.32 s). Buying after renting for the

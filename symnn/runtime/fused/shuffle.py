@@ -5,9 +5,10 @@ every call; NumPy's `rng.permutation(4096)` takes ~60 us (benchmarks/README.md, 
 fused loop"), a fifth of a 0.3 ms epoch. `draw` computes the same numbers in one compiled call:
 NumPy's Generator.shuffle of `arange(n)` (Fisher-Yates from the last row down, each index drawn by
 `random_interval`: masked 32-bit draws, rejected until in range) on its PCG64 (XSL-RR 128/64, 32-bit
-draws buffered as `pcg64_next32` buffers them). `state_of` seeds the generator as `PCG64(seed)`
-does: SeedSequence's hash in Python integers for integer seeds below 2**64, NumPy itself for any
-other seed `default_rng` makes a fresh PCG64 from. The permutations are NumPy's bit for bit:
+draws buffered as `pcg64_next32` buffers them). The generator is seeded as `PCG64(seed)` seeds it:
+for an integer seed below 2**64 by `draw` itself, on its first call (`_seed`: SeedSequence's hash,
+compiled, so a fit does no Python integer arithmetic for it), for any other seed `default_rng` makes a
+fresh PCG64 from by NumPy (`state_of`). The permutations are NumPy's bit for bit:
 checked against NumPy for several seeds and sizes in each process before `draw` is first used
 (`compiled_matches_numpy`); where that check fails (a NumPy that changed its algorithm), for a
 Generator or BitGenerator as seed and with NUMBA_DISABLE_JIT=1, NumPy draws them
@@ -31,8 +32,10 @@ _ONE, _ZERO = np.uint64(1), np.uint64(0)
 _MUL_HI, _MUL_LO = np.uint64(2549297995355413924), np.uint64(4865540595714422341)
 _WORD = (1 << 64) - 1
 
-#: The generator's state as `draw` takes it: state (hi, lo), increment (hi, lo), has_uint32, uinteger.
-STATE_WORDS = 6
+#: The generator's state as `draw` takes it: state (hi, lo), increment (hi, lo), has_uint32, uinteger;
+#: `seed pending`: 1 where word 0 holds an integer seed that `draw` hashes into the state first; and
+#: 12 words of room for that hash.
+STATE_WORDS = 19
 
 
 @intrinsic
@@ -45,6 +48,39 @@ def _mul_hi(typingctx, a, b):
     return types.uint64(types.uint64, types.uint64), codegen
 
 
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
+def _seed(state):
+    """Words 0-3 of `state` PCG64(seed)'s 128-bit state and increment (hi, lo each), for the seed
+    0 <= seed < 2**64 in word 0: SeedSequence's hash of the seed's two 32-bit words, zero-padded to its
+    pool of 4 (mix_entropy), its generate_state(4, uint64), then pcg_setseq_128_srandom_r
+    (numpy/random/bit_generator.pyx, numpy/random/src/pcg64/pcg64.h). Loops, not calls: Numba compiles
+    them in a fraction of what inlined helper functions cost."""
+    seed, m16 = state[0], np.uint64(16)
+    for i in range(4):
+        word = (seed & _M32 if i == 0 else seed >> np.uint64(32)) if i < 2 else _ZERO
+        v = ((word ^ _ENTROPY[i, 0]) * _ENTROPY[i, 1]) & _M32
+        state[_POOL + i] = v ^ (v >> m16)
+    for k in range(_MIXES.shape[0]):
+        v = ((state[_POOL + _MIXES[k, 0]] ^ _ENTROPY[4 + k, 0]) * _ENTROPY[4 + k, 1]) & _M32
+        r = (_MIX_A * state[_POOL + _MIXES[k, 1]] - _MIX_B * (v ^ (v >> m16))) & _M32
+        state[_POOL + _MIXES[k, 1]] = r ^ (r >> m16)
+    for i in range(8):
+        v = ((state[_POOL + (i & 3)] ^ _OUTPUT[i, 0]) * _OUTPUT[i, 1]) & _M32
+        state[_WORDS + i] = v ^ (v >> m16)
+    w = state[_WORDS:_WORDS + 8]
+    # seed = words 0-1 (high), 2-3 (low), seq = words 4-5 (high), 6-7, each pair's later word its higher
+    # half; inc = seq << 1 | 1, state = (inc + seed) * MUL + inc, all mod 2**128
+    inc_hi = (w[5] << np.uint64(33)) | (w[4] << _ONE) | (w[7] >> np.uint64(31))
+    inc_lo = (w[7] << np.uint64(33)) | (w[6] << _ONE) | _ONE
+    lo = inc_lo + ((w[3] << np.uint64(32)) | w[2])
+    hi = inc_hi + ((w[1] << np.uint64(32)) | w[0]) + np.uint64(lo < inc_lo)
+    hi = hi * _MUL_LO + lo * _MUL_HI + _mul_hi(lo, _MUL_LO)
+    lo = lo * _MUL_LO
+    new_lo = lo + inc_lo
+    state[0], state[1], state[2], state[3] = hi + inc_hi + np.uint64(new_lo < lo), new_lo, inc_hi, inc_lo
+    state[6] = _ZERO
+
+
 @njit(cache=True, nogil=True, _nrt=False)
 def draw(perms, state):
     """Each row of perms (int64, n < 2**32 columns) the next `Generator.permutation(n)` of the PCG64
@@ -55,6 +91,8 @@ def draw(perms, state):
     all-ones mask covering i, rejected until at most i. Branch-free: a rejection swaps row i with
     itself and leaves i and the mask as they were, so the unpredictable test costs no misprediction."""
     n = perms.shape[1]
+    if state[6]:  # an integer seed: PCG64(seed)'s state, as NumPy seeds it
+        _seed(state)
     hi, lo, inc_hi, inc_lo = state[0], state[1], state[2], state[3]
     has32, u32 = state[4], state[5]
     for e in range(perms.shape[0]):
@@ -97,14 +135,22 @@ def draw(perms, state):
 def state_of(seed: object) -> np.ndarray | None:
     """The state `draw` takes for the generator `np.random.default_rng(seed)` makes; None for a
     Generator or BitGenerator (NumPy draws from it, so that it advances)."""
-    if type(seed) is int and 0 <= seed < 1 << 64:
-        state, inc, has32, u32 = *_pcg64(seed), 0, 0
-    elif isinstance(seed, (np.random.Generator, np.random.BitGenerator)):
+    if type(seed) is int and 0 <= seed < 1 << 64:  # hashed by `draw` itself (`_seed`): no Python arithmetic
+        return np.array([seed, 0, 0, 0, 0, 0, 1] + [0] * (STATE_WORDS - 7), np.uint64)
+    if isinstance(seed, (np.random.Generator, np.random.BitGenerator)):
         return None
-    else:  # NumPy's own seeding
-        s = np.random.PCG64(seed).state
-        state, inc, has32, u32 = s["state"]["state"], s["state"]["inc"], s["has_uint32"], s["uinteger"]
-    return np.array([state >> 64, state & _WORD, inc >> 64, inc & _WORD, has32, u32], np.uint64)
+    s = np.random.PCG64(seed).state  # NumPy's own seeding
+    state, inc = s["state"]["state"], s["state"]["inc"]
+    return np.array([state >> 64, state & _WORD, inc >> 64, inc & _WORD, s["has_uint32"], s["uinteger"]]
+                    + [0] * (STATE_WORDS - 6), np.uint64)
+
+
+def seeded(seed: object) -> np.ndarray | None:
+    """`state_of(seed)` with an integer seed hashed (by `draw`, drawing nothing): PCG64(seed)'s state."""
+    state = state_of(seed)
+    if state is not None:
+        draw(np.empty((0, 0), np.int64), state)
+    return state
 
 
 def _hash_constants(first: int, multiplier: int, count: int) -> tuple[tuple[int, int], ...]:
@@ -116,33 +162,11 @@ def _hash_constants(first: int, multiplier: int, count: int) -> tuple[tuple[int,
     return tuple(zip(c, c[1:]))
 
 
-_ENTROPY = _hash_constants(0x43B0D7E5, 0x931E8875, 16)  # mix_entropy's 4 + 12 hashmix steps
-_OUTPUT = _hash_constants(0x8B51F9DD, 0x58F38DED, 8)  # generate_state's 8 words
-_MIXES = tuple((src, dst) for src in range(4) for dst in range(4) if src != dst)
-_MULTIPLIER = int(_MUL_HI) << 64 | int(_MUL_LO)
-
-
-def _pcg64(seed: int) -> tuple[int, int]:
-    """`np.random.PCG64(seed)`'s 128-bit state and increment for 0 <= seed < 2**64, in Python integers:
-    SeedSequence's hash of its one or two 32-bit words (no NumPy call: ~7 us, NumPy's ~10 us and more)."""
-    m = 0xFFFFFFFF
-    pool = [seed & m, seed >> 32, 0, 0]  # its entropy words, zero-padded to the pool's 4
-    for i, (x, mul) in enumerate(_ENTROPY[:4]):
-        v = (pool[i] ^ x) * mul & m
-        pool[i] = v ^ v >> 16
-    for (src, dst), (x, mul) in zip(_MIXES, _ENTROPY[4:]):
-        v = (pool[src] ^ x) * mul & m
-        r = (0xCA01F9DD * pool[dst] - 0x4973F715 * (v ^ v >> 16)) & m
-        pool[dst] = r ^ r >> 16
-    w = []
-    for i, (x, mul) in enumerate(_OUTPUT):
-        v = (pool[i & 3] ^ x) * mul & m
-        w.append(v ^ v >> 16)
-    # generate_state(4, uint64): seed (hi, lo) = words 0-1, 2-3, increment words 4-5, 6-7, each little
-    # end first; then pcg_setseq_128_srandom_r: inc = seq << 1 | 1, state = (inc + seed) * MUL + inc.
-    word = (1 << 128) - 1
-    inc = (w[5] << 97 | w[4] << 65 | w[7] << 33 | w[6] << 1 | 1) & word
-    return ((inc + (w[1] << 96 | w[0] << 64 | w[3] << 32 | w[2])) * _MULTIPLIER + inc) & word, inc
+_ENTROPY = np.array(_hash_constants(0x43B0D7E5, 0x931E8875, 16), np.uint64)  # mix_entropy's 4 + 12 hashmix steps
+_OUTPUT = np.array(_hash_constants(0x8B51F9DD, 0x58F38DED, 8), np.uint64)  # generate_state's 8 words
+_MIXES = np.array([(src, dst) for src in range(4) for dst in range(4) if src != dst], np.int64)  # (src, dst) pool words
+_MIX_A, _MIX_B = np.uint64(0xCA01F9DD), np.uint64(0x4973F715)
+_POOL, _WORDS = 7, 11  # where the seeding keeps SeedSequence's pool (4 words) and output (8) in the state
 
 
 _verified: bool | None = None  # whether `draw` gives NumPy's permutations (checked once per process)
@@ -186,4 +210,4 @@ def _compiled(seed: object, n: int, k: int) -> np.ndarray:
 
 skip_registry_refresh(sys.modules[__name__])  # cached in symnn's folder, loaded without Numba's set-up
 
-__all__ = ["STATE_WORDS", "cached", "compiled_matches_numpy", "draw", "state_of"]
+__all__ = ["STATE_WORDS", "cached", "compiled_matches_numpy", "draw", "seeded", "state_of"]
