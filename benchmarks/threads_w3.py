@@ -1,0 +1,206 @@
+"""W3's training step at 2 threads, two designs side by side in one process, epochs interleaved:
+
+- `blas-threads` (the fused loop's design): every matrix product on NumPy's OpenBLAS with its own 2 threads,
+  the elementwise sweeps (bias and ReLU, ReLU's gradient, the bias gradients, SGD momentum) serial;
+- `one-pool`: OpenBLAS single-threaded, and Numba's pool (`prange` over two halves) runs everything:
+  each product split in two (by rows or by columns of its output), each sweep split in two.
+
+    taskset -c 0,1 python benchmarks/threads_w3.py [--split mmm] [--epochs 16]
+
+`--split`: for the forward, weight-gradient and input-gradient products, `m` splits the output's rows
+between the two threads, `n` its columns. A step here is W3's shapes (784-512-512-10, batch 256, float32)
+on fixed rows, without the loss (a stand-in gradient): a design experiment, not symnn's loop. Prints
+each design's median ms per 64-step epoch and the median of the per-pair ratios (> 1: one-pool is
+faster). Not run by the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import statistics
+import time
+
+os.environ.setdefault("NUMBA_NUM_THREADS", "2")
+
+import numpy as np  # noqa: E402
+from numba import njit, prange  # noqa: E402
+
+from symnn.runtime import blas  # noqa: E402
+
+SGEMM, _ = blas.external_gemm("threads_w3_sgemm", "threads_w3_dgemm")
+ROW_MAJOR, NT, TR = 101, 111, 112
+LAYERS = np.array([784, 512, 512, 10])
+BATCH, STEPS = 256, 64
+
+
+@njit(nogil=True)
+def product(ta, tb, m, n, k, a, a_at, lda, b, b_at, ldb, c, c_at, ldc):
+    """c[c_at:] (m x n, row stride ldc) = op(a[a_at:]) op(b[b_at:]), on OpenBLAS."""
+    SGEMM(ROW_MAJOR, ta, tb, m, n, k, np.float32(1), a.ctypes.data + 4 * a_at, lda,
+          b.ctypes.data + 4 * b_at, ldb, np.float32(0), c.ctypes.data + 4 * c_at, ldc)
+
+
+@njit(nogil=True, parallel=True)
+def product_halves(ta, tb, m, n, k, a, lda, b, ldb, c, by_rows):
+    for q in prange(2):
+        if by_rows:
+            h = (m + 1) // 2
+            lo, hi = q * h, min(q * h + h, m)
+            product(ta, tb, hi - lo, n, k, a, lo * lda if ta == NT else lo, lda, b, 0, ldb, c, lo * n, n)
+        else:
+            h = (n + 1) // 2
+            lo, hi = q * h, min(q * h + h, n)
+            product(ta, tb, m, hi - lo, k, a, 0, lda, b, lo if tb == NT else lo * ldb, ldb, c, lo, n)
+
+
+@njit(nogil=True, error_model="numpy")
+def bias_relu(z, b, a):
+    for r in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            v = z[r, j] + b[j]
+            z[r, j] = v
+            a[r, j] = v if v > 0 else np.float32(0)
+
+
+@njit(nogil=True, error_model="numpy")
+def relu_backward(z, g, gz):
+    for i in range(z.shape[0]):
+        gz[i] = np.float32(0) if z[i] <= 0 else g[i]
+
+
+@njit(nogil=True, error_model="numpy")
+def column_sums(g, out, lo, hi):
+    for j in range(lo, hi):
+        out[j] = 0
+    for r in range(g.shape[0]):
+        for j in range(lo, hi):
+            out[j] += g[r, j]
+
+
+@njit(nogil=True, error_model="numpy")
+def sgd_momentum(p, g, buf, lr, mom):
+    for i in range(p.shape[0]):
+        v = mom * buf[i] + g[i]
+        buf[i] = v
+        p[i] = p[i] - lr * v
+
+
+@njit(nogil=True, error_model="numpy", parallel=True)
+def bias_relu_halves(z, b, a):
+    h = (z.shape[0] + 1) // 2
+    for q in prange(2):
+        bias_relu(z[q * h:q * h + h], b, a[q * h:q * h + h])
+
+
+@njit(nogil=True, error_model="numpy", parallel=True)
+def relu_backward_halves(z, g, gz):
+    h = (z.shape[0] + 1) // 2
+    for q in prange(2):
+        relu_backward(z[q * h:q * h + h], g[q * h:q * h + h], gz[q * h:q * h + h])
+
+
+@njit(nogil=True, error_model="numpy", parallel=True)
+def column_sums_halves(g, out):
+    h = (g.shape[1] + 1) // 2
+    for q in prange(2):
+        column_sums(g, out, q * h, min(q * h + h, g.shape[1]))
+
+
+@njit(nogil=True, error_model="numpy", parallel=True)
+def sgd_momentum_halves(p, g, buf, lr, mom):
+    h = (p.shape[0] + 1) // 2
+    for q in prange(2):
+        sgd_momentum(p[q * h:q * h + h], g[q * h:q * h + h], buf[q * h:q * h + h], lr, mom)
+
+
+@njit(nogil=True, error_model="numpy")
+def epoch(X, W, bias, buf, GW, GB, Z, A, GZ, GA, lr, mom, L, B, one_pool, split):
+    for s in range(STEPS):
+        x = X[s * B:(s + 1) * B]
+        for i in range(3):
+            inp = x if i == 0 else A[i - 1]
+            if one_pool:
+                product_halves(NT, TR, B, L[i + 1], L[i], inp.ravel(), L[i], W[i].ravel(), L[i], Z[i].ravel(), split[0])
+            else:
+                product(NT, TR, B, L[i + 1], L[i], inp, 0, L[i], W[i], 0, L[i], Z[i], 0, L[i + 1])
+            if i < 2:
+                if one_pool:
+                    bias_relu_halves(Z[i], bias[i], A[i])
+                else:
+                    bias_relu(Z[i], bias[i], A[i])
+        for r in range(B):  # a stand-in for the loss's gradient
+            for j in range(L[3]):
+                GZ[2][r, j] = Z[2][r, j] * np.float32(1e-3)
+        for i in range(2, -1, -1):
+            inp = x if i == 0 else A[i - 1]
+            if one_pool:
+                product_halves(TR, NT, L[i + 1], L[i], B, GZ[i].ravel(), L[i + 1], inp.ravel(), L[i], GW[i].ravel(),
+                               split[1])
+                column_sums_halves(GZ[i], GB[i])
+            else:
+                product(TR, NT, L[i + 1], L[i], B, GZ[i], 0, L[i + 1], inp, 0, L[i], GW[i], 0, L[i])
+                column_sums(GZ[i], GB[i], 0, L[i + 1])
+            if i > 0:
+                if one_pool:
+                    product_halves(NT, NT, B, L[i], L[i + 1], GZ[i].ravel(), L[i + 1], W[i].ravel(), L[i],
+                                   GA[i - 1].ravel(), split[2])
+                    relu_backward_halves(Z[i - 1].ravel(), GA[i - 1].ravel(), GZ[i - 1].ravel())
+                else:
+                    product(NT, NT, B, L[i], L[i + 1], GZ[i], 0, L[i + 1], W[i], 0, L[i], GA[i - 1], 0, L[i])
+                    relu_backward(Z[i - 1].ravel(), GA[i - 1].ravel(), GZ[i - 1].ravel())
+            if one_pool:
+                sgd_momentum_halves(W[i].ravel(), GW[i].ravel(), buf[i].ravel(), lr, mom)
+            else:
+                sgd_momentum(W[i].ravel(), GW[i].ravel(), buf[i].ravel(), lr, mom)
+
+
+def network(rng: np.random.Generator) -> tuple:
+    L = LAYERS
+    W = tuple(rng.standard_normal((L[i + 1], L[i]), dtype=np.float32) * np.float32(0.03) for i in range(3))
+
+    def rows(i: int) -> np.ndarray:
+        return np.empty((BATCH, L[i + 1]), np.float32)
+
+    return (W, tuple(np.zeros(L[i + 1], np.float32) for i in range(3)), tuple(np.zeros_like(w) for w in W),
+            tuple(np.zeros_like(w) for w in W), tuple(np.zeros(L[i + 1], np.float32) for i in range(3)),
+            tuple(rows(i) for i in range(3)), tuple(rows(i) for i in range(2)), tuple(rows(i) for i in range(3)),
+            tuple(rows(i) for i in range(2)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--split", default="mmm", help="m or n for the forward, weight-gradient and input-gradient products")
+    ap.add_argument("--epochs", type=int, default=16, help="timed epochs per design")
+    args = ap.parse_args(argv)
+    split = tuple(c == "m" for c in args.split)
+    set_threads = ctypes.CFUNCTYPE(None, ctypes.c_int)(("scipy_openblas_set_num_threads64_", blas.numpy_openblas()))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((BATCH * STEPS, LAYERS[0]), dtype=np.float32)
+    nets = {"blas-threads": network(rng), "one-pool": network(rng)}
+    lr, mom = np.float32(1e-4), np.float32(0.9)
+
+    def run(name: str) -> float:
+        one_pool = name == "one-pool"
+        set_threads(1 if one_pool else 2)
+        t = time.perf_counter()
+        epoch(X, *nets[name], lr, mom, LAYERS, BATCH, one_pool, split)
+        return time.perf_counter() - t
+
+    for name in nets:
+        run(name)  # compile, warm up
+    times: dict[str, list[float]] = {name: [] for name in nets}
+    for e in range(args.epochs):
+        for name in list(nets)[:: 1 if e % 2 else -1]:
+            times[name].append(run(name))
+    ratios = [a / b for a, b in zip(times["blas-threads"], times["one-pool"])]
+    q1, med, q3 = np.percentile(ratios, [25, 50, 75])
+    print(f"split {args.split}: blas-threads {statistics.median(times['blas-threads']) * 1e3:.1f} ms, one-pool "
+          f"{statistics.median(times['one-pool']) * 1e3:.1f} ms per epoch (medians of {args.epochs}); "
+          f"blas-threads / one-pool per pair {med:.2f}x (quartiles {q1:.2f}-{q3:.2f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
