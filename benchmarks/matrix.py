@@ -1,6 +1,6 @@
 """The workload matrix (issue 12, Targets): symnn's fit against JAX's best, one factor varied at a time.
 
-    python benchmarks/matrix.py                          # every row x 3 batch sizes x 2 dtypes (~20-30 min)
+    python benchmarks/matrix.py                          # every row x 3 batch sizes x 2 dtypes (~9 min on the 2-core EPYC, Zen 4)
     python benchmarks/matrix.py --rows activations --quick
     python benchmarks/matrix.py --rows base,huber,nadam --batches 32 --dtypes float64 --epochs 10
     python benchmarks/matrix.py --json out.json          # the table, and every epoch time as JSON
