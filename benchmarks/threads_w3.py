@@ -25,6 +25,7 @@ import argparse
 import ctypes
 import os
 import statistics
+import sys
 import time
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "2")
@@ -35,6 +36,11 @@ from numba import cfunc, njit, prange, types  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 
 from symnn.runtime import blas  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the SGD-momentum sweep, serial and in two halves on Numba's pool
+from parallel_sweep import prange_call as sgd_momentum_halves  # noqa: E402
+from parallel_sweep import serial as sgd_momentum  # noqa: E402
 
 SGEMM, _ = blas.external_gemm("threads_w3_sgemm", "threads_w3_dgemm")
 ROW_MAJOR, NT, TR = 101, 111, 112
@@ -109,14 +115,6 @@ def column_sums(g, out, lo, hi):
             out[j] += g[r, j]
 
 
-@njit(nogil=True, error_model="numpy")
-def sgd_momentum(p, g, buf, lr, mom):
-    for i in range(p.shape[0]):
-        v = mom * buf[i] + g[i]
-        buf[i] = v
-        p[i] = p[i] - lr * v
-
-
 @njit(nogil=True, error_model="numpy", parallel=True)
 def bias_relu_halves(z, b, a):
     h = (z.shape[0] + 1) // 2
@@ -136,13 +134,6 @@ def column_sums_halves(g, out):
     h = (g.shape[1] + 1) // 2
     for q in prange(2):
         column_sums(g, out, q * h, min(q * h + h, g.shape[1]))
-
-
-@njit(nogil=True, error_model="numpy", parallel=True)
-def sgd_momentum_halves(p, g, buf, lr, mom):
-    h = (p.shape[0] + 1) // 2
-    for q in prange(2):
-        sgd_momentum(p[q * h:q * h + h], g[q * h:q * h + h], buf[q * h:q * h + h], lr, mom)
 
 
 @njit(nogil=True, error_model="numpy")
