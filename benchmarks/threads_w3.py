@@ -202,8 +202,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     split = tuple(c == "m" for c in args.split)
     lib = blas.numpy_openblas()
-    set_threads = ctypes.CFUNCTYPE(None, ctypes.c_int)(("scipy_openblas_set_num_threads64_", lib))
-    set_callback = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(("scipy_openblas_set_threads_callback_function64_", lib))
+    try:
+        set_threads = ctypes.CFUNCTYPE(None, ctypes.c_int)(("scipy_openblas_set_num_threads64_", lib))
+        set_callback = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(("scipy_openblas_set_threads_callback_function64_", lib))
+    except (AttributeError, TypeError):
+        raise SystemExit("threads_w3.py needs NumPy's bundled OpenBLAS, 0.3.27 or later (its threads callback)") from None
     rng = np.random.default_rng(0)
     X = rng.standard_normal((BATCH * STEPS, LAYERS[0]), dtype=np.float32)
     nets = {name: network(rng) for name in ("blas-threads", "one-pool", "blas-on-pool", "pool-serial")}
