@@ -347,3 +347,47 @@ def test_float64_activation_kernels_written_with_them_vectorise(name):
     assert not _MATH_CALL64.search(ir)
     ir, asm = _compiled_ir_and_asm(libm, _f64(), _f64(), _f64(), _f64())
     assert _MATH_CALL64.search(ir)
+
+
+# ---- the fused loop's vectors are as wide as the CPU's -------------------------------------------
+
+def _tanh_loop(wide: bool):
+    from symnn.runtime.fused.intrinsics import wide_vectors
+
+    @njit(error_model="numpy")
+    def loop(x_in, y_out):
+        if wide:
+            wide_vectors()
+        for i in range(x_in.shape[0]):
+            y_out[i] = vtanh(x_in[i])
+
+    return loop
+
+
+def _has_avx512() -> bool:
+    """Whether Numba compiles for a CPU with AVX-512 (its NUMBA_CPU_FEATURES, else the host's)."""
+    import llvmlite.binding as llvm
+
+    features = numba.config.CPU_FEATURES or llvm.get_host_cpu_features().flatten()
+    return "+avx512f" in features.split(",")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_wide_vectors_makes_the_loop_as_wide_as_the_cpu_with_the_same_numbers(dtype):
+    """`wide_vectors()` (the fused loop's first statement) asks LLVM for 512-bit loops: on a CPU with
+    AVX-512 the loop is 512 bits wide (LLVM's own choice on Intel's is 256), and its results are the
+    same bits as the loop LLVM vectorises by itself."""
+    from symnn.runtime.fused.intrinsics import PREFERRED_VECTOR_BITS
+
+    x = np.concatenate([np.linspace(-20, 20, 4099), SPECIAL]).astype(dtype)
+    out = {}
+    for wide in (False, True):
+        y = np.empty_like(x)
+        ir, asm = _compiled_ir_and_asm(_tanh_loop(wide), x, y)
+        out[wide] = y
+        assert (f'"prefer-vector-width"="{PREFERRED_VECTOR_BITS}"' in ir) is wide
+        lanes = PREFERRED_VECTOR_BITS // (8 * np.dtype(dtype).itemsize)
+        if wide and _has_avx512():
+            assert f"<{lanes} x {'float' if dtype == np.float32 else 'double'}>" in ir
+            assert re.search(r"\bv\w+p[sd]\s[^\n]*%zmm", asm), "packed arithmetic on 512-bit registers"
+    assert np.array_equal(out[False].view(np.uint8), out[True].view(np.uint8))

@@ -9,7 +9,7 @@ import math
 import numpy as np
 from numba import njit
 
-from symnn.runtime.fused.intrinsics import view1, view2
+from symnn.runtime.fused.intrinsics import view1, view2, wide_vectors
 from symnn.vecmath import vtanh
 
 ACTIVATIONS = ('tanh',)
@@ -25,7 +25,7 @@ PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'scalars', 'hyper', 'batch_size', 'losse
               'grad_from')
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'np.dot'
-INTRINSICS = '0b9a42e53b462c5b'  # symnn.runtime.fused.intrinsics, by its hash
+INTRINSICS = 'e5af7aacf1a7b9b7'  # symnn.runtime.fused.intrinsics, by its hash
 VECMATH = '812ed9985082e2d5'  # symnn.vecmath, by its hash
 
 
@@ -35,6 +35,8 @@ def train_epochs(X, Y, perms, lrs, scalars, hyper, batch_size, losses, prog, P, 
     """lrs.shape[0] epochs of mini-batch training, in place; each epoch's mean loss into losses."""
     # the arrays' scalar type: every constant is T(...)
     T = P.dtype.type
+    # vectors as wide as the CPU's (intrinsics.PREFERRED_VECTOR_BITS)
+    wide_vectors()
     n_rows, n_x = X.shape
     n_t = Y.shape[1]
     n_layers = prog.shape[0]

@@ -150,7 +150,8 @@ class _Assembly:
 
     def body(self) -> tuple[ir.Stmt, ...]:
         first = ir.Assign(ir.DTYPE, "P.dtype.type", label="the arrays' scalar type: every constant is T(...)")
-        return (first, *self.block(_template().body))
+        wide = ir.Call("wide_vectors", (), label="vectors as wide as the CPU's (intrinsics.PREFERRED_VECTOR_BITS)")
+        return (first, wide, *self.block(_template().body))
 
     def block(self, stmts: tuple[ir.Stmt, ...]) -> list[ir.Stmt]:
         out: list[ir.Stmt] = []
@@ -286,7 +287,7 @@ def fused_module(spec: dict, direct_gemm: bool = False, source: Sources = instal
         used |= {"gemm", "link_gemm"} | {"TRANS" if t else "NO_TRANS" for s in matrix for t in (s.trans_a, s.trans_b)}
     elif matrix:
         used.add("np")
-    intrinsic = [n for n in ("NO_TRANS", "TRANS", "gemm", "link_gemm", "view1", "view2") if n in used]
+    intrinsic = [n for n in ("NO_TRANS", "TRANS", "gemm", "link_gemm", "view1", "view2", "wide_vectors") if n in used]
     calls = sorted(f.__name__ for f in vecmath.FUNCTIONS.values() if f.__name__ in used)
     # A formula activation is named by its hash (act_<hash>): its text never reaches the module (its kernels'
     # own module names the parsed expression).

@@ -89,6 +89,27 @@ def view2(typingctx, a, start, m, n):
     return types.Array(a.dtype, 2, "C")(a, start, m, n), _view
 
 
+#: The vector width (bits) LLVM may give the loop's elementwise loops (`wide_vectors`). Its own choice on
+#: Intel's AVX-512 CPUs is 256 (a tuning for their clocks), which leaves half of every register unused:
+#: there 512-bit loops are faster (benchmarks/README.md, "Vectors as wide as the CPU's"); AMD's Zen 4 gets
+#: 512 already, and a CPU with narrower vectors keeps its own.
+PREFERRED_VECTOR_BITS = 512
+
+
+@intrinsic
+def wide_vectors(typingctx):
+    """Lets LLVM vectorise the calling function's loops PREFERRED_VECTOR_BITS wide where the CPU has such
+    vectors (the function attribute "prefer-vector-width"). The loops compute the same numbers: each
+    element is computed alone, and no sum is reordered (no fastmath)."""
+    def codegen(context, builder, sig, args):
+        # llvmlite's attribute set takes only the attributes it knows by name; a "key"="value" attribute
+        # is printed into the function's definition as it is given.
+        set.add(builder.function.attributes, f'"prefer-vector-width"="{PREFERRED_VECTOR_BITS}"')
+        return context.get_dummy_value()
+
+    return types.none(), codegen
+
+
 #: The kernel's tile: this many rows of c (then 4, then 1 for the rest) by one 64-byte vector.
 ROWS = 8
 VECTOR_BYTES = 64
@@ -372,6 +393,9 @@ if config.DISABLE_JIT:
 
     small_product = blas_gemm = gemm
 
+    def wide_vectors():  # noqa: F811
+        return None
 
-__all__ = ["GEMM_SYMBOLS", "KERNEL_SHAPES", "NO_TRANS", "ROWS", "SCRATCH", "TRANS", "WEIGHTS", "blas_gemm", "gemm",
-           "kernel_takes", "lanes", "link_gemm", "small_product", "view1", "view2"]
+
+__all__ = ["GEMM_SYMBOLS", "KERNEL_SHAPES", "NO_TRANS", "PREFERRED_VECTOR_BITS", "ROWS", "SCRATCH", "TRANS", "WEIGHTS",
+           "blas_gemm", "gemm", "kernel_takes", "lanes", "link_gemm", "small_product", "view1", "view2", "wide_vectors"]
