@@ -23,7 +23,7 @@ PROG_COLUMNS = ('op', 'n_in', 'n_out', 'in_offset', 'out_offset', 'w_offset', 'b
 PARAMETERS = ('X', 'Y', 'perms', 'lrs', 'hyper', 'batch_size', 'losses', 'prog', 'P', 'D', 'S', 'AV', 'GV', 'AP', 'grad_from')
 UPDATE_PER_LAYER_FROM = 65536
 MATRIX_PRODUCTS = 'NumPy OpenBLAS, direct'
-INTRINSICS = 'e5af7aacf1a7b9b7'  # symnn.runtime.fused.intrinsics, by its hash
+INTRINSICS = 'eb182c8ee63b385e'  # symnn.runtime.fused.intrinsics, by its hash
 VECMATH = '812ed9985082e2d5'  # symnn.vecmath, by its hash
 
 link_gemm()  # binds the BLAS symbols before Numba loads the loop from its cache

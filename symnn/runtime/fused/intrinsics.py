@@ -104,7 +104,10 @@ def wide_vectors(typingctx):
     def codegen(context, builder, sig, args):
         # llvmlite's attribute set takes only the attributes it knows by name; a "key"="value" attribute
         # is printed into the function's definition as it is given.
-        set.add(builder.function.attributes, f'"prefer-vector-width"="{PREFERRED_VECTOR_BITS}"')
+        try:
+            set.add(builder.function.attributes, f'"prefer-vector-width"="{PREFERRED_VECTOR_BITS}"')
+        except TypeError:  # an llvmlite whose attributes are no set: LLVM's own width (a test says so)
+            pass
         return context.get_dummy_value()
 
     return types.none(), codegen
