@@ -20,6 +20,7 @@ _EXPORTS = {
     "CosineAnnealingLR": "symnn.runtime.schedules",
     "Perceptron": "symnn.runtime.perceptron",
     "EarlyStopping": "symnn.runtime.monitor",
+    "set_flush_denormal": "symnn.runtime.denormals",
     "UserInputError": "symnn.errors",
     "SymnnClassifier": "symnn.estimators",
     "SymnnRegressor": "symnn.estimators",
