@@ -3,11 +3,11 @@
 By default symnn keeps IEEE subnormals, as PyTorch does (JAX's CPU backend flushes them). A long float32
 training can fill the optimizer's state with them (Adam's moments of weights whose gradients are tiny
 decay through the subnormal range over thousands of steps), and every operation on a subnormal costs the
-CPU a slow assist: a digits network that trains at ~1.3 ms per epoch takes 3-5 ms per epoch after 1,000
-epochs (benchmarks/README.md, "Subnormal numbers"). Flushing sets the SSE control register's
-flush-to-zero and denormals-are-zero bits, for everything the thread computes afterwards (NumPy's
-arithmetic too, as with torch's), until it is turned off again; threads it starts later inherit the
-setting (as POSIX threads inherit their creator's floating-point environment), running ones keep theirs.
+CPU a slow assist, so such a fit slows down as it goes (benchmarks/README.md, "Subnormal numbers").
+Flushing sets the SSE control register's flush-to-zero and denormals-are-zero bits, for everything the
+thread computes afterwards (NumPy's arithmetic too, as with torch's), until it is turned off again;
+threads it starts later inherit the setting (as POSIX threads inherit their creator's floating-point
+environment), running ones keep theirs.
 """
 
 from __future__ import annotations
