@@ -3,7 +3,10 @@ in the calling thread (and threads it starts afterwards), with the control bits 
 
 from __future__ import annotations
 
+import os
 import platform
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -89,3 +92,10 @@ def test_it_sets_the_bits_torch_set_flush_denormal_sets():
 def test_a_mode_that_is_not_a_bool_is_refused():
     with pytest.raises(symnn.UserInputError, match="True or False"):
         symnn.set_flush_denormal("yes")
+
+
+def test_without_compiled_code_it_says_it_cannot_and_changes_nothing():
+    code = "import symnn; from symnn.runtime.denormals import flushing_denormals as f; print(symnn.set_flush_denormal(True), f())"
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.split() == ["False", "False"]

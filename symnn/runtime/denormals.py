@@ -60,9 +60,12 @@ _swap = None
 
 
 def _control(on: int, off: int) -> int | None:
-    """The thread's MXCSR before setting the bits `on` and clearing `off`; None on a CPU without one."""
+    """The thread's MXCSR before setting the bits `on` and clearing `off`; None on a CPU without one, or
+    with NUMBA_DISABLE_JIT=1 (Python cannot reach the register)."""
     global _swap
-    if platform.machine().lower() not in X86:
+    from numba import config
+
+    if platform.machine().lower() not in X86 or config.DISABLE_JIT:
         return None
     if _swap is None:
         _swap = _swap_function()
@@ -72,7 +75,7 @@ def _control(on: int, off: int) -> int | None:
 def set_flush_denormal(mode: bool) -> bool:
     """Flush subnormal numbers to zero (mode True) or keep them (False, the default) in the calling
     thread and the threads it starts afterwards, as `torch.set_flush_denormal(mode)`: True where the
-    CPU supports it (x86 with SSE), else False and nothing changes. Results then differ from
+    CPU supports it (x86 with SSE; not with NUMBA_DISABLE_JIT=1), else False and nothing changes. Results then differ from
     PyTorch's defaults wherever a value is subnormal."""
     if not isinstance(mode, (bool, np.bool_)):
         raise UserInputError(f"set_flush_denormal takes True or False, not {mode!r}")
